@@ -1,0 +1,231 @@
+// Binary classification losses (SPEC §2 B): elementwise over predictions (probabilities,
+// logits or scores) and targets of the same shape. For each: L, dL/dp, d2L/dp2.
+// Margin losses take sign labels y in {-1, +1} or {0, 1}; 0 is read as -1 (label()).
+#include "loss_base.hpp"
+
+namespace lossfn {
+namespace LOSSFN_ISA {
+namespace {
+
+using namespace math;
+
+template <class T> inline T label(T y) { return y == T(0) ? T(-1) : y; }
+
+// bce on probabilities, clipped to [eps, 1 - eps] as Keras 3 (the gradient is 0 where p lies
+// outside), class weights (w0, w1): L = -(w1 y log pc + w0 (1-y) log(1-pc));
+// dL/dp = -w1 y/pc + w0 (1-y)/(1-pc); d2L/dp2 = w1 y/pc^2 + w0 (1-y)/(1-pc)^2.
+// Peer: Keras BinaryCrossentropy.
+struct Bce : NoAux {
+  static constexpr Loss id = Loss::bce;
+  template <class T> struct Op : OpBase<T> {
+    T lo, hi, w0, w1;
+    explicit Op(const double* p)
+        : lo(T(p[0])), hi(T(1) - T(p[0])), w0(T(p[1])), w1(T(p[2])) {}
+    void eval(T p, T y, T, Terms<T>& o) const {
+      const bool live = p >= lo && p <= hi;
+      const T pc = min(max(p, lo), hi), qc = T(1) - pc;
+      const T a = w1 * y, b = w0 * (T(1) - y);
+      o.l = -(a * log(pc) + b * log(qc));
+      const T ip = T(1) / pc, iq = T(1) / qc;
+      o.g = live ? b * iq - a * ip : T(0);
+      o.h = live ? a * ip * ip + b * iq * iq : T(0);
+    }
+  };
+};
+
+// bce_with_logits, x = logit, pos_weight pw (scalar or per element), class weights (w0, w1):
+// with a = w1 pw y and b = w0 (1 - y), L = a softplus(-x) + b softplus(x);
+// dL/dx = b s(x) - a s(-x); d2L/dx2 = (a + b) s(x) s(-x), s = sigmoid.
+// softplus(-x) = softplus(x) - x keeps one log1p.  Peer: torch binary_cross_entropy_with_logits.
+struct BceWithLogits {
+  static constexpr Loss id = Loss::bce_with_logits;
+  static constexpr AuxKind aux = AuxKind::optional;
+  template <class T> struct Op : OpBase<T> {
+    T w0, w1;
+    explicit Op(const double* p) : w0(T(p[1])), w1(T(p[2])) { this->aux_default = T(p[0]); }
+    void eval(T x, T y, T pw, Terms<T>& o) const {
+      const T a = w1 * pw * y, b = w0 * (T(1) - y);
+      const T e = exp(-abs(x));
+      const T sp = max(x, T(0)) + log1p(e);  // softplus(x)
+      o.l = a * (sp - x) + b * sp;
+      const T r = T(1) / (T(1) + e);
+      const T s_pos = x >= T(0) ? r : e * r;  // s(x)
+      const T s_neg = x >= T(0) ? e * r : r;  // s(-x)
+      o.g = b * s_pos - a * s_neg;
+      o.h = (a + b) * s_pos * s_neg;
+    }
+  };
+};
+
+// binary_focal on probabilities, as Keras 3 BinaryFocalCrossentropy: bce on pc clipped to
+// [eps, 1-eps] (derivatives 0 outside), focal factor f = m^gamma with m = 1 - p_t =
+// y(1-p) + (1-y)p from the unclipped p, optional balancing alpha_t = alpha y + (1-alpha)(1-y)
+// (alpha < 0: none). L = alpha_t f bce; with m' = 1 - 2y:
+// dL/dp = alpha_t (f' bce + f bce'), f' = gamma m^(gamma-1) m';
+// d2L/dp2 = alpha_t (f'' bce + 2 f' bce' + f bce''), f'' = gamma (gamma-1) m^(gamma-2) m'^2.
+// m^k is exp(k log m) with 0^0 = 1 (pow_from_log).
+struct BinaryFocal : NoAux {
+  static constexpr Loss id = Loss::binary_focal;
+  template <class T> struct Op : OpBase<T> {
+    T gamma, alpha, lo, hi;
+    bool balanced;
+    explicit Op(const double* p)
+        : gamma(T(p[0])), alpha(T(p[1])), lo(T(p[2])), hi(T(1) - T(p[2])), balanced(p[1] >= 0) {}
+    void eval(T p, T y, T, Terms<T>& o) const {
+      const bool live = p >= lo && p <= hi;
+      const T pc = min(max(p, lo), hi), qc = T(1) - pc;
+      const T bce = -(y * log(pc) + (T(1) - y) * log(qc));
+      const T ip = T(1) / pc, iq = T(1) / qc;
+      const T dbce = live ? (T(1) - y) * iq - y * ip : T(0);
+      const T d2bce = live ? y * ip * ip + (T(1) - y) * iq * iq : T(0);
+      const T m = y * (T(1) - p) + (T(1) - y) * p, dm = T(1) - T(2) * y;
+      const T lm = log(m);
+      const T f = pow_from_log(lm, gamma);
+      const T f1 = gamma * pow_from_log(lm, gamma - T(1)) * dm;
+      const T g2 = gamma * (gamma - T(1));
+      const T f2 = g2 == T(0) ? T(0) : g2 * pow_from_log(lm, gamma - T(2)) * dm * dm;
+      const T at = balanced ? alpha * y + (T(1) - alpha) * (T(1) - y) : T(1);
+      o.l = at * f * bce;
+      o.g = at * (f1 * bce + f * dbce);
+      o.h = at * (f2 * bce + T(2) * f1 * dbce + f * d2bce);
+    }
+  };
+};
+
+// sigmoid_focal on logits x, as torchvision sigmoid_focal_loss: s = sigmoid(x),
+// ce = y softplus(-x) + (1-y) softplus(x), m = 1 - p_t = y s(-x) + (1-y) s(x), f = m^gamma,
+// L = alpha_t f ce (alpha < 0: alpha_t = 1). Derivatives use q = m'/m in closed form,
+// q = (1-2y) / (1 + y e^-x + (1-y) e^x), finite where m underflows:
+// f' = gamma f q, f'' = gamma f q ((gamma-1) q + 1 - 2s), ce' = s - y, ce'' = s(1-s);
+// dL/dx = alpha_t (ce' f + ce f'), d2L/dx2 = alpha_t (ce'' f + 2 ce' f' + ce f'').
+struct SigmoidFocal : NoAux {
+  static constexpr Loss id = Loss::sigmoid_focal;
+  template <class T> struct Op : OpBase<T> {
+    T gamma, alpha;
+    bool balanced;
+    explicit Op(const double* p) : gamma(T(p[0])), alpha(T(p[1])), balanced(p[1] >= 0) {}
+    void eval(T x, T y, T, Terms<T>& o) const {
+      const T e = exp(-abs(x)), r = T(1) / (T(1) + e);
+      const bool pos = x >= T(0);
+      const T s = pos ? r : e * r, sn = pos ? e * r : r;  // s(x), s(-x)
+      const T sp = max(x, T(0)) + log1p(e);              // softplus(x)
+      const T ce = y * (sp - x) + (T(1) - y) * sp;
+      const T m = y * sn + (T(1) - y) * s;
+      const T f = pow_from_log(log(m), gamma);
+      // e^-x and e^x from e = e^-|x|, the growing one only where its coefficient is nonzero.
+      const T big = T(1) / e;
+      const T ex_neg = pos ? e : big, ex_pos = pos ? big : e;
+      const T t1 = y == T(0) ? T(0) : y * ex_neg;
+      const T t2 = y == T(1) ? T(0) : (T(1) - y) * ex_pos;
+      const T q = (T(1) - T(2) * y) / (T(1) + t1 + t2);
+      const T f1 = gamma * f * q;
+      const T f2 = gamma * f * q * ((gamma - T(1)) * q + T(1) - T(2) * s);
+      const T dce = s - y, d2ce = s * sn;
+      const T at = balanced ? alpha * y + (T(1) - alpha) * (T(1) - y) : T(1);
+      o.l = at * f * ce;
+      o.g = at * (dce * f + ce * f1);
+      o.h = at * (d2ce * f + T(2) * dce * f1 + ce * f2);
+    }
+  };
+};
+
+// hinge: z = y x, L = max(1 - z, 0), dL/dx = -y where z < 1 (0 at the kink), d2L/dx2 = 0.
+// Peer: Keras Hinge.
+struct Hinge : NoAux {
+  static constexpr Loss id = Loss::hinge;
+  template <class T> struct Op : OpBase<T> {
+    explicit Op(const double*) {}
+    void eval(T x, T y, T, Terms<T>& o) const {
+      const T s = label(y), u = T(1) - s * x;
+      o.l = max(u, T(0));
+      o.g = u > T(0) ? -s : T(0);
+      o.h = T(0);
+    }
+  };
+};
+
+// squared_hinge: L = max(1 - z, 0)^2, dL/dx = -2 y max(1 - z, 0), d2L/dx2 = 2 [z < 1].
+// Peer: Keras SquaredHinge.
+struct SquaredHinge : NoAux {
+  static constexpr Loss id = Loss::squared_hinge;
+  template <class T> struct Op : OpBase<T> {
+    explicit Op(const double*) {}
+    void eval(T x, T y, T, Terms<T>& o) const {
+      const T s = label(y), u = max(T(1) - s * x, T(0));
+      o.l = u * u;
+      o.g = T(-2) * s * u;
+      o.h = u > T(0) ? T(2) : T(0);
+    }
+  };
+};
+
+// smooth_hinge, smoothing g > 0 (Rennie & Srebro 2005, quadratically smoothed): z = y x,
+// L = 0 (z >= 1), (1 - z)^2/(2g) (1-g < z < 1), 1 - z - g/2 (z <= 1-g);
+// dL/dx = y dL/dz with dL/dz = 0, -(1 - z)/g, -1; d2L/dx2 = 1/g in the quadratic piece.
+struct SmoothHinge : NoAux {
+  static constexpr Loss id = Loss::smooth_hinge;
+  template <class T> struct Op : OpBase<T> {
+    T g, inv_g;
+    explicit Op(const double* p) : g(T(p[0])), inv_g(T(1 / p[0])) {}
+    void eval(T x, T y, T, Terms<T>& o) const {
+      const T s = label(y), u = T(1) - s * x;  // u = 1 - z
+      const bool linear = u >= g, zero = u <= T(0);
+      o.l = zero ? T(0) : (linear ? u - T(0.5) * g : T(0.5) * u * u * inv_g);
+      const T dz = zero ? T(0) : (linear ? T(-1) : -u * inv_g);
+      o.g = s * dz;
+      o.h = (zero || linear) ? T(0) : inv_g;
+    }
+  };
+};
+
+// modified_huber: z = y x, L = max(0, 1 - z)^2 for z >= -1, -4z below;
+// dL/dx = y (-2 max(0, 1 - z)) or -4y; d2L/dx2 = 2 for -1 <= z < 1.  Peer: scikit-learn
+// SGDClassifier(loss="modified_huber").
+struct ModifiedHuber : NoAux {
+  static constexpr Loss id = Loss::modified_huber;
+  template <class T> struct Op : OpBase<T> {
+    explicit Op(const double*) {}
+    void eval(T x, T y, T, Terms<T>& o) const {
+      const T s = label(y), z = s * x, u = max(T(1) - z, T(0));
+      const bool quad = z >= T(-1);
+      o.l = quad ? u * u : T(-4) * z;
+      o.g = s * (quad ? T(-2) * u : T(-4));
+      o.h = quad && z < T(1) ? T(2) : T(0);
+    }
+  };
+};
+
+// soft_margin: L = softplus(-y x) = log(1 + e^(-y x)), dL/dx = -y s(-y x),
+// d2L/dx2 = s(y x) s(-y x).  Peer: torch soft_margin_loss.
+struct SoftMargin : NoAux {
+  static constexpr Loss id = Loss::soft_margin;
+  template <class T> struct Op : OpBase<T> {
+    explicit Op(const double*) {}
+    void eval(T x, T y, T, Terms<T>& o) const {
+      const T s = label(y), z = s * x;
+      const T e = exp(-abs(z)), r = T(1) / (T(1) + e);
+      const bool pos = z >= T(0);
+      const T sz = pos ? r : e * r, snz = pos ? e * r : r;
+      o.l = max(-z, T(0)) + log1p(e);
+      o.g = -s * snz;
+      o.h = sz * snz;
+    }
+  };
+};
+
+}  // namespace
+
+void fill_binary(detail::KernelTable& table) {
+  add_kernel<Bce>(table);
+  add_kernel<BceWithLogits>(table);
+  add_kernel<BinaryFocal>(table);
+  add_kernel<SigmoidFocal>(table);
+  add_kernel<Hinge>(table);
+  add_kernel<SquaredHinge>(table);
+  add_kernel<SmoothHinge>(table);
+  add_kernel<ModifiedHuber>(table);
+  add_kernel<SoftMargin>(table);
+}
+
+}  // namespace LOSSFN_ISA
+}  // namespace lossfn

@@ -1,0 +1,162 @@
+// Run-time CPU dispatch, threads and build facts. Baseline code: nothing here may use an
+// instruction the oldest x86-64 lacks. It picks one kernel table per process (LOSSFN_ISA
+// or the best level this CPU supports) and fills only the tables this CPU can run.
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "dispatch.hpp"
+
+namespace lossfn {
+namespace {
+
+bool cpu_supports(Isa isa) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  switch (isa) {
+    case Isa::baseline: return true;
+    case Isa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case Isa::avx512:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+             __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+  }
+  return false;
+#else
+  return isa == Isa::baseline;
+#endif
+}
+
+bool compiled_in(Isa isa) {
+  switch (isa) {
+    case Isa::baseline: return true;
+#ifdef LOSSFN_HAVE_AVX2
+    case Isa::avx2: return true;
+#endif
+#ifdef LOSSFN_HAVE_AVX512
+    case Isa::avx512: return true;
+#endif
+    default: return false;
+  }
+}
+
+detail::KernelTable tables[3];
+std::atomic<int> active{-1};
+std::atomic<int> num_threads{0};
+std::once_flag init_once;
+
+void fill(Isa isa) {
+  detail::KernelTable& t = tables[int(isa)];
+  switch (isa) {
+    case Isa::baseline:
+      baseline::fill_regression(t), baseline::fill_binary(t), baseline::fill_common(t);
+      break;
+#ifdef LOSSFN_HAVE_AVX2
+    case Isa::avx2: avx2::fill_regression(t), avx2::fill_binary(t), avx2::fill_common(t); break;
+#endif
+#ifdef LOSSFN_HAVE_AVX512
+    case Isa::avx512:
+      avx512::fill_regression(t), avx512::fill_binary(t), avx512::fill_common(t);
+      break;
+#endif
+    default: break;
+  }
+}
+
+void init() {
+  std::call_once(init_once, [] {
+    int best = 0;
+    for (int i = 0; i < 3; ++i)
+      if (isa_available(Isa(i))) {
+        fill(Isa(i));
+        best = i;
+      }
+    // LOSSFN_ISA forces a level; an unavailable one falls back to the best level below it.
+    if (const char* env = std::getenv("LOSSFN_ISA")) {
+      for (int i = 0; i < 3; ++i)
+        if (std::strcmp(env, isa_name(Isa(i))) == 0) {
+          int want = i;
+          while (want > 0 && !isa_available(Isa(want))) --want;
+          best = want;
+        }
+    }
+    active.store(best);
+#ifdef _OPENMP
+    num_threads.store(omp_get_max_threads());
+#else
+    num_threads.store(1);
+#endif
+  });
+}
+
+}  // namespace
+
+const char* version() noexcept { return LOSSFN_VERSION_STRING; }
+
+const char* isa_name(Isa isa) noexcept {
+  switch (isa) {
+    case Isa::baseline: return "baseline";
+    case Isa::avx2: return "avx2";
+    case Isa::avx512: return "avx512";
+  }
+  return "unknown";
+}
+
+bool isa_available(Isa isa) noexcept { return compiled_in(isa) && cpu_supports(isa); }
+
+Isa active_isa() noexcept {
+  init();
+  return Isa(active.load());
+}
+
+void set_isa(Isa isa) {
+  init();
+  const int i = int(isa);
+  if (i < 0 || i > 2 || !isa_available(isa))
+    throw Error(ErrorKind::value, std::string("isa: '") + isa_name(isa) +
+                                      "' is not available on this CPU or in this build");
+  active.store(i);
+}
+
+void set_num_threads(int n) {
+  init();
+  if (n < 1) throw Error(ErrorKind::value, "n: the number of threads must be >= 1");
+  num_threads.store(n);
+}
+
+int get_num_threads() noexcept {
+  init();
+  return num_threads.load();
+}
+
+bool has_openmp() noexcept {
+#ifdef _OPENMP
+  return true;
+#else
+  return false;
+#endif
+}
+
+const char* compiler() noexcept {
+#if defined(__clang__)
+  return "clang " __clang_version__;
+#elif defined(__GNUC__)
+  return "gcc " __VERSION__;
+#else
+  return "unknown";
+#endif
+}
+
+namespace detail {
+const KernelTable& active_table() {
+  init();
+  return tables[active.load()];
+}
+}  // namespace detail
+
+}  // namespace lossfn

@@ -1,0 +1,155 @@
+// lossfn::run for elementwise losses: checks a call, works out the sum of weights and the
+// gradient scale, picks the fused pass that writes exactly the requested outputs and hands
+// it to the active ISA's kernel. Baseline code.
+#include <cmath>
+#include <sstream>
+#include <type_traits>
+#include <vector>
+
+#include "dispatch.hpp"
+
+namespace lossfn {
+namespace {
+
+[[noreturn]] void fail(const std::string& msg) { throw Error(ErrorKind::value, msg); }
+
+template <class T>
+void require(const T* p, std::size_t n, const char* name) {
+  if (p == nullptr && n > 0) fail(std::string(name) + ": null pointer for " + std::to_string(n) + " elements");
+}
+
+// Sign labels must all lie in {-1, +1} or all in {0, 1}.
+template <class T>
+void check_sign_labels(const LossInfo& info, const T* y, std::size_t n) {
+  bool seen_minus = false, seen_zero = false;
+  for (std::size_t i = 0; i < n; ++i) {
+    const T v = y[i];
+    if (v == T(1)) continue;
+    if (v == T(-1)) seen_minus = true;
+    else if (v == T(0)) seen_zero = true;
+    else {
+      std::ostringstream msg;
+      msg << info.name << ": target must hold labels in {-1, +1} or {0, 1}; found " << double(v)
+          << " at index " << i;
+      fail(msg.str());
+    }
+    if (seen_minus && seen_zero) {
+      std::ostringstream msg;
+      msg << info.name << ": target mixes -1 and 0 labels (index " << i
+          << "); use {-1, +1} or {0, 1}";
+      fail(msg.str());
+    }
+  }
+}
+
+template <class T>
+void check_aux_values(Loss loss, const LossInfo& info, const T* aux, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const T v = aux[i];
+    const bool bad = loss == Loss::gaussian_nll ? v < T(0) : loss == Loss::quantile ? !(v > T(0) && v < T(1)) : false;
+    if (bad) {
+      std::ostringstream msg;
+      msg << info.name << ": " << info.aux_name
+          << (loss == Loss::gaussian_nll ? " has a negative entry " : " must be in (0, 1), got ")
+          << double(v) << " at index " << i;
+      fail(msg.str());
+    }
+  }
+}
+
+template <class T>
+void run_impl(Loss loss, const ElementwiseCall<T>& c) {
+  using namespace detail;
+  const LossInfo& info = loss_info(loss);
+  const std::size_t n = c.n;
+
+  double params[kMaxParams] = {0, 0, 0, 0};
+  for (int i = 0; i < info.num_params; ++i)
+    params[i] = c.params ? c.params[i] : info.param_defaults[i];
+  validate_params(loss, params);
+
+  require(c.pred, n, "pred");
+  require(c.target, n, "target");
+  if (info.aux == AuxKind::none && c.aux)
+    fail(std::string(info.name) + ": takes no aux input");
+  if (info.aux == AuxKind::required) require(c.aux, n, info.aux_name);
+
+  const bool reduced = c.reduction != Reduction::none;
+  if (c.reduction != Reduction::none && c.reduction != Reduction::mean &&
+      c.reduction != Reduction::sum)
+    fail("reduction: must be none, mean or sum");
+  const bool want_value = reduced ? c.value != nullptr : c.loss != nullptr;
+  if (reduced && c.loss) fail("loss: per-element losses are written only for reduction none");
+  if (!reduced && c.value) fail("value: a reduced value is written only for reduction mean or sum");
+  const bool want_grad = c.grad != nullptr, want_hess = c.hess != nullptr;
+  if (c.grad_output_array && reduced)
+    fail("grad_output: an array upstream gradient needs reduction none");
+  if (want_grad && info.aux_differentiable && c.grad_aux == nullptr && n > 0)
+    fail(std::string("grad_aux: ") + info.name + " also writes the gradient w.r.t. " + info.aux_name);
+
+  unsigned outputs = 0;
+  if (want_value && !want_hess) {
+    outputs = reduced ? kSum : kLoss;
+    if (want_grad) outputs |= kGrad;
+    if (want_grad && c.grad_output_array) fail("grad_output: an array needs a gradient-only call");
+  } else if (!want_value && (want_grad || want_hess)) {
+    outputs = (want_grad ? kGrad : 0u) | (want_hess ? kHess : 0u);
+    if (c.grad_output_array) {
+      if (want_hess) fail("grad_output: an array is not combined with the Hessian");
+      outputs |= kGradOut;
+    }
+  } else if (want_value) {
+    fail("hess: the value and the Hessian are not computed in one call");
+  } else {
+    fail("no output requested");
+  }
+  if (c.weight) outputs |= kWeight;
+  if (c.aux) outputs |= kAux;
+
+  if (info.target == TargetKind::sign_labels) check_sign_labels(info, c.target, n);
+  if (c.aux && (loss == Loss::gaussian_nll || loss == Loss::quantile))
+    check_aux_values(loss, info, c.aux, n);
+
+  const KernelTable& table = active_table();
+  const int threads = get_num_threads();
+  std::vector<double> partials;
+  if (threads > 1 && n >= kParallelMin) partials.resize((n + kBlock - 1) / kBlock);
+
+  double weight_sum = double(n);
+  if (c.weight && c.reduction == Reduction::mean) {
+    SumFn<T> sum;
+    if constexpr (std::is_same<T, float>::value) sum = table.sum_f32;
+    else sum = table.sum_f64;
+    weight_sum = sum(c.weight, n, threads, partials.data());
+  }
+
+  Job<T> job{};
+  job.n = n;
+  job.pred = c.pred;
+  job.target = c.target;
+  job.aux = c.aux;
+  job.weight = c.weight;
+  job.grad_output = c.grad_output_array;
+  job.loss = c.loss;
+  job.grad = c.grad;
+  job.grad_aux = c.grad_aux;
+  job.hess = c.hess;
+  for (int i = 0; i < kMaxParams; ++i) job.params[i] = params[i];
+  job.scale = c.reduction == Reduction::mean ? c.grad_output / weight_sum : c.grad_output;
+  job.outputs = outputs;
+  job.threads = threads;
+  job.partials = partials.data();
+
+  ElementwiseFn<T> fn;
+  if constexpr (std::is_same<T, float>::value) fn = table.f32[int(loss)];
+  else fn = table.f64[int(loss)];
+  const double total = n > 0 ? fn(job) : 0.0;
+  if (c.value) *c.value = c.reduction == Reduction::mean ? total / weight_sum : total;
+}
+
+}  // namespace
+
+void run(Loss loss, const ElementwiseCall<float>& call) { run_impl(loss, call); }
+void run(Loss loss, const ElementwiseCall<double>& call) { run_impl(loss, call); }
+
+}  // namespace lossfn

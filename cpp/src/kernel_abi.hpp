@@ -1,0 +1,76 @@
+// The interface between the dispatcher (baseline code) and the per-ISA kernels.
+// Plain data and function-pointer types only: this header is included by translation units
+// compiled with different -m flags, so it must not define any inline function.
+#pragma once
+
+#include <cstddef>
+
+#include "lossfn/lossfn.hpp"
+
+namespace lossfn {
+namespace detail {
+
+// Which outputs one pass writes (bit flags, combined into the kernel's compile-time mode).
+enum Output : unsigned {
+  kSum = 1u << 0,       // accumulate sum_i w_i * l_i
+  kLoss = 1u << 1,      // loss[i] = w_i * l_i
+  kGrad = 1u << 2,      // grad[i] = scale * w_i * g_i (* grad_output[i]); grad_aux likewise
+  kGradOut = 1u << 3,   // the upstream gradient is an array
+  kHess = 1u << 4,      // hess[i] = scale * w_i * h_i
+  kWeight = 1u << 5,    // per-element weights present
+  kAux = 1u << 6,       // per-element aux input present
+};
+
+// One kernel invocation over n contiguous elements.
+template <class T>
+struct Job {
+  std::size_t n;
+  const T* pred;
+  const T* target;
+  const T* aux;
+  const T* weight;
+  const T* grad_output;
+  T* loss;
+  T* grad;
+  T* grad_aux;
+  T* hess;
+  double params[kMaxParams];
+  double scale;       // factor applied to grad and hess: upstream gradient / (sum of weights)
+  unsigned outputs;   // Output flags
+  int threads;
+  double* partials;   // one slot per block, provided by the caller when threads > 1
+};
+
+// Elements per block. Sums are formed per block and the block sums are added in block order,
+// so a result never depends on how blocks are spread over threads.
+constexpr std::size_t kBlock = std::size_t(1) << 14;
+// Below this many elements a call stays on the calling thread.
+constexpr std::size_t kParallelMin = std::size_t(1) << 15;
+
+template <class T>
+using ElementwiseFn = double (*)(const Job<T>&);
+template <class T>
+using SumFn = double (*)(const T* x, std::size_t n, int threads, double* partials);
+
+struct KernelTable {
+  ElementwiseFn<float> f32[int(Loss::count_)];
+  ElementwiseFn<double> f64[int(Loss::count_)];
+  SumFn<float> sum_f32;
+  SumFn<double> sum_f64;
+};
+
+}  // namespace detail
+}  // namespace lossfn
+
+// Each ISA fills the table with its kernels; defined in the per-ISA translation units.
+#define LOSSFN_DECLARE_ISA(ns)                                            \
+  namespace lossfn {                                                      \
+  namespace ns {                                                          \
+  void fill_regression(detail::KernelTable& table);                       \
+  void fill_binary(detail::KernelTable& table);                           \
+  void fill_common(detail::KernelTable& table);                           \
+  }                                                                       \
+  }
+LOSSFN_DECLARE_ISA(baseline)
+LOSSFN_DECLARE_ISA(avx2)
+LOSSFN_DECLARE_ISA(avx512)

@@ -1,0 +1,66 @@
+"""lossfn: loss functions for deep learning as fast, exact, vectorized C++ kernels.
+
+Every loss is an object with the same methods::
+
+    import lossfn as lf
+    value = lf.huber(pred, target, delta=1.0)
+    value, grad = lf.huber.value_and_grad(pred, target)
+    hess = lf.huber.hess(pred, target)
+
+``lf.losses()`` lists them; ``lf.<name>.reference`` is the NumPy reference of the same loss.
+"""
+
+from __future__ import annotations
+
+import os as _os
+
+from . import _core, reference
+from ._losses import ElementwiseLoss, build_losses as _build_losses
+
+__version__ = _core.version()
+
+_LOSSES = _build_losses()
+globals().update(_LOSSES)
+
+
+def losses():
+    """Every loss object, in catalogue order."""
+    return list(_LOSSES.values())
+
+
+def set_num_threads(n: int) -> None:
+    """Threads the kernels may use (large calls only; small ones stay on the calling thread)."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"n: expected an int, got {type(n).__name__}")
+    _core.set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    return _core.get_num_threads()
+
+
+def set_isa(isa: str) -> None:
+    """Force a kernel level ('baseline', 'avx2', 'avx512'); LOSSFN_ISA does the same at start-up."""
+    _core.set_isa(isa)
+
+
+def build_info() -> dict:
+    """Version, compiler, chosen and available ISA levels, OpenMP, threads, CUDA."""
+    return {
+        "version": __version__,
+        "compiler": _core.compiler(),
+        "isa": _core.active_isa(),
+        "isas": list(_core.available_isas()),
+        "openmp": _core.has_openmp(),
+        "threads": _core.get_num_threads(),
+        "cuda": False,
+    }
+
+
+def get_include() -> str:
+    """Directory of lossfn's C++ headers."""
+    return _os.path.join(_os.path.dirname(__file__), "include")
+
+
+__all__ = ["losses", "set_num_threads", "get_num_threads", "set_isa", "build_info", "reference",
+           "ElementwiseLoss", *_LOSSES]

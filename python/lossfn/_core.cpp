@@ -1,0 +1,287 @@
+// Python bindings: NumPy buffers in, lossfn::run out. This file checks and converts the
+// arguments (dtype, shape, layout, out= buffers), releases the GIL around the kernel and
+// turns lossfn::Error into ValueError / TypeError. Hyper-parameters arrive already mapped
+// to the kernel's parameter vector by lossfn/_losses.py.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "lossfn/lossfn.hpp"
+
+namespace py = pybind11;
+using lossfn::ErrorKind;
+using lossfn::Loss;
+using lossfn::Reduction;
+
+namespace {
+
+[[noreturn]] void value_error(const std::string& msg) { throw lossfn::Error(ErrorKind::value, msg); }
+[[noreturn]] void type_error(const std::string& msg) { throw lossfn::Error(ErrorKind::type, msg); }
+
+std::string shape_str(const py::array& a) { return py::str(a.attr("shape")).cast<std::string>(); }
+
+bool same_shape(const py::array& a, const py::array& b) {
+  if (a.ndim() != b.ndim()) return false;
+  for (py::ssize_t i = 0; i < a.ndim(); ++i)
+    if (a.shape(i) != b.shape(i)) return false;
+  return true;
+}
+
+// Numeric dtypes only: floats, integers and booleans (and bfloat16 from ml_dtypes).
+void check_kind(const py::array& a, const char* name) {
+  const char kind = a.dtype().kind();
+  if (kind == 'f' || kind == 'i' || kind == 'u' || kind == 'b') return;
+  if (py::str(a.dtype()).cast<std::string>() == "bfloat16") return;
+  type_error(std::string(name) + ": unsupported dtype " + py::str(a.dtype()).cast<std::string>() +
+             " (expected a real floating or integer dtype)");
+}
+
+py::array as_numeric_array(py::handle obj, const char* name) {
+  py::array a;
+  try {
+    a = py::array::ensure(obj);
+  } catch (py::error_already_set&) {
+    a = py::array();
+  }
+  if (!a) type_error(std::string(name) + ": expected an array-like of numbers");
+  check_kind(a, name);
+  return a;
+}
+
+// float64 for float64/longdouble/integers/bool, float32 for float32/float16/bfloat16.
+bool computes_in_float32(const py::array& pred) {
+  const char kind = pred.dtype().kind();
+  if (kind == 'f') return pred.itemsize() <= 4;
+  return kind == 'V';  // bfloat16
+}
+
+template <class T>
+using carray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+template <class T>
+carray<T> to_compute(const py::array& a) {
+  return carray<T>::ensure(a);
+}
+
+template <class T>
+carray<T> input_like(py::handle obj, const char* name, const py::array& pred) {
+  py::array a = as_numeric_array(obj, name);
+  if (!same_shape(a, pred))
+    value_error(std::string(name) + ": shape " + shape_str(a) + " does not match pred shape " +
+                shape_str(pred) + " (no broadcasting)");
+  return to_compute<T>(a);
+}
+
+template <class T>
+carray<T> weight_like(py::handle obj, const py::array& pred) {
+  py::array a = as_numeric_array(obj, "weight");
+  if (!same_shape(a, pred)) {
+    static py::object broadcast_to = py::module_::import("numpy").attr("broadcast_to");
+    try {
+      a = broadcast_to(a, py::tuple(pred.attr("shape")));
+    } catch (py::error_already_set&) {
+      value_error("weight: shape " + shape_str(a) + " cannot be broadcast to " + shape_str(pred));
+    }
+  }
+  return to_compute<T>(a);
+}
+
+// A caller's out= buffer: exactly the right ndarray, or a clear error.
+template <class T>
+py::array_t<T> checked_out(py::handle obj, const py::array& pred, const char* name) {
+  if (!py::isinstance<py::array>(obj))
+    type_error(std::string(name) + ": expected a numpy.ndarray");
+  py::array a = py::reinterpret_borrow<py::array>(obj);
+  if (!a.dtype().is(py::dtype::of<T>()))
+    type_error(std::string(name) + ": dtype " + py::str(a.dtype()).cast<std::string>() +
+               " does not match the compute dtype " + py::str(py::dtype::of<T>()).cast<std::string>());
+  if (!same_shape(a, pred))
+    value_error(std::string(name) + ": shape " + shape_str(a) + " does not match pred shape " + shape_str(pred));
+  if (!(a.flags() & py::array::c_style)) value_error(std::string(name) + ": must be C-contiguous");
+  if (!a.writeable()) value_error(std::string(name) + ": must be writable");
+  return py::reinterpret_borrow<py::array_t<T>>(a);
+}
+
+template <class T>
+py::array_t<T> new_like(const py::array& pred) {
+  std::vector<py::ssize_t> shape(pred.shape(), pred.shape() + pred.ndim());
+  return py::array_t<T>(shape);
+}
+
+enum What : int { kValue = 0, kValueAndGrad = 1, kGrad = 2, kHess = 3, kGradHess = 4 };
+
+template <class T>
+py::object elementwise_t(Loss loss, int what, const py::array& pred_in, py::handle target_obj,
+                         py::handle aux_obj, py::handle weight_obj, py::handle grad_output_obj,
+                         py::handle out_obj, const std::vector<double>& params, Reduction reduction) {
+  const lossfn::LossInfo& info = lossfn::loss_info(loss);
+  carray<T> pred = to_compute<T>(pred_in);
+  carray<T> target = input_like<T>(target_obj, "target", pred_in);
+  // Converted inputs stay alive in these arrays for the duration of the call.
+  carray<T> aux, weight, go_array;
+  const T *aux_ptr = nullptr, *weight_ptr = nullptr, *go_ptr = nullptr;
+  if (!aux_obj.is_none()) {
+    aux = input_like<T>(aux_obj, info.aux_name ? info.aux_name : "aux", pred_in);
+    aux_ptr = aux.data();
+  }
+  if (!weight_obj.is_none()) {
+    weight = weight_like<T>(weight_obj, pred_in);
+    weight_ptr = weight.data();
+  }
+
+  double go_scalar = 1.0;
+  if (!grad_output_obj.is_none()) {
+    py::array g = as_numeric_array(grad_output_obj, "grad_output");
+    if (g.ndim() == 0) {
+      go_scalar = to_compute<double>(g).data()[0];
+    } else if (reduction != Reduction::none) {
+      value_error("grad_output: must be a scalar for reduction '" +
+                  std::string(reduction == Reduction::mean ? "mean" : "sum") + "', got shape " + shape_str(g));
+    } else {
+      if (!same_shape(g, pred_in))
+        value_error("grad_output: shape " + shape_str(g) + " does not match pred shape " + shape_str(pred_in));
+      go_array = to_compute<T>(g);
+      go_ptr = go_array.data();
+    }
+  }
+
+  const bool want_value = what == kValue || what == kValueAndGrad;
+  const bool want_grad = what == kValueAndGrad || what == kGrad || what == kGradHess;
+  const bool want_hess = what == kHess || what == kGradHess;
+  const bool two_grads = info.aux_differentiable;
+
+  // Outputs: the caller's out= buffers or new arrays; a null pointer means "not requested".
+  py::object loss_arr, grad, grad_aux, hess;
+  T *loss_ptr = nullptr, *grad_ptr = nullptr, *grad_aux_ptr = nullptr, *hess_ptr = nullptr;
+  auto take = [](py::array_t<T> a, py::object& keep, T*& ptr) {
+    ptr = a.mutable_data();
+    keep = std::move(a);
+  };
+  if (want_grad) {
+    if (out_obj.is_none()) {
+      take(new_like<T>(pred_in), grad, grad_ptr);
+      if (two_grads) take(new_like<T>(pred_in), grad_aux, grad_aux_ptr);
+    } else if (two_grads) {
+      if (!py::isinstance<py::tuple>(out_obj) || py::len(out_obj) != 2)
+        type_error(std::string("out: ") + info.name + " has two gradients; pass a tuple of two arrays");
+      py::tuple t = py::reinterpret_borrow<py::tuple>(out_obj);
+      take(checked_out<T>(t[0], pred_in, "out[0]"), grad, grad_ptr);
+      take(checked_out<T>(t[1], pred_in, "out[1]"), grad_aux, grad_aux_ptr);
+    } else {
+      take(checked_out<T>(out_obj, pred_in, "out"), grad, grad_ptr);
+    }
+  }
+  if (want_hess) {
+    if (!out_obj.is_none() && what == kHess) take(checked_out<T>(out_obj, pred_in, "out"), hess, hess_ptr);
+    else take(new_like<T>(pred_in), hess, hess_ptr);
+  }
+  if (want_value && reduction == Reduction::none) take(new_like<T>(pred_in), loss_arr, loss_ptr);
+
+  lossfn::ElementwiseCall<T> call;
+  call.n = std::size_t(pred.size());
+  call.pred = pred.data();
+  call.target = target.data();
+  call.aux = aux_ptr;
+  call.weight = weight_ptr;
+  call.params = params.data();
+  call.reduction = reduction;
+  call.grad_output = go_scalar;
+  call.grad_output_array = go_ptr;
+  double value = 0.0;
+  if (want_value && reduction != Reduction::none) call.value = &value;
+  call.loss = loss_ptr;
+  call.grad = grad_ptr;
+  call.grad_aux = grad_aux_ptr;
+  call.hess = hess_ptr;
+  {
+    py::gil_scoped_release release;
+    lossfn::run(loss, call);
+  }
+
+  py::object v = reduction == Reduction::none ? py::object(loss_arr) : py::object(py::float_(value));
+  py::object g = two_grads && want_grad ? py::object(py::make_tuple(grad, grad_aux)) : grad;
+  switch (what) {
+    case kValue: return v;
+    case kValueAndGrad: return py::make_tuple(v, g);
+    case kGrad: return g;
+    case kHess: return hess;
+    default: return py::make_tuple(g, hess);
+  }
+}
+
+py::object elementwise(int loss_id, int what, py::handle pred_obj, py::handle target,
+                       py::handle aux, py::handle weight, py::handle grad_output, py::handle out,
+                       const std::vector<double>& params, int reduction) {
+  if (loss_id < 0 || loss_id >= lossfn::num_losses()) value_error("loss: unknown id");
+  const Loss loss = Loss(loss_id);
+  if (int(params.size()) != lossfn::loss_info(loss).num_params) value_error("params: wrong count");
+  py::array pred = as_numeric_array(pred_obj, "pred");
+  if (computes_in_float32(pred))
+    return elementwise_t<float>(loss, what, pred, target, aux, weight, grad_output, out, params,
+                                Reduction(reduction));
+  return elementwise_t<double>(loss, what, pred, target, aux, weight, grad_output, out, params,
+                               Reduction(reduction));
+}
+
+py::list loss_table() {
+  py::list out;
+  for (int i = 0; i < lossfn::num_losses(); ++i) {
+    const lossfn::LossInfo& info = lossfn::loss_info(Loss(i));
+    py::list names, defaults;
+    for (int k = 0; k < info.num_params; ++k) {
+      names.append(info.param_names[k]);
+      defaults.append(info.param_defaults[k]);
+    }
+    py::dict d;
+    d["id"] = i;
+    d["name"] = info.name;
+    d["family"] = info.family;
+    d["params"] = py::tuple(names);
+    d["defaults"] = py::tuple(defaults);
+    d["aux"] = info.aux == lossfn::AuxKind::none ? py::object(py::none())
+                                                 : py::object(py::str(info.aux_name));
+    d["aux_required"] = info.aux == lossfn::AuxKind::required;
+    d["aux_param"] = info.aux_param;
+    d["aux_differentiable"] = info.aux_differentiable;
+    d["sign_labels"] = info.target == lossfn::TargetKind::sign_labels;
+    out.append(d);
+  }
+  return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "lossfn C++ kernels (internal; use the lossfn package)";
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const lossfn::Error& e) {
+      if (e.kind() == ErrorKind::type) PyErr_SetString(PyExc_TypeError, e.what());
+      else PyErr_SetString(PyExc_ValueError, e.what());
+    }
+  });
+  m.def("elementwise", &elementwise);
+  m.def("loss_table", &loss_table);
+  m.def("version", [] { return std::string(lossfn::version()); });
+  m.def("compiler", [] { return std::string(lossfn::compiler()); });
+  m.def("has_openmp", &lossfn::has_openmp);
+  m.def("set_num_threads", &lossfn::set_num_threads);
+  m.def("get_num_threads", &lossfn::get_num_threads);
+  m.def("active_isa", [] { return std::string(lossfn::isa_name(lossfn::active_isa())); });
+  m.def("available_isas", [] {
+    py::list l;
+    for (int i = 0; i < 3; ++i)
+      if (lossfn::isa_available(lossfn::Isa(i))) l.append(lossfn::isa_name(lossfn::Isa(i)));
+    return l;
+  });
+  m.def("set_isa", [](const std::string& name) {
+    for (int i = 0; i < 3; ++i)
+      if (name == lossfn::isa_name(lossfn::Isa(i))) return lossfn::set_isa(lossfn::Isa(i));
+    value_error("isa: unknown level '" + name + "' (expected baseline, avx2 or avx512)");
+  });
+}
