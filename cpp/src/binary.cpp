@@ -9,7 +9,7 @@ namespace {
 
 using namespace math;
 
-template <class T> inline T label(T y) { return y == T(0) ? T(-1) : y; }
+template <class T> LOSSFN_INLINE T label(T y) { return y == T(0) ? T(-1) : y; }
 
 // bce on probabilities, clipped to [eps, 1 - eps] as Keras 3 (the gradient is 0 where p lies
 // outside), class weights (w0, w1): L = -(w1 y log pc + w0 (1-y) log(1-pc));
@@ -21,8 +21,8 @@ struct Bce : NoAux {
     T lo, hi, w0, w1;
     explicit Op(const double* p)
         : lo(T(p[0])), hi(T(1) - T(p[0])), w0(T(p[1])), w1(T(p[2])) {}
-    void eval(T p, T y, T, Terms<T>& o) const {
-      const bool live = p >= lo && p <= hi;
+    LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
+      const bool live = (p >= lo) & (p <= hi);  // & not &&: no branch in the loop
       const T pc = min(max(p, lo), hi), qc = T(1) - pc;
       const T a = w1 * y, b = w0 * (T(1) - y);
       o.l = -(a * log(pc) + b * log(qc));
@@ -43,10 +43,10 @@ struct BceWithLogits {
   template <class T> struct Op : OpBase<T> {
     T w0, w1;
     explicit Op(const double* p) : w0(T(p[1])), w1(T(p[2])) { this->aux_default = T(p[0]); }
-    void eval(T x, T y, T pw, Terms<T>& o) const {
+    LOSSFN_INLINE void eval(T x, T y, T pw, Terms<T>& o) const {
       const T a = w1 * pw * y, b = w0 * (T(1) - y);
       const T e = exp(-abs(x));
-      const T sp = max(x, T(0)) + log1p(e);  // softplus(x)
+      const T sp = max(x, T(0)) + log1p_small(e);  // softplus(x)
       o.l = a * (sp - x) + b * sp;
       const T r = T(1) / (T(1) + e);
       const T s_pos = x >= T(0) ? r : e * r;  // s(x)
@@ -64,27 +64,37 @@ struct BceWithLogits {
 // dL/dp = alpha_t (f' bce + f bce'), f' = gamma m^(gamma-1) m';
 // d2L/dp2 = alpha_t (f'' bce + 2 f' bce' + f bce''), f'' = gamma (gamma-1) m^(gamma-2) m'^2.
 // m^k is exp(k log m) with 0^0 = 1 (pow_from_log).
+// GammaTwo: gamma == 2 (the default) as m^2, without log and exp; run_binary_focal picks.
+template <bool GammaTwo>
 struct BinaryFocal : NoAux {
   static constexpr Loss id = Loss::binary_focal;
   template <class T> struct Op : OpBase<T> {
-    T gamma, alpha, lo, hi;
-    bool balanced;
+    T gamma, lo, hi, alpha_pos, alpha_neg;
     explicit Op(const double* p)
-        : gamma(T(p[0])), alpha(T(p[1])), lo(T(p[2])), hi(T(1) - T(p[2])), balanced(p[1] >= 0) {}
-    void eval(T p, T y, T, Terms<T>& o) const {
-      const bool live = p >= lo && p <= hi;
+        : gamma(T(p[0])), lo(T(p[2])), hi(T(1) - T(p[2])), alpha_pos(p[1] >= 0 ? T(p[1]) : T(1)),
+          alpha_neg(p[1] >= 0 ? T(1 - p[1]) : T(1)) {}
+    LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
+      const bool live = (p >= lo) & (p <= hi);  // & not &&: no branch in the loop
       const T pc = min(max(p, lo), hi), qc = T(1) - pc;
       const T bce = -(y * log(pc) + (T(1) - y) * log(qc));
       const T ip = T(1) / pc, iq = T(1) / qc;
       const T dbce = live ? (T(1) - y) * iq - y * ip : T(0);
       const T d2bce = live ? y * ip * ip + (T(1) - y) * iq * iq : T(0);
       const T m = y * (T(1) - p) + (T(1) - y) * p, dm = T(1) - T(2) * y;
-      const T lm = log(m);
-      const T f = pow_from_log(lm, gamma);
-      const T f1 = gamma * pow_from_log(lm, gamma - T(1)) * dm;
-      const T g2 = gamma * (gamma - T(1));
-      const T f2 = g2 == T(0) ? T(0) : g2 * pow_from_log(lm, gamma - T(2)) * dm * dm;
-      const T at = balanced ? alpha * y + (T(1) - alpha) * (T(1) - y) : T(1);
+      T f, f1, f2;
+      if constexpr (GammaTwo) {
+        f = m * m;
+        f1 = T(2) * m * dm;
+        f2 = T(2) * dm * dm;
+      } else {
+        const T lm = log(m);
+        f = pow_from_log(lm, gamma);
+        f1 = gamma * pow_from_log(lm, gamma - T(1)) * dm;
+        // gamma (gamma-1) m^(gamma-2) is 0 for gamma in {0, 1} even at m = 0 (0 * inf).
+        const T f2_raw = gamma * (gamma - T(1)) * pow_from_log(lm, gamma - T(2)) * dm * dm;
+        f2 = f2_raw != f2_raw ? T(0) : f2_raw;
+      }
+      const T at = alpha_pos * y + alpha_neg * (T(1) - y);
       o.l = at * f * bce;
       o.g = at * (f1 * bce + f * dbce);
       o.h = at * (f2 * bce + T(2) * f1 * dbce + f * d2bce);
@@ -98,30 +108,42 @@ struct BinaryFocal : NoAux {
 // q = (1-2y) / (1 + y e^-x + (1-y) e^x), finite where m underflows:
 // f' = gamma f q, f'' = gamma f q ((gamma-1) q + 1 - 2s), ce' = s - y, ce'' = s(1-s);
 // dL/dx = alpha_t (ce' f + ce f'), d2L/dx2 = alpha_t (ce'' f + 2 ce' f' + ce f'').
+// GammaTwo: gamma == 2 (the default): f = m^2, f' = 2 m m', f'' = 2 (m'^2 + m m''), with
+// m' = (1-2y) s(x) s(-x) and m'' = m' (1 - 2s): no log, pow or 1/e. run_sigmoid_focal picks.
+template <bool GammaTwo>
 struct SigmoidFocal : NoAux {
   static constexpr Loss id = Loss::sigmoid_focal;
   template <class T> struct Op : OpBase<T> {
-    T gamma, alpha;
-    bool balanced;
-    explicit Op(const double* p) : gamma(T(p[0])), alpha(T(p[1])), balanced(p[1] >= 0) {}
-    void eval(T x, T y, T, Terms<T>& o) const {
+    T gamma, alpha_pos, alpha_neg;  // alpha_t = alpha_pos y + alpha_neg (1 - y)
+    explicit Op(const double* p)
+        : gamma(T(p[0])), alpha_pos(p[1] >= 0 ? T(p[1]) : T(1)),
+          alpha_neg(p[1] >= 0 ? T(1 - p[1]) : T(1)) {}
+    LOSSFN_INLINE void eval(T x, T y, T, Terms<T>& o) const {
       const T e = exp(-abs(x)), r = T(1) / (T(1) + e);
       const bool pos = x >= T(0);
       const T s = pos ? r : e * r, sn = pos ? e * r : r;  // s(x), s(-x)
-      const T sp = max(x, T(0)) + log1p(e);              // softplus(x)
+      const T sp = max(x, T(0)) + log1p_small(e);              // softplus(x)
       const T ce = y * (sp - x) + (T(1) - y) * sp;
       const T m = y * sn + (T(1) - y) * s;
-      const T f = pow_from_log(log(m), gamma);
-      // e^-x and e^x from e = e^-|x|, the growing one only where its coefficient is nonzero.
-      const T big = T(1) / e;
-      const T ex_neg = pos ? e : big, ex_pos = pos ? big : e;
-      const T t1 = y == T(0) ? T(0) : y * ex_neg;
-      const T t2 = y == T(1) ? T(0) : (T(1) - y) * ex_pos;
-      const T q = (T(1) - T(2) * y) / (T(1) + t1 + t2);
-      const T f1 = gamma * f * q;
-      const T f2 = gamma * f * q * ((gamma - T(1)) * q + T(1) - T(2) * s);
+      T f, f1, f2;
+      if constexpr (GammaTwo) {
+        const T dm = (T(1) - T(2) * y) * s * sn;
+        f = m * m;
+        f1 = T(2) * m * dm;
+        f2 = T(2) * (dm * dm + m * dm * (T(1) - T(2) * s));
+      } else {
+        f = pow_from_log(log(m), gamma);
+        // e^-x and e^x from e = e^-|x|, the growing one only where its coefficient is nonzero.
+        const T big = T(1) / e;
+        const T ex_neg = pos ? e : big, ex_pos = pos ? big : e;
+        const T t1 = y == T(0) ? T(0) : y * ex_neg;
+        const T t2 = y == T(1) ? T(0) : (T(1) - y) * ex_pos;
+        const T q = (T(1) - T(2) * y) / (T(1) + t1 + t2);
+        f1 = gamma * f * q;
+        f2 = gamma * f * q * ((gamma - T(1)) * q + T(1) - T(2) * s);
+      }
       const T dce = s - y, d2ce = s * sn;
-      const T at = balanced ? alpha * y + (T(1) - alpha) * (T(1) - y) : T(1);
+      const T at = alpha_pos * y + alpha_neg * (T(1) - y);
       o.l = at * f * ce;
       o.g = at * (dce * f + ce * f1);
       o.h = at * (d2ce * f + T(2) * dce * f1 + ce * f2);
@@ -129,13 +151,18 @@ struct SigmoidFocal : NoAux {
   };
 };
 
+template <template <bool> class Focal, class T>
+double run_focal(const Job<T>& j) {
+  return j.params[0] == 2 ? run_elementwise<Focal<true>, T>(j) : run_elementwise<Focal<false>, T>(j);
+}
+
 // hinge: z = y x, L = max(1 - z, 0), dL/dx = -y where z < 1 (0 at the kink), d2L/dx2 = 0.
 // Peer: Keras Hinge.
 struct Hinge : NoAux {
   static constexpr Loss id = Loss::hinge;
   template <class T> struct Op : OpBase<T> {
     explicit Op(const double*) {}
-    void eval(T x, T y, T, Terms<T>& o) const {
+    LOSSFN_INLINE void eval(T x, T y, T, Terms<T>& o) const {
       const T s = label(y), u = T(1) - s * x;
       o.l = max(u, T(0));
       o.g = u > T(0) ? -s : T(0);
@@ -150,7 +177,7 @@ struct SquaredHinge : NoAux {
   static constexpr Loss id = Loss::squared_hinge;
   template <class T> struct Op : OpBase<T> {
     explicit Op(const double*) {}
-    void eval(T x, T y, T, Terms<T>& o) const {
+    LOSSFN_INLINE void eval(T x, T y, T, Terms<T>& o) const {
       const T s = label(y), u = max(T(1) - s * x, T(0));
       o.l = u * u;
       o.g = T(-2) * s * u;
@@ -167,13 +194,13 @@ struct SmoothHinge : NoAux {
   template <class T> struct Op : OpBase<T> {
     T g, inv_g;
     explicit Op(const double* p) : g(T(p[0])), inv_g(T(1 / p[0])) {}
-    void eval(T x, T y, T, Terms<T>& o) const {
+    LOSSFN_INLINE void eval(T x, T y, T, Terms<T>& o) const {
       const T s = label(y), u = T(1) - s * x;  // u = 1 - z
       const bool linear = u >= g, zero = u <= T(0);
       o.l = zero ? T(0) : (linear ? u - T(0.5) * g : T(0.5) * u * u * inv_g);
       const T dz = zero ? T(0) : (linear ? T(-1) : -u * inv_g);
       o.g = s * dz;
-      o.h = (zero || linear) ? T(0) : inv_g;
+      o.h = (zero | linear) ? T(0) : inv_g;
     }
   };
 };
@@ -185,12 +212,12 @@ struct ModifiedHuber : NoAux {
   static constexpr Loss id = Loss::modified_huber;
   template <class T> struct Op : OpBase<T> {
     explicit Op(const double*) {}
-    void eval(T x, T y, T, Terms<T>& o) const {
+    LOSSFN_INLINE void eval(T x, T y, T, Terms<T>& o) const {
       const T s = label(y), z = s * x, u = max(T(1) - z, T(0));
       const bool quad = z >= T(-1);
       o.l = quad ? u * u : T(-4) * z;
       o.g = s * (quad ? T(-2) * u : T(-4));
-      o.h = quad && z < T(1) ? T(2) : T(0);
+      o.h = quad & (z < T(1)) ? T(2) : T(0);
     }
   };
 };
@@ -201,12 +228,12 @@ struct SoftMargin : NoAux {
   static constexpr Loss id = Loss::soft_margin;
   template <class T> struct Op : OpBase<T> {
     explicit Op(const double*) {}
-    void eval(T x, T y, T, Terms<T>& o) const {
+    LOSSFN_INLINE void eval(T x, T y, T, Terms<T>& o) const {
       const T s = label(y), z = s * x;
       const T e = exp(-abs(z)), r = T(1) / (T(1) + e);
       const bool pos = z >= T(0);
       const T sz = pos ? r : e * r, snz = pos ? e * r : r;
-      o.l = max(-z, T(0)) + log1p(e);
+      o.l = max(-z, T(0)) + log1p_small(e);
       o.g = -s * snz;
       o.h = sz * snz;
     }
@@ -218,8 +245,10 @@ struct SoftMargin : NoAux {
 void fill_binary(detail::KernelTable& table) {
   add_kernel<Bce>(table);
   add_kernel<BceWithLogits>(table);
-  add_kernel<BinaryFocal>(table);
-  add_kernel<SigmoidFocal>(table);
+  table.f32[int(Loss::binary_focal)] = &run_focal<BinaryFocal, float>;
+  table.f64[int(Loss::binary_focal)] = &run_focal<BinaryFocal, double>;
+  table.f32[int(Loss::sigmoid_focal)] = &run_focal<SigmoidFocal, float>;
+  table.f64[int(Loss::sigmoid_focal)] = &run_focal<SigmoidFocal, double>;
   add_kernel<Hinge>(table);
   add_kernel<SquaredHinge>(table);
   add_kernel<SmoothHinge>(table);

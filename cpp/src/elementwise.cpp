@@ -18,28 +18,34 @@ void require(const T* p, std::size_t n, const char* name) {
   if (p == nullptr && n > 0) fail(std::string(name) + ": null pointer for " + std::to_string(n) + " elements");
 }
 
-// Sign labels must all lie in {-1, +1} or all in {0, 1}.
+// Sign labels must all lie in {-1, +1} or all in {0, 1}. One branch-free counting pass (it
+// vectorizes); the offending index is looked up only when there is one.
 template <class T>
 void check_sign_labels(const LossInfo& info, const T* y, std::size_t n) {
+  unsigned seen = 0;  // bit 0: -1, bit 1: 0, bit 2: anything else
+  for (std::size_t i = 0; i < n; ++i) {
+    const T v = y[i];
+    seen |= unsigned(v == T(-1)) | unsigned(v == T(0)) << 1 |
+            unsigned(!((v == T(1)) | (v == T(-1)) | (v == T(0)))) << 2;
+  }
+  if (seen <= 2u) return;  // only -1s, only 0s, or neither (all +1)
+  std::ostringstream msg;
+  msg << info.name << ": target must hold labels in {-1, +1} or {0, 1}; ";
   bool seen_minus = false, seen_zero = false;
   for (std::size_t i = 0; i < n; ++i) {
     const T v = y[i];
-    if (v == T(1)) continue;
-    if (v == T(-1)) seen_minus = true;
-    else if (v == T(0)) seen_zero = true;
-    else {
-      std::ostringstream msg;
-      msg << info.name << ": target must hold labels in {-1, +1} or {0, 1}; found " << double(v)
-          << " at index " << i;
-      fail(msg.str());
+    seen_minus |= v == T(-1);
+    seen_zero |= v == T(0);
+    if (!(v == T(1) || v == T(-1) || v == T(0))) {
+      msg << "found " << double(v) << " at index " << i;
+      break;
     }
     if (seen_minus && seen_zero) {
-      std::ostringstream msg;
-      msg << info.name << ": target mixes -1 and 0 labels (index " << i
-          << "); use {-1, +1} or {0, 1}";
-      fail(msg.str());
+      msg << "found both -1 and 0 (index " << i << ")";
+      break;
     }
   }
+  fail(msg.str());
 }
 
 template <class T>

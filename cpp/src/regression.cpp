@@ -14,7 +14,7 @@ struct Mse : NoAux {
   static constexpr Loss id = Loss::mse;
   template <class T> struct Op : OpBase<T> {
     explicit Op(const double*) {}
-    void eval(T p, T y, T, Terms<T>& o) const {
+    LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
       const T d = p - y;
       o.l = d * d;
       o.g = T(2) * d;
@@ -28,7 +28,7 @@ struct Mae : NoAux {
   static constexpr Loss id = Loss::mae;
   template <class T> struct Op : OpBase<T> {
     explicit Op(const double*) {}
-    void eval(T p, T y, T, Terms<T>& o) const {
+    LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
       const T d = p - y;
       o.l = abs(d);
       o.g = sign(d);
@@ -44,7 +44,7 @@ struct Huber : NoAux {
   template <class T> struct Op : OpBase<T> {
     T delta;
     explicit Op(const double* p) : delta(T(p[0])) {}
-    void eval(T p, T y, T, Terms<T>& o) const {
+    LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
       const T d = p - y, a = abs(d);
       const bool inner = a <= delta;
       o.l = inner ? T(0.5) * d * d : delta * (a - T(0.5) * delta);
@@ -61,7 +61,7 @@ struct SmoothL1 : NoAux {
   template <class T> struct Op : OpBase<T> {
     T beta, inv_beta;
     explicit Op(const double* p) : beta(T(p[0])), inv_beta(p[0] > 0 ? T(1 / p[0]) : T(0)) {}
-    void eval(T p, T y, T, Terms<T>& o) const {
+    LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
       const T d = p - y, a = abs(d);
       const bool inner = a < beta;
       o.l = inner ? T(0.5) * d * d * inv_beta : a - T(0.5) * beta;
@@ -79,12 +79,12 @@ struct LogCosh : NoAux {
   static constexpr Loss id = Loss::log_cosh;
   template <class T> struct Op : OpBase<T> {
     explicit Op(const double*) {}
-    void eval(T p, T y, T, Terms<T>& o) const {
+    LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
       const T d = p - y, a = abs(d);
       const T m = expm1(T(-2) * a), e = T(1) + m;
       const T th = -m / (T(2) + m);
       const bool small = a < T(0.5);
-      const T lg = log1p(small ? -th * th : e);
+      const T lg = log1p_small(small ? -th * th : e);  // argument in [-0.22, 0.37]
       o.l = small ? T(-0.5) * lg : (a - T(0.693147180559945309417)) + lg;
       o.g = d < T(0) ? -th : th;
       const T opl = T(1) + e;
@@ -101,7 +101,7 @@ struct Quantile {
   static constexpr AuxKind aux = AuxKind::optional;
   template <class T> struct Op : OpBase<T> {
     explicit Op(const double* p) { this->aux_default = T(p[0]); }
-    void eval(T p, T y, T tau, Terms<T>& o) const {
+    LOSSFN_INLINE void eval(T p, T y, T tau, Terms<T>& o) const {
       const T r = y - p;
       o.l = r >= T(0) ? tau * r : (tau - T(1)) * r;
       o.g = r > T(0) ? -tau : (r < T(0) ? T(1) - tau : T(0));
@@ -118,7 +118,7 @@ struct Msle : NoAux {
   template <class T> struct Op : OpBase<T> {
     T eps;
     explicit Op(const double* p) : eps(T(p[0])) {}
-    void eval(T p, T y, T, Terms<T>& o) const {
+    LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
       const bool live = p > eps;
       const T pc = live ? p : eps, yc = max(y, eps);
       const T diff = log1p(pc) - log1p(yc);
@@ -137,7 +137,7 @@ struct Mape : NoAux {
   template <class T> struct Op : OpBase<T> {
     T eps;
     explicit Op(const double* p) : eps(T(p[0])) {}
-    void eval(T p, T y, T, Terms<T>& o) const {
+    LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
       const T k = T(100) / max(abs(y), eps), d = p - y;
       o.l = k * abs(d);
       o.g = k * sign(d);
@@ -150,36 +150,41 @@ struct Mape : NoAux {
 //   log_input: L = e^p - y p,            dL/dp = e^p - y,         d2L/dp2 = e^p
 //   otherwise: L = p - y log(p + eps),   dL/dp = 1 - y/(p + eps),  d2L/dp2 = y/(p + eps)^2
 //   full adds Stirling's y log y - y + log(2 pi y)/2 where y > 1 (no effect on derivatives).
+// log_input and full are compile-time here (a branch in the loop would stop vectorization);
+// run_poisson_nll picks the instance.
+template <bool LogInput, bool Full>
 struct PoissonNll : NoAux {
   static constexpr Loss id = Loss::poisson_nll;
   template <class T> struct Op : OpBase<T> {
-    bool log_input, full;
     T eps;
-    explicit Op(const double* p) : log_input(p[0] != 0), full(p[1] != 0), eps(T(p[2])) {}
-    void eval(T p, T y, T, Terms<T>& o) const {
-      T l, g, h;
-      if (log_input) {
+    explicit Op(const double* p) : eps(T(p[2])) {}
+    LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
+      if constexpr (LogInput) {
         const T ep = exp(p);
-        l = ep - y * p;
-        g = ep - y;
-        h = ep;
+        o.l = ep - y * p;
+        o.g = ep - y;
+        o.h = ep;
       } else {
         const T q = p + eps, inv = T(1) / q;
-        l = p - y * log(q);
-        g = T(1) - y * inv;
-        h = y * inv * inv;
+        o.l = p - y * log(q);
+        o.g = T(1) - y * inv;
+        o.h = y * inv * inv;
       }
-      if (full) {
+      if constexpr (Full) {
         const T ys = y > T(1) ? y : T(2);  // keeps log finite in the lanes that add nothing
         const T st = y * log(ys) - y + T(0.5) * log(T(6.283185307179586477) * ys);
-        l += y > T(1) ? st : T(0);
+        o.l += y > T(1) ? st : T(0);
       }
-      o.l = l;
-      o.g = g;
-      o.h = h;
     }
   };
 };
+
+template <class T>
+double run_poisson_nll(const Job<T>& j) {
+  const bool log_input = j.params[0] != 0, full = j.params[1] != 0;
+  if (log_input) return full ? run_elementwise<PoissonNll<true, true>, T>(j) : run_elementwise<PoissonNll<true, false>, T>(j);
+  return full ? run_elementwise<PoissonNll<false, true>, T>(j) : run_elementwise<PoissonNll<false, false>, T>(j);
+}
 
 // gaussian_nll, var = aux (>= 0, clamped below at eps as torch does, the clamp not being
 // differentiated): v = max(var, eps); L = (log v + d^2/v)/2 (+ log(2 pi)/2 if full);
@@ -192,7 +197,7 @@ struct GaussianNll {
     T eps, constant;
     explicit Op(const double* p)
         : eps(T(p[1])), constant(p[0] != 0 ? T(0.918938533204672741780) : T(0)) {}
-    void eval(T p, T y, T var, Terms<T>& o) const {
+    LOSSFN_INLINE void eval(T p, T y, T var, Terms<T>& o) const {
       const T v = max(var, eps), inv = T(1) / v, d = p - y, di = d * inv;
       o.l = T(0.5) * (log(v) + d * di) + constant;
       o.g = di;
@@ -212,7 +217,7 @@ struct Charbonnier : NoAux {
   template <class T> struct Op : OpBase<T> {
     T inv_c;
     explicit Op(const double* p) : inv_c(T(1 / p[0])) {}
-    void eval(T p, T y, T, Terms<T>& o) const {
+    LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
       const T r = (p - y) * inv_c, a = abs(r);
       const bool big = a > T(1);
       const T ia = T(1) / (big ? a : T(1));
@@ -233,7 +238,7 @@ struct Cauchy : NoAux {
   template <class T> struct Op : OpBase<T> {
     T inv_c;
     explicit Op(const double* p) : inv_c(T(1 / p[0])) {}
-    void eval(T p, T y, T, Terms<T>& o) const {
+    LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
       const T r = (p - y) * inv_c, a = abs(r), z = T(0.5) * r * r;
       const bool huge = a > T(1e15);
       const T lg = log1p(huge ? a : z);
@@ -252,7 +257,7 @@ struct Welsch : NoAux {
   template <class T> struct Op : OpBase<T> {
     T inv_c;
     explicit Op(const double* p) : inv_c(T(1 / p[0])) {}
-    void eval(T p, T y, T, Terms<T>& o) const {
+    LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
       const T r = (p - y) * inv_c, z = min(T(0.5) * r * r, T(1e4));
       const T m = expm1(-z), e = T(1) + m;
       o.l = -m;
@@ -269,7 +274,7 @@ struct GemanMcclure : NoAux {
   template <class T> struct Op : OpBase<T> {
     T inv_c;
     explicit Op(const double* p) : inv_c(T(1 / p[0])) {}
-    void eval(T p, T y, T, Terms<T>& o) const {
+    LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
       const T r = (p - y) * inv_c, z = min(r * r, T(1e30));
       const T q = T(1) / (z + T(4));
       o.l = T(2) * z * q;
@@ -292,7 +297,7 @@ struct GeneralRobust : NoAux {
         : half_alpha(T(p[0] / 2)), inv_abs_am2(T(1 / __builtin_fabs(p[0] - 2))),
           coef(T(__builtin_fabs(p[0] - 2) / p[0])), sgn(p[0] > 2 ? T(1) : T(-1)),
           inv_c(T(1 / p[1])) {}
-    void eval(T p, T y, T, Terms<T>& o) const {
+    LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
       const T r = (p - y) * inv_c, z = min(r * r, T(1e30));
       const T lb = log1p(z * inv_abs_am2), b = T(1) + z * inv_abs_am2;
       o.l = coef * expm1(half_alpha * lb);
@@ -308,7 +313,7 @@ struct HalfSquared : NoAux {
   template <class T> struct Op : OpBase<T> {
     T inv_c;
     explicit Op(const double* p) : inv_c(T(1 / p[1])) {}
-    void eval(T p, T y, T, Terms<T>& o) const {
+    LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
       const T r = (p - y) * inv_c;
       o.l = T(0.5) * r * r;
       o.g = r * inv_c;
@@ -339,7 +344,8 @@ void fill_regression(detail::KernelTable& table) {
   add_kernel<Quantile>(table);
   add_kernel<Msle>(table);
   add_kernel<Mape>(table);
-  add_kernel<PoissonNll>(table);
+  table.f32[int(Loss::poisson_nll)] = &run_poisson_nll<float>;
+  table.f64[int(Loss::poisson_nll)] = &run_poisson_nll<double>;
   add_kernel<GaussianNll>(table);
   add_kernel<Charbonnier>(table);
   add_kernel<Cauchy>(table);
