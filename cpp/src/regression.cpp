@@ -120,7 +120,7 @@ struct Msle : NoAux {
     explicit Op(const double* p) : eps(T(p[0])) {}
     LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
       const bool live = p > eps;
-      const T pc = live ? p : eps, yc = max(y, eps);
+      const T pc = max(p, eps), yc = max(y, eps);
       const T diff = log1p(pc) - log1p(yc);
       const T inv = T(1) / (T(1) + pc);
       o.l = diff * diff;

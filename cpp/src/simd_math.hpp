@@ -61,8 +61,10 @@ template <class T> LOSSFN_INLINE typename Bits<T>::Int to_bits(T x) {
 template <class T> LOSSFN_INLINE T from_bits(typename Bits<T>::Int i) { return __builtin_bit_cast(T, i); }
 
 template <class T> LOSSFN_INLINE T abs(T x) { return __builtin_fabs(x); }
-template <class T> LOSSFN_INLINE T min(T a, T b) { return a < b ? a : b; }
-template <class T> LOSSFN_INLINE T max(T a, T b) { return a > b ? a : b; }
+// min/max return `a` when it is nan, so a nan input propagates through clamps (pass the data
+// first, the bound second).
+template <class T> LOSSFN_INLINE T min(T a, T b) { return b < a ? b : a; }
+template <class T> LOSSFN_INLINE T max(T a, T b) { return b > a ? b : a; }
 template <class T> LOSSFN_INLINE T sign(T x) { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0)); }
 LOSSFN_INLINE float sqrt(float x) { return __builtin_sqrtf(x); }
 LOSSFN_INLINE double sqrt(double x) { return __builtin_sqrt(x); }

@@ -80,9 +80,8 @@ template <class T>
 carray<T> weight_like(py::handle obj, const py::array& pred) {
   py::array a = as_numeric_array(obj, "weight");
   if (!same_shape(a, pred)) {
-    static py::object broadcast_to = py::module_::import("numpy").attr("broadcast_to");
     try {
-      a = broadcast_to(a, py::tuple(pred.attr("shape")));
+      a = py::module_::import("numpy").attr("broadcast_to")(a, pred.attr("shape"));
     } catch (py::error_already_set&) {
       value_error("weight: shape " + shape_str(a) + " cannot be broadcast to " + shape_str(pred));
     }

@@ -1,0 +1,687 @@
+#!/usr/bin/env python3
+"""Elementwise loss benchmark: lossfn fused value_and_grad vs the NumPy reference vs PyTorch autograd.
+
+Run from the repository root::
+
+    python bench/bench.py                         # full default run (~10 min on 2 cores)
+    python bench/bench.py --sizes 1e3,1e6 --losses mse,huber --dtypes float32 --threads all
+
+Every cell (loss, N, dtype, threads) times
+
+* lossfn   ``lf.<loss>.value_and_grad(pred, target, out=grad)`` into a preallocated ``grad``,
+* NumPy    ``lf.<loss>.reference.value_and_grad(pred, target)`` (float64 arithmetic,
+           single-threaded: measured once per (loss, N, dtype) and shown in every thread table),
+* torch    ``x.grad = None; loss = F.<loss>(x, t); loss.backward()`` on a leaf tensor made once
+           with ``torch.from_numpy`` (``torch.set_num_threads`` = lossfn's thread count),
+
+and compares them with the memory-bound limit: bytes moved / ``np.copyto`` bandwidth.
+See bench/README.md for the meaning of every column.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import gc
+import json
+import math
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import lossfn as lf
+
+try:
+    import torch
+    import torch.nn.functional as F
+except Exception:  # pragma: no cover - torch is optional
+    torch = None
+    F = None
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_SIZES = "1e3,1e4,1e5,1e6,1e7,2e7,5e7"
+DEFAULT_LOSSES = "mse,mae,huber,log_cosh,bce_with_logits,sigmoid_focal,bce,hinge,soft_margin"
+PLOT_LOSSES = ["mse", "mae", "huber", "log_cosh", "bce_with_logits", "sigmoid_focal", "bce",
+               "soft_margin", "hinge"]
+perf = time.perf_counter
+
+
+# ----------------------------------------------------------------------------------------------
+# PyTorch equivalents (value of the mean-reduced loss; backward() gives the gradient).
+# ----------------------------------------------------------------------------------------------
+
+def _torch_sigmoid_focal(x, t, alpha=0.25, gamma=2.0):
+    # torchvision.ops.sigmoid_focal_loss, reduction="mean", written with torch ops.
+    p = torch.sigmoid(x)
+    ce = F.binary_cross_entropy_with_logits(x, t, reduction="none")
+    p_t = p * t + (1 - p) * (1 - t)
+    loss = ce * ((1 - p_t) ** gamma)
+    alpha_t = alpha * t + (1 - alpha) * (1 - t)
+    return (alpha_t * loss).mean()
+
+
+TORCH_LOSSES = {}
+if torch is not None:
+    TORCH_LOSSES = {
+        "mse": lambda x, t: F.mse_loss(x, t),
+        "mae": lambda x, t: F.l1_loss(x, t),
+        "huber": lambda x, t: F.huber_loss(x, t, delta=1.0),
+        "smooth_l1": lambda x, t: F.smooth_l1_loss(x, t, beta=1.0),
+        # No torch builtin: the naive composition (what a user would write).
+        "log_cosh": lambda x, t: torch.log(torch.cosh(x - t)).mean(),
+        "bce_with_logits": lambda x, t: F.binary_cross_entropy_with_logits(x, t),
+        "sigmoid_focal": _torch_sigmoid_focal,
+        "bce": lambda x, t: F.binary_cross_entropy(x, t),
+        "hinge": lambda x, t: torch.clamp(1 - t * x, min=0).mean(),
+        "squared_hinge": lambda x, t: (torch.clamp(1 - t * x, min=0) ** 2).mean(),
+        "soft_margin": lambda x, t: F.soft_margin_loss(x, t),
+        "poisson_nll": lambda x, t: F.poisson_nll_loss(x, t, log_input=True, full=False),
+        "gaussian_nll": lambda x, t, v: F.gaussian_nll_loss(x, t, v, full=False, eps=1e-6),
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Inputs
+# ----------------------------------------------------------------------------------------------
+
+class Inputs:
+    """Arrays of one (N, dtype), generated lazily per domain and shared between losses."""
+
+    def __init__(self, n, dtype, seed=0):
+        self.n, self.dtype = n, np.dtype(dtype)
+        self.rng = np.random.default_rng(seed)
+        self.cache = {}
+
+    def get(self, key):
+        if key not in self.cache:
+            n, dt, rng = self.n, self.dtype, self.rng
+            domain = key.split(":", 1)[1]
+            if domain in ("real", "logit"):
+                a = rng.standard_normal(n, dtype=dt)
+            elif domain == "prob":
+                a = (rng.random(n, dtype=dt) * 0.98 + 0.01).astype(dt, copy=False)
+            elif domain == "positive":
+                a = (rng.random(n, dtype=dt) * 1.9 + 0.1).astype(dt, copy=False)
+            elif domain in ("binary01", "soft01"):
+                a = (rng.random(n) < 0.5).astype(dt)
+            elif domain == "sign":
+                a = np.where(rng.random(n) < 0.5, -1.0, 1.0).astype(dt)
+            elif domain == "count":
+                a = rng.poisson(3.0, n).astype(dt)
+            else:
+                a = rng.standard_normal(n, dtype=dt)
+            self.cache[key] = a
+        return self.cache[key]
+
+    def for_loss(self, loss):
+        """(pred, target[, aux]) for this loss, following loss.spec's domain strings."""
+        arrays = [self.get("pred:" + loss.spec.pred), self.get("target:" + loss.spec.target)]
+        if len(loss.inputs) == 3:  # e.g. gaussian_nll's variance
+            arrays.append(self.get("aux:positive"))
+        return arrays
+
+
+def grad_buffers(loss, arrays):
+    """Preallocated out= for value_and_grad: one array per differentiable input."""
+    n_diff = len(loss.differentiable_inputs)
+    bufs = tuple(np.empty_like(arrays[0]) for _ in range(n_diff))
+    return bufs[0] if n_diff == 1 else bufs
+
+
+def bytes_per_element(loss, dtype):
+    """Memory traffic of a fused elementwise value_and_grad: read every input, write every grad."""
+    return (len(loss.inputs) + len(loss.differentiable_inputs)) * np.dtype(dtype).itemsize
+
+
+# ----------------------------------------------------------------------------------------------
+# Timing
+# ----------------------------------------------------------------------------------------------
+
+def measure(fn, target_s, min_reps=5, max_reps=2000, slow_s=None, slow_reps=3):
+    """Median seconds per call of fn().
+
+    One warm-up call, one timed estimate, then enough samples to fill about target_s (at least
+    min_reps).  Calls shorter than ~1 ms are timed in batches (mean per call of the batch), so the
+    timer's own cost does not count.  Calls slower than slow_s are capped at slow_reps samples
+    (the estimate counts as one of them).  Returns (median, samples, calls per sample).
+    """
+    gc_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        fn()
+        t0 = perf()
+        fn()
+        est = perf() - t0
+        if slow_s is not None and est >= slow_s:
+            samples = [est]
+            while len(samples) < slow_reps:
+                t0 = perf()
+                fn()
+                samples.append(perf() - t0)
+            return statistics.median(samples), len(samples), 1
+        inner = 1
+        if est < 1e-3:
+            inner = max(1, min(10000, int(1e-3 / max(est, 1e-8))))
+        reps = int(round(target_s / (est * inner)))
+        reps = max(min_reps, min(max_reps, reps))
+        samples = []
+        for _ in range(reps):
+            t0 = perf()
+            for _ in range(inner):
+                fn()
+            samples.append((perf() - t0) / inner)
+        return statistics.median(samples), len(samples), inner
+    finally:
+        if gc_enabled:
+            gc.enable()
+
+
+def copy_bandwidth(nbytes, reps=11):
+    """Bytes/s of np.copyto on a float32 buffer of nbytes: 2 * nbytes / median time."""
+    n = nbytes // 4
+    src = np.ones(n, np.float32)
+    dst = np.empty_like(src)
+    dst.fill(0)  # fault the pages in
+    t, _, _ = measure(lambda: np.copyto(dst, src), 0.0, min_reps=reps)
+    return 2 * src.nbytes / t
+
+
+def parallel_copy_bandwidth(nbytes, threads, reps=11):
+    """Informational: the same copy split into `threads` chunks copied by a thread pool."""
+    if threads <= 1:
+        return None
+    from concurrent.futures import ThreadPoolExecutor
+    n = nbytes // 4
+    src = np.ones(n, np.float32)
+    dst = np.empty_like(src)
+    dst.fill(0)
+    bounds = np.linspace(0, n, threads + 1).astype(int)
+    chunks = [(dst[a:b], src[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    with ThreadPoolExecutor(threads) as ex:
+        t, _, _ = measure(lambda: list(ex.map(lambda c: np.copyto(*c), chunks)), 0.0,
+                          min_reps=reps)
+    return 2 * src.nbytes / t
+
+
+# ----------------------------------------------------------------------------------------------
+# Formatting
+# ----------------------------------------------------------------------------------------------
+
+def fmt_n(n):
+    e = int(math.floor(math.log10(n))) if n > 0 else 0
+    d = n / 10 ** e
+    if e >= 3 and abs(d - round(d)) < 1e-9:
+        return f"{int(round(d))}e{e}"
+    return str(n)
+
+
+def fmt_t(t):
+    if t is None:
+        return "n/a"
+    if isinstance(t, str):
+        return t
+    if t < 1e-3:
+        return f"{t * 1e6:.2f} µs" if t < 1e-5 else f"{t * 1e6:.1f} µs"
+    if t < 1:
+        return f"{t * 1e3:.2f} ms" if t < 1e-2 else f"{t * 1e3:.1f} ms"
+    return f"{t:.2f} s"
+
+
+def fmt_x(a, b):
+    """Speed-up a/b ('how many times faster lossfn is')."""
+    if not isinstance(a, float) or not isinstance(b, float) or b <= 0:
+        return "n/a"
+    r = a / b
+    return f"{r:.1f}x" if r < 100 else f"{r:.0f}x"
+
+
+def parse_sizes(text):
+    return [int(float(s)) for s in text.split(",") if s.strip()]
+
+
+def parse_threads(text):
+    out = []
+    for s in text.split(","):
+        s = s.strip().lower()
+        if not s:
+            continue
+        n = (os.cpu_count() or 1) if s == "all" else int(s)
+        if n not in out:
+            out.append(n)
+    return out
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def loadavg():
+    try:
+        return os.getloadavg()
+    except OSError:
+        return None
+
+
+# ----------------------------------------------------------------------------------------------
+# Agreement check: the three implementations compute the same loss (else the timing is moot).
+# ----------------------------------------------------------------------------------------------
+
+def agreement(loss_names, n=1000):
+    rows = []
+    inp = Inputs(n, np.float64, seed=1)
+    for name in loss_names:
+        loss = getattr(lf, name)
+        arrays = inp.for_loss(loss)
+        rv, rg = loss.reference.value_and_grad(*arrays)
+        lv, lg = loss.value_and_grad(*arrays)
+        rg0 = rg[0] if isinstance(rg, tuple) else rg
+        lg0 = lg[0] if isinstance(lg, tuple) else lg
+        scale = np.max(np.abs(rg0)) or 1.0
+        row = {"loss": name, "value_rel": abs(lv - rv) / max(abs(rv), 1e-300),
+               "grad_rel": float(np.max(np.abs(lg0 - rg0)) / scale)}
+        tf = TORCH_LOSSES.get(name)
+        if tf is not None:
+            ts = [torch.from_numpy(a.copy()) for a in arrays]
+            ts[0].requires_grad_(True)
+            val = tf(*ts)
+            val.backward()
+            row["torch_value_rel"] = abs(val.item() - rv) / max(abs(rv), 1e-300)
+            row["torch_grad_rel"] = float(np.max(np.abs(ts[0].grad.numpy() - rg0)) / scale)
+        rows.append(row)
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------
+# Benchmark
+# ----------------------------------------------------------------------------------------------
+
+def run(args):
+    sizes = parse_sizes(args.sizes)
+    dtypes = [np.dtype(d) for d in args.dtypes.split(",") if d.strip()]
+    threads = parse_threads(args.threads)
+    names = [s.strip() for s in args.losses.split(",") if s.strip()]
+    for name in names:
+        if not isinstance(getattr(lf, name, None), lf.ElementwiseLoss):
+            sys.exit(f"unknown loss {name!r}; lf.losses() lists {[l.name for l in lf.losses()]}")
+    use_torch = torch is not None and not args.no_torch
+
+    t_start = perf()
+    info = {
+        "command": "python " + shlex.join(sys.argv),
+        "cwd": os.getcwd(),
+        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "build_info": lf.build_info(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__ if torch is not None else None,
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "loadavg_start": loadavg(),
+        "sizes": sizes, "dtypes": [str(d) for d in dtypes], "threads": threads, "losses": names,
+        "target_s": args.target_time, "ref_max_n": args.ref_max_n, "slow_s": args.slow_time,
+        "slow_reps": args.slow_reps,
+    }
+    print(f"lossfn {info['build_info']}", flush=True)
+    print(f"cpu: {info['cpu']} x{info['cpu_count']}, numpy {np.__version__}, "
+          f"torch {info['torch'] if use_torch else 'not used'}", flush=True)
+
+    bw = copy_bandwidth(args.copy_mb * 2 ** 20)
+    info["copy_bw"] = bw
+    info["copy_mb"] = args.copy_mb
+    info["parallel_copy_bw"] = {str(n): parallel_copy_bandwidth(args.copy_mb * 2 ** 20, n)
+                                for n in threads if n > 1}
+    print(f"copy bandwidth (np.copyto, {args.copy_mb} MB float32): {bw / 1e9:.2f} GB/s; "
+          + ", ".join(f"{n} threads: {v / 1e9:.2f} GB/s"
+                      for n, v in info["parallel_copy_bw"].items()), flush=True)
+
+    info["agreement"] = agreement(names)
+    for row in info["agreement"]:
+        if max(v for k, v in row.items() if k != "loss") > 1e-6:
+            print(f"WARNING: implementations disagree for {row['loss']}: {row}", flush=True)
+
+    results = []
+    total = len(sizes) * len(dtypes) * len(threads) * len(names)
+    done = 0
+    for dtype in dtypes:
+        for n in sizes:
+            inp = Inputs(n, dtype)
+            for name in names:
+                loss = getattr(lf, name)
+                arrays = inp.for_loss(loss)
+                out = grad_buffers(loss, arrays)
+                bpe = bytes_per_element(loss, dtype)
+                limit = n * bpe / bw
+                ref_t = None
+                tf = TORCH_LOSSES.get(name) if use_torch else None
+                tensors = None
+                if tf is not None:
+                    # Leaf tensors sharing the NumPy arrays' memory (made once, outside timing);
+                    # pred (and an aux input such as a variance) require grad.
+                    tensors = [torch.from_numpy(a) for a in arrays]
+                    for i in (0, 2)[:len(tensors) - 1]:
+                        tensors[i].requires_grad_(True)
+                    leaves = [tensors[i] for i in (0, 2)[:len(tensors) - 1]]
+
+                    def torch_step(tf=tf, tensors=tensors, leaves=leaves):
+                        for leaf in leaves:
+                            leaf.grad = None
+                        tf(*tensors).backward()
+                for nt in threads:
+                    lf.set_num_threads(nt)
+                    if use_torch:
+                        torch.set_num_threads(nt)
+                    done += 1
+                    rec = {"loss": name, "n": n, "dtype": str(dtype), "threads": nt,
+                           "bytes_per_elem": bpe, "limit": limit}
+                    rec["lossfn"], rec["lossfn_reps"], rec["lossfn_inner"] = measure(
+                        lambda: loss.value_and_grad(*arrays, out=out), args.target_time)
+                    # The NumPy reference ignores the thread setting: time it once per cell group.
+                    if ref_t is None:
+                        if n > args.ref_max_n:
+                            ref_t = ("skipped", 0)
+                        else:
+                            t, reps, _ = measure(lambda: loss.reference.value_and_grad(*arrays),
+                                                 args.target_time, slow_s=args.slow_time,
+                                                 slow_reps=args.slow_reps)
+                            ref_t = (t, reps)
+                    rec["numpy"], rec["numpy_reps"] = ref_t
+                    if tf is not None:
+                        rec["torch"], rec["torch_reps"], _ = measure(
+                            torch_step, args.target_time, slow_s=args.slow_time,
+                            slow_reps=args.slow_reps)
+                    else:
+                        rec["torch"], rec["torch_reps"] = None, 0
+                    results.append(rec)
+                    pct = 100 * limit / rec["lossfn"]
+                    print(f"[{done:3d}/{total}] {dtype} t={nt} {name:<16s} N={fmt_n(n):<5s} "
+                          f"lossfn {fmt_t(rec['lossfn']):>9s} | numpy {fmt_t(rec['numpy']):>9s} "
+                          f"| torch {fmt_t(rec['torch']):>9s} | limit {fmt_t(limit):>9s} "
+                          f"({pct:5.1f}%) | vs torch {fmt_x(rec['torch'], rec['lossfn']):>5s} "
+                          f"vs numpy {fmt_x(rec['numpy'], rec['lossfn']):>5s}", flush=True)
+                del tensors
+            del inp
+            gc.collect()
+    lf.set_num_threads(os.cpu_count() or 1)
+    info["loadavg_end"] = loadavg()
+    info["wall_s"] = perf() - t_start
+    return info, results
+
+
+# ----------------------------------------------------------------------------------------------
+# Goals
+# ----------------------------------------------------------------------------------------------
+
+def evaluate_goals(info, results):
+    """[(title, status, [lines])] for the three targets, from the measured data only."""
+    all_t = max(info["threads"])
+    idx = {(r["loss"], r["n"], r["dtype"], r["threads"]): r for r in results}
+    goals = []
+
+    def ok(flag):
+        return "PASS" if flag else "FAIL"
+
+    # (1) float32 mse at N=2e7, all threads.
+    title = (f"(1) float32 mse value_and_grad, N=2e7, {all_t} threads: >= 80% of the memory-bound "
+             f"limit, >= 4x faster than torch and >= 4x faster than the NumPy reference")
+    r = idx.get(("mse", 20_000_000, "float32", all_t))
+    if r is None:
+        goals.append((title, "NOT MEASURED", ["mse / N=2e7 / float32 / all threads not in this run"]))
+    else:
+        lines, flags = [], []
+        pct = 100 * r["limit"] / r["lossfn"]
+        flags.append(pct >= 80)
+        lines.append(f"{ok(pct >= 80)}: {pct:.1f}% of the memory-bound limit (lossfn "
+                     f"{fmt_t(r['lossfn'])}, limit {fmt_t(r['limit'])} = {r['bytes_per_elem']} B x "
+                     f"2e7 / {info['copy_bw'] / 1e9:.2f} GB/s)")
+        for key, label in (("torch", "torch"), ("numpy", "NumPy reference")):
+            v = r[key]
+            if isinstance(v, float):
+                s = v / r["lossfn"]
+                flags.append(s >= 4)
+                lines.append(f"{ok(s >= 4)}: {s:.1f}x faster than {label} ({fmt_t(v)} vs "
+                             f"{fmt_t(r['lossfn'])})")
+            else:
+                flags.append(False)
+                lines.append(f"FAIL: {label} not measured ({fmt_t(v)})")
+        goals.append((title, ok(all(flags)), lines))
+
+    # (2) log_cosh, bce_with_logits, sigmoid_focal <= 1.5x mse at N=2e7 float32 all threads.
+    title = (f"(2) log_cosh, bce_with_logits, sigmoid_focal at N=2e7, float32, {all_t} threads: "
+             f"each <= 1.5x mse's time")
+    base = idx.get(("mse", 20_000_000, "float32", all_t))
+    lines, flags = [], []
+    for name in ("log_cosh", "bce_with_logits", "sigmoid_focal"):
+        r = idx.get((name, 20_000_000, "float32", all_t))
+        if r is None or base is None:
+            flags.append(False)
+            lines.append(f"NOT MEASURED: {name}")
+            continue
+        ratio = r["lossfn"] / base["lossfn"]
+        flags.append(ratio <= 1.5)
+        lines.append(f"{ok(ratio <= 1.5)}: {name} {fmt_t(r['lossfn'])} = {ratio:.2f}x mse "
+                     f"({fmt_t(base['lossfn'])}); {100 * r['limit'] / r['lossfn']:.0f}% of the "
+                     f"memory-bound limit")
+    goals.append((title, ok(all(flags)) if base is not None else "NOT MEASURED", lines))
+
+    # (3) N=1000 float32: lossfn >= 3x cheaper than torch and than NumPy, per loss.
+    title = ("(3) N=1e3, float32: a lossfn call costs >= 3x less than torch's and than NumPy's "
+             "for the same loss (every thread setting measured)")
+    lines, flags = [], []
+    for r in results:
+        if r["n"] != 1000 or r["dtype"] != "float32":
+            continue
+        parts, row_flags = [], []
+        for key, label in (("torch", "torch"), ("numpy", "NumPy")):
+            v = r[key]
+            if isinstance(v, float):
+                s = v / r["lossfn"]
+                row_flags.append(s >= 3)
+                parts.append(f"{s:.1f}x vs {label} ({fmt_t(v)})")
+            else:
+                parts.append(f"{label} {fmt_t(v)} (not counted)")
+        flags.extend(row_flags)
+        lines.append(f"{ok(all(row_flags))}: {r['loss']}, {r['threads']} thread(s): lossfn "
+                     f"{fmt_t(r['lossfn'])}; " + "; ".join(parts))
+    goals.append((title, ok(all(flags)) if lines else "NOT MEASURED",
+                  lines or ["no N=1e3 float32 cell in this run"]))
+    return goals
+
+
+# ----------------------------------------------------------------------------------------------
+# Report
+# ----------------------------------------------------------------------------------------------
+
+def write_report(path, info, results, goals, png_name):
+    L = []
+    L.append("# lossfn elementwise benchmark: fused value_and_grad vs NumPy reference vs PyTorch")
+    L.append("")
+    L.append("Generated by `bench/bench.py`. Command (run from the repository root):")
+    L.append("")
+    L.append("```")
+    L.append(info["command"])
+    L.append("```")
+    L.append("")
+    L.append(f"- date: {info['date']}, total wall time {info['wall_s'] / 60:.1f} min")
+    L.append(f"- build_info: `{info['build_info']}`")
+    L.append(f"- CPU: {info['cpu']}, os.cpu_count() = {info['cpu_count']}; Python "
+             f"{info['python']}, NumPy {info['numpy']}, torch {info['torch'] or 'not installed'}")
+    la0, la1 = info["loadavg_start"], info["loadavg_end"]
+    if la0 and la1:
+        L.append(f"- load average (1/5/15 min) at start {la0[0]:.2f}/{la0[1]:.2f}/{la0[2]:.2f}, "
+                 f"at end {la1[0]:.2f}/{la1[1]:.2f}/{la1[2]:.2f} (the machine is shared: "
+                 f"medians, not means)")
+    L.append(f"- **copy bandwidth** (`np.copyto` of a {info['copy_mb']} MB float32 buffer, "
+             f"2 x nbytes / median time): **{info['copy_bw'] / 1e9:.2f} GB/s**"
+             + "".join(f"; for information, the same copy split over {n} threads: "
+                       f"{v / 1e9:.2f} GB/s" for n, v in info["parallel_copy_bw"].items()))
+    L.append(f"- memory-bound limit of a cell = N x bytes/element / copy bandwidth; bytes/element "
+             f"= (inputs read + gradients written) x itemsize = 12 (float32) or 24 (float64) for "
+             f"the two-input losses")
+    L.append(f"- timing: one warm-up call, then samples filling ~{info['target_s']} s (at least 5; "
+             f"calls under 1 ms are batched, mean per call of the batch); median. NumPy and torch "
+             f"calls slower than {info['slow_s']} s take {info['slow_reps']} samples. The NumPy "
+             f"reference is single-threaded and measured once per (loss, N, dtype); it is "
+             f"skipped above N = {fmt_n(info['ref_max_n'])}.")
+    L.append("")
+    L.append("## Goals")
+    L.append("")
+    for title, status, lines in goals:
+        L.append(f"**{title} — {status}**")
+        L.append("")
+        for line in lines:
+            L.append(f"- {line}")
+        L.append("")
+    L.append("## Agreement check (float64, N=1e3, max relative difference from the NumPy "
+             "reference)")
+    L.append("")
+    L.append("| loss | lossfn value | lossfn grad | torch value | torch grad |")
+    L.append("|---|---:|---:|---:|---:|")
+    for row in info["agreement"]:
+        g = lambda k: f"{row[k]:.1e}" if k in row else "n/a"  # noqa: E731
+        L.append(f"| {row['loss']} | {g('value_rel')} | {g('grad_rel')} | "
+                 f"{g('torch_value_rel')} | {g('torch_grad_rel')} |")
+    L.append("")
+    L.append("## Results")
+    L.append("")
+    L.append("Columns: times are the median per call. *% of limit* = memory-limit time / lossfn "
+             "time (100% = as fast as a plain copy of the same bytes; above 100% is possible "
+             "because the copy bandwidth is measured single-threaded, see the README). "
+             "*vs torch* / *vs NumPy* = their time / lossfn time (how many times faster lossfn "
+             "is). torch for log_cosh is the naive `torch.log(torch.cosh(x - t)).mean()`; "
+             "sigmoid_focal is torchvision's formula written with torch ops.")
+    L.append("")
+    L.append(f"![throughput]({png_name})")
+    L.append("")
+    for dtype in info["dtypes"]:
+        for nt in info["threads"]:
+            rows = [r for r in results if r["dtype"] == dtype and r["threads"] == nt]
+            if not rows:
+                continue
+            L.append(f"### {dtype}, {nt} thread{'s' if nt > 1 else ''}")
+            L.append("")
+            L.append("| loss | N | lossfn | NumPy ref | torch | memory limit | % of limit | "
+                     "vs torch | vs NumPy |")
+            L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+            for name in info["losses"]:
+                for r in rows:
+                    if r["loss"] != name:
+                        continue
+                    L.append(f"| {name} | {fmt_n(r['n'])} | {fmt_t(r['lossfn'])} | "
+                             f"{fmt_t(r['numpy'])} | {fmt_t(r['torch'])} | {fmt_t(r['limit'])} | "
+                             f"{100 * r['limit'] / r['lossfn']:.0f}% | "
+                             f"{fmt_x(r['torch'], r['lossfn'])} | {fmt_x(r['numpy'], r['lossfn'])} |")
+            L.append("")
+    with open(path, "w") as f:
+        f.write("\n".join(L))
+
+
+def write_plot(path, info, results):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dtype = "float32" if "float32" in info["dtypes"] else info["dtypes"][0]
+    nt = max(info["threads"])
+    rows = [r for r in results if r["dtype"] == dtype and r["threads"] == nt]
+    names = [n for n in PLOT_LOSSES if n in info["losses"]] or info["losses"]
+    names = names[:7]
+    panels = names + ["__all__"]
+    ncol = 4
+    nrow = math.ceil(len(panels) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.4 * nrow), squeeze=False)
+    bw = info["copy_bw"] / 1e9
+    styles = {"lossfn": ("C0", "o"), "numpy": ("C2", "s"), "torch": ("C3", "^")}
+    labels = {"lossfn": "lossfn value_and_grad", "numpy": "NumPy reference",
+              "torch": "torch forward+backward"}
+    for ax, name in zip(axes.flat, panels):
+        if name == "__all__":
+            for i, loss in enumerate(info["losses"]):
+                rs = sorted((r for r in rows if r["loss"] == loss), key=lambda r: r["n"])
+                ax.plot([r["n"] for r in rs],
+                        [r["n"] * r["bytes_per_elem"] / r["lossfn"] / 1e9 for r in rs],
+                        marker=".", color=f"C{i % 10}", label=loss, lw=1)
+            ax.set_title("lossfn, every loss", fontsize=10)
+            ax.legend(fontsize=6, ncol=2, loc="lower right")
+        else:
+            rs = sorted((r for r in rows if r["loss"] == name), key=lambda r: r["n"])
+            for key in ("lossfn", "numpy", "torch"):
+                pts = [(r["n"], r["n"] * r["bytes_per_elem"] / r[key] / 1e9)
+                       for r in rs if isinstance(r[key], float)]
+                if pts:
+                    c, m = styles[key]
+                    ax.plot(*zip(*pts), color=c, marker=m, ms=4, label=labels[key])
+            ax.set_title(name, fontsize=10)
+        ax.axhline(bw, color="k", ls="--", lw=1, label=f"np.copyto {bw:.1f} GB/s")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.set_xlabel("N (elements)")
+        ax.set_ylabel("GB/s (bytes moved / time)")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"value + gradient throughput, {dtype}, {nt} thread(s); "
+                 f"{12 if dtype == 'float32' else 24} B/element moved "
+                 f"(1 GB/s = {1e9 / (12 if dtype == 'float32' else 24):.3g} elements/s)",
+                 fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--sizes", default=DEFAULT_SIZES, help="comma-separated N (e.g. 1e3,2e7)")
+    ap.add_argument("--losses", default=DEFAULT_LOSSES, help="comma-separated loss names")
+    ap.add_argument("--dtypes", default="float32,float64")
+    ap.add_argument("--threads", default="1,all", help="comma-separated counts; 'all' = cpu_count")
+    ap.add_argument("--target-time", type=float, default=0.2,
+                    help="seconds of samples per measurement")
+    ap.add_argument("--slow-time", type=float, default=0.25,
+                    help="NumPy/torch calls slower than this get only --slow-reps samples")
+    ap.add_argument("--slow-reps", type=int, default=3)
+    ap.add_argument("--ref-max-n", type=float, default=2e7,
+                    help="skip the NumPy reference above this N")
+    ap.add_argument("--copy-mb", type=int, default=256, help="buffer size of the copy benchmark")
+    ap.add_argument("--no-torch", action="store_true", help="do not time PyTorch")
+    ap.add_argument("--out-dir", default=os.path.join(HERE, "results"))
+    ap.add_argument("--name", default="elementwise", help="basename of the .md/.png/.json files")
+    args = ap.parse_args(argv)
+    args.ref_max_n = int(args.ref_max_n)
+
+    info, results = run(args)
+    goals = evaluate_goals(info, results)
+    os.makedirs(args.out_dir, exist_ok=True)
+    md = os.path.join(args.out_dir, args.name + ".md")
+    png = os.path.join(args.out_dir, args.name + ".png")
+    js = os.path.join(args.out_dir, args.name + ".json")
+    try:
+        write_plot(png, info, results)
+    except Exception as e:  # the tables matter more than the figure
+        print(f"WARNING: plot failed: {e!r}", flush=True)
+    write_report(md, info, results, goals, os.path.basename(png))
+    with open(js, "w") as f:
+        json.dump({"info": info, "results": results}, f, indent=1, default=str)
+    print()
+    for title, status, lines in goals:
+        print(f"{title} — {status}")
+        for line in lines:
+            print(f"  {line}")
+    print(f"\nwrote {md}, {png}, {js} in {info['wall_s'] / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Sample inputs for the generic tests, drawn from the registry's input domains."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import lossfn as lf
+
+SHAPE = (37, 11)  # 407 elements: not a multiple of any vector width
+
+
+def draw(domain, shape, rng):
+    if domain in ("real", "logit"):
+        return rng.normal(0.0, 2.0, shape)
+    if domain == "prob":
+        return rng.uniform(0.02, 0.98, shape)
+    if domain == "positive":
+        return rng.uniform(0.1, 3.0, shape)
+    if domain == "soft01":
+        return rng.uniform(0.0, 1.0, shape)
+    if domain == "binary01":
+        return rng.integers(0, 2, shape).astype(np.float64)
+    if domain == "sign":
+        return rng.choice([-1.0, 1.0], shape)
+    if domain == "count":
+        return rng.integers(0, 6, shape).astype(np.float64)
+    if domain == "unit":
+        return rng.uniform(0.05, 0.95, shape)
+    raise ValueError(domain)
+
+
+def inputs(loss, shape=SHAPE, seed=0):
+    """Positional float64 inputs (pred, target[, aux]) for a loss."""
+    rng = np.random.default_rng(seed)
+    spec = loss.spec
+    args = [draw(spec.pred, shape, rng), draw(spec.target, shape, rng)]
+    if spec.aux:
+        args.append(draw(spec.aux, shape, rng))
+    return args
+
+
+def hyper_settings(loss, shape=SHAPE, seed=1):
+    """The default keywords and every registered variant, with 'per-column' made concrete."""
+    rng = np.random.default_rng(seed)
+    out = [{}]
+    for variant in loss.spec.variants:
+        concrete = {}
+        for key, value in variant.items():
+            if value == "per-column":
+                value = rng.uniform(0.1, 0.9, shape[-1]) if key == "tau" else rng.uniform(0.5, 3.0, shape[-1])
+            concrete[key] = value
+        out.append(concrete)
+    return out
+
+
+def hyper_id(hyper):
+    if not hyper:
+        return "default"
+    return ",".join(f"{k}={'array' if isinstance(v, np.ndarray) else v}" for k, v in hyper.items())
+
+
+def tolerance(dtype):
+    """(rtol, atol relative to the largest reference magnitude) for comparing with the reference."""
+    return (2e-5, 2e-6) if np.dtype(dtype) == np.float32 else (1e-11, 1e-13)
+
+
+def assert_close(actual, expected, dtype, what):
+    rtol, atol_rel = tolerance(dtype)
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    scale = np.max(np.abs(expected)) if expected.size else 0.0
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol_rel * scale + 1e-300, err_msg=what)
+
+
+def as_tuple(g):
+    return g if isinstance(g, tuple) else (g,)
+
+
+ALL_LOSSES = lf.losses()
+LOSS_IDS = [loss.name for loss in ALL_LOSSES]
