@@ -48,6 +48,8 @@ def _class_weight(class_weight):
         w0, w1 = (float(v) for v in class_weight)
     except (TypeError, ValueError):
         raise ValueError(f"class_weight: expected a pair (w0, w1) of numbers, got {class_weight!r}") from None
+    if not (w0 >= 0 and w1 >= 0):
+        raise ValueError(f"class_weight: weights must be >= 0, got {class_weight!r}")
     return w0, w1
 
 

@@ -1,0 +1,160 @@
+"""Bad input gets a clear ValueError/TypeError naming the argument, and nothing else."""
+
+import re
+
+import numpy as np
+import pytest
+
+import lossfn as lf
+from samples import ALL_LOSSES, LOSS_IDS, SHAPE, inputs
+
+BAD_HYPER = [(loss, bad) for loss in ALL_LOSSES for bad in loss.spec.bad_hyper]
+
+
+@pytest.mark.parametrize("loss,bad", BAD_HYPER, ids=[f"{l.name}-{b}" for l, b in BAD_HYPER])
+def test_invalid_hyper_parameters(loss, bad):
+    args = inputs(loss)
+    name = next(iter(bad))
+    for method in (loss, loss.grad, loss.value_and_grad, loss.hess):
+        with pytest.raises(ValueError, match=re.escape(name)):
+            method(*args, **bad)
+
+
+@pytest.mark.parametrize("loss", ALL_LOSSES, ids=LOSS_IDS)
+def test_shape_mismatch_names_both_shapes(loss):
+    args = inputs(loss)
+    for i, name in enumerate(loss.inputs[1:], start=1):
+        bad = list(args)
+        bad[i] = bad[i][:, :-1]
+        with pytest.raises(ValueError, match=rf"{name}: shape \(37, 10\) does not match pred shape \(37, 11\)"):
+            loss(*bad)
+    # no silent broadcasting, even where NumPy would broadcast
+    bad = list(args)
+    bad[1] = bad[1][:1]
+    with pytest.raises(ValueError, match="target"):
+        loss.grad(*bad)
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, object, "U3", "S3", "M8[s]"])
+@pytest.mark.parametrize("loss", ALL_LOSSES, ids=LOSS_IDS)
+def test_unsupported_dtypes_are_type_errors(loss, dtype):
+    args = inputs(loss)
+    for i, name in enumerate(loss.inputs):
+        bad = list(args)
+        bad[i] = np.zeros(SHAPE, dtype=dtype)
+        with pytest.raises(TypeError, match=name):
+            loss(*bad)
+    with pytest.raises(TypeError, match="weight"):
+        loss(*args, weight=np.zeros(SHAPE, dtype=dtype))
+
+
+@pytest.mark.parametrize("loss", ALL_LOSSES, ids=LOSS_IDS)
+def test_non_numeric_objects(loss):
+    args = inputs(loss)
+    with pytest.raises(TypeError, match="pred"):
+        loss("abc", args[1], *args[2:])
+    with pytest.raises(TypeError, match="target"):
+        loss(args[0], {"a": 1}, *args[2:])
+
+
+@pytest.mark.parametrize("loss", ALL_LOSSES, ids=LOSS_IDS)
+def test_bad_reduction_keyword_and_arity(loss):
+    args = inputs(loss)
+    with pytest.raises(ValueError, match="reduction"):
+        loss(*args, reduction="avg")
+    with pytest.raises(ValueError, match="reduction"):
+        loss.grad(*args, reduction=None)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'bogus'"):
+        loss(*args, bogus=1.0)
+    with pytest.raises(TypeError, match="positional inputs"):
+        loss(args[0])
+    with pytest.raises(TypeError, match="positional inputs"):
+        loss(*args, args[0])
+
+
+@pytest.mark.parametrize("loss", ALL_LOSSES, ids=LOSS_IDS)
+def test_bad_weight(loss):
+    args = inputs(loss)
+    with pytest.raises(ValueError, match=r"weight: shape \(5,\) cannot be broadcast to \(37, 11\)"):
+        loss(*args, weight=np.ones(5))
+
+
+@pytest.mark.parametrize("loss", ALL_LOSSES, ids=LOSS_IDS)
+def test_bad_out(loss):
+    args = inputs(loss)
+    two = len(loss.differentiable_inputs) == 2
+
+    def wrap(buf):
+        return (buf, np.empty(SHAPE)) if two else buf
+
+    name = "out\\[0\\]" if two else "out"
+    with pytest.raises(ValueError, match=rf"{name}: shape"):
+        loss.grad(*args, out=wrap(np.empty((3, 3))))
+    with pytest.raises(TypeError, match=rf"{name}: dtype float32 does not match the compute dtype float64"):
+        loss.grad(*args, out=wrap(np.empty(SHAPE, np.float32)))
+    ro = np.empty(SHAPE)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match=rf"{name}: must be writable"):
+        loss.value_and_grad(*args, out=wrap(ro))
+    with pytest.raises(ValueError, match=rf"{name}: must be C-contiguous"):
+        loss.grad(*args, out=wrap(np.empty(SHAPE[::-1]).T))
+    with pytest.raises(TypeError, match="out"):
+        loss.grad(*args, out=[0.0] * 407)
+    if two:
+        with pytest.raises(TypeError, match="tuple of two arrays"):
+            loss.grad(*args, out=np.empty(SHAPE))
+
+
+@pytest.mark.parametrize("loss", ALL_LOSSES, ids=LOSS_IDS)
+def test_bad_grad_output(loss):
+    args = inputs(loss)
+    with pytest.raises(ValueError, match=r"grad_output: must be a scalar for reduction 'mean'"):
+        loss.grad(*args, grad_output=np.ones(SHAPE))
+    with pytest.raises(ValueError, match=r"grad_output: shape \(3,\) does not match pred shape"):
+        loss.grad(*args, reduction="none", grad_output=np.ones(3))
+    with pytest.raises(TypeError, match="grad_output"):
+        loss.grad(*args, grad_output=1j)
+
+
+SIGN_LOSSES = [loss for loss in ALL_LOSSES if loss.spec.target == "sign"]
+
+
+@pytest.mark.parametrize("loss", SIGN_LOSSES, ids=[l.name for l in SIGN_LOSSES])
+def test_labels_outside_their_domain(loss):
+    x = np.linspace(-2, 2, 10)
+    with pytest.raises(ValueError, match=r"target must hold labels in \{-1, \+1\} or \{0, 1\}; found 0.5 at index 4"):
+        loss(x, np.array([1, -1, 1, 1, 0.5, 1, 1, 1, 1, 1.0]))
+    with pytest.raises(ValueError, match="found both -1 and 0"):
+        loss(x, np.array([1, -1, 0, 1, 1, 1, 1, 1, 1, 1.0]))
+    with pytest.raises(ValueError, match="target"):
+        loss.grad(x, np.full(10, np.nan))
+    # {0, 1} is read as {-1, +1}
+    y01 = np.array([0, 1, 1, 0, 1, 0, 0, 1, 1, 1])
+    assert loss(x, y01) == loss(x, 2.0 * y01 - 1)
+
+
+def test_gaussian_nll_rejects_negative_variance():
+    p, t, v = np.zeros(5), np.ones(5), np.array([1.0, 2.0, -0.5, 1.0, 1.0])
+    with pytest.raises(ValueError, match="var has a negative entry -0.5 at index 2"):
+        lf.gaussian_nll(p, t, v)
+
+
+def test_per_column_hyper_parameter_shapes():
+    p, t = np.zeros((4, 3)), np.ones((4, 3))
+    with pytest.raises(ValueError, match="tau: expected a scalar or a 1-D array of length 3"):
+        lf.quantile(p, t, tau=np.array([0.1, 0.5]))
+    with pytest.raises(ValueError, match=r"tau must be in \(0, 1\)"):
+        lf.quantile(p, t, tau=np.array([0.1, 0.5, 1.5]))
+    with pytest.raises(ValueError, match="pos_weight: shape"):
+        lf.bce_with_logits(p, t, pos_weight=np.ones(4))
+    with pytest.raises(ValueError, match="class_weight"):
+        lf.bce(p + 0.5, t, class_weight=(1.0, 2.0, 3.0))
+
+
+def test_thread_and_isa_settings():
+    with pytest.raises(ValueError, match="threads"):
+        lf.set_num_threads(0)
+    with pytest.raises(TypeError, match="n"):
+        lf.set_num_threads(2.5)
+    with pytest.raises(ValueError, match="isa"):
+        lf.set_isa("sse9")
