@@ -1,0 +1,72 @@
+"""Build facts, run-time ISA dispatch, thread settings and the command line."""
+
+import glob
+import os
+import subprocess
+import sys
+
+import pytest
+
+import lossfn as lf
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_python(code, **env):
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env=dict(os.environ, **env)).stdout.strip()
+
+
+def test_build_info():
+    info = lf.build_info()
+    assert set(info) == {"version", "compiler", "isa", "isas", "openmp", "threads", "cuda"}
+    assert info["version"] == lf.__version__
+    assert info["isa"] in info["isas"] and "baseline" in info["isas"]
+    assert info["isa"] == info["isas"][-1]  # the best level is chosen by default
+    assert info["threads"] == lf.get_num_threads() >= 1
+
+
+@pytest.mark.parametrize("level", ["baseline", "avx2", "avx512"])
+def test_lossfn_isa_environment_variable(level):
+    isas = lf.build_info()["isas"]
+    chosen = run_python("import lossfn; print(lossfn.build_info()['isa'])", LOSSFN_ISA=level)
+    expected = level if level in isas else isas[-1 if level == "avx512" else 0]
+    assert chosen == expected
+
+
+def test_omp_num_threads_is_honoured():
+    assert run_python("import lossfn; print(lossfn.get_num_threads())", OMP_NUM_THREADS="3") == "3"
+
+
+def test_set_num_threads(threads):
+    lf.set_num_threads(3)
+    assert lf.get_num_threads() == 3 == lf.build_info()["threads"]
+
+
+def test_module_command_line():
+    out = subprocess.run([sys.executable, "-m", "lossfn"], capture_output=True, text=True, check=True).stdout
+    assert '"isa"' in out
+    for loss in lf.losses():
+        assert loss.name in out
+
+
+def test_every_loss_is_complete():
+    """Object, reference, registry entry, peer and formula, and a line in docs/losses.md."""
+    doc_path = os.path.join(ROOT, "docs", "losses.md")
+    docs = open(doc_path).read() if os.path.exists(doc_path) else None
+    for loss in lf.losses():
+        assert getattr(lf, loss.name) is loss
+        assert loss.reference is getattr(lf.reference, loss.name)
+        assert loss.peer and loss.formula and loss.__doc__
+        if docs is not None:
+            assert f"`{loss.name}`" in docs, f"docs/losses.md lacks {loss.name}"
+
+
+def test_baseline_code_has_no_avx_instructions():
+    libraries = glob.glob(os.path.join(ROOT, "build", "*", "liblossfn.a"))
+    if not libraries:
+        pytest.skip("no build tree (build/*/liblossfn.a) next to the tests")
+    if subprocess.run(["which", "objdump"], capture_output=True).returncode != 0:
+        pytest.skip("objdump not installed")
+    library = max(libraries, key=os.path.getmtime)
+    subprocess.run([sys.executable, os.path.join(ROOT, "tools", "check_isolation.py"), library], check=True)
