@@ -53,7 +53,10 @@ def test_module_command_line():
 def test_every_loss_is_complete():
     """Object, reference, registry entry, peer and formula, and a line in docs/losses.md."""
     doc_path = os.path.join(ROOT, "docs", "losses.md")
-    docs = open(doc_path).read() if os.path.exists(doc_path) else None
+    docs = None
+    if os.path.exists(doc_path):
+        with open(doc_path) as f:
+            docs = f.read()
     for loss in lf.losses():
         assert getattr(lf, loss.name) is loss
         assert loss.reference is getattr(lf.reference, loss.name)

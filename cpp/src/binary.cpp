@@ -89,8 +89,10 @@ struct BinaryFocal : NoAux {
       } else {
         const T lm = log(m);
         f = pow_from_log(lm, gamma);
-        f1 = gamma * pow_from_log(lm, gamma - T(1)) * dm;
-        // gamma (gamma-1) m^(gamma-2) is 0 for gamma in {0, 1} even at m = 0 (0 * inf).
+        // gamma m^(gamma-1) is 0 for gamma = 0 and gamma (gamma-1) m^(gamma-2) for gamma in
+        // {0, 1}, even at m = 0 where the power is inf (0 * inf).
+        const T f1_raw = gamma * pow_from_log(lm, gamma - T(1)) * dm;
+        f1 = f1_raw != f1_raw ? T(0) : f1_raw;
         const T f2_raw = gamma * (gamma - T(1)) * pow_from_log(lm, gamma - T(2)) * dm * dm;
         f2 = f2_raw != f2_raw ? T(0) : f2_raw;
       }

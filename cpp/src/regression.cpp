@@ -259,8 +259,8 @@ struct Welsch : NoAux {
     explicit Op(const double* p) : inv_c(T(1 / p[0])) {}
     LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
       const T r = (p - y) * inv_c, z = min(T(0.5) * r * r, T(1e4));
-      const T m = expm1(-z), e = T(1) + m;
-      o.l = -m;
+      const T e = exp(-z);  // not 1 + expm1(-z): that rounds to 0 long before e^-z does
+      o.l = -expm1(-z);
       o.g = r * e * inv_c;
       o.h = (T(1) - T(2) * z) * e * inv_c * inv_c;
     }
