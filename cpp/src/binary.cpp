@@ -45,7 +45,7 @@ struct BceWithLogits {
     explicit Op(const double* p) : w0(T(p[1])), w1(T(p[2])) { this->aux_default = T(p[0]); }
     LOSSFN_INLINE void eval(T x, T y, T pw, Terms<T>& o) const {
       const T a = w1 * pw * y, b = w0 * (T(1) - y);
-      const T e = exp(-abs(x));
+      const T e = exp_nonpositive(-abs(x));
       const T sp = max(x, T(0)) + log1p_small(e);  // softplus(x)
       o.l = a * (sp - x) + b * sp;
       const T r = T(1) / (T(1) + e);
@@ -121,7 +121,7 @@ struct SigmoidFocal : NoAux {
         : gamma(T(p[0])), alpha_pos(p[1] >= 0 ? T(p[1]) : T(1)),
           alpha_neg(p[1] >= 0 ? T(1 - p[1]) : T(1)) {}
     LOSSFN_INLINE void eval(T x, T y, T, Terms<T>& o) const {
-      const T e = exp(-abs(x)), r = T(1) / (T(1) + e);
+      const T e = exp_nonpositive(-abs(x)), r = T(1) / (T(1) + e);
       const bool pos = x >= T(0);
       const T s = pos ? r : e * r, sn = pos ? e * r : r;  // s(x), s(-x)
       const T sp = max(x, T(0)) + log1p_small(e);              // softplus(x)
@@ -232,7 +232,7 @@ struct SoftMargin : NoAux {
     explicit Op(const double*) {}
     LOSSFN_INLINE void eval(T x, T y, T, Terms<T>& o) const {
       const T s = label(y), z = s * x;
-      const T e = exp(-abs(z)), r = T(1) / (T(1) + e);
+      const T e = exp_nonpositive(-abs(z)), r = T(1) / (T(1) + e);
       const bool pos = z >= T(0);
       const T sz = pos ? r : e * r, snz = pos ? e * r : r;
       o.l = max(-z, T(0)) + log1p_small(e);

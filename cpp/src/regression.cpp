@@ -81,7 +81,7 @@ struct LogCosh : NoAux {
     explicit Op(const double*) {}
     LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
       const T d = p - y, a = abs(d);
-      const T m = expm1(T(-2) * a), e = T(1) + m;
+      const T m = expm1_nonpositive(T(-2) * a), e = T(1) + m;
       const T th = -m / (T(2) + m);
       const bool small = a < T(0.5);
       const T lg = log1p_small(small ? -th * th : e);  // argument in [-0.22, 0.37]
@@ -259,8 +259,8 @@ struct Welsch : NoAux {
     explicit Op(const double* p) : inv_c(T(1 / p[0])) {}
     LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
       const T r = (p - y) * inv_c, z = min(T(0.5) * r * r, T(1e4));
-      const T e = exp(-z);  // not 1 + expm1(-z): that rounds to 0 long before e^-z does
-      o.l = -expm1(-z);
+      const T e = exp_nonpositive(-z);  // not 1 + expm1(-z): that rounds to 0 long before e^-z does
+      o.l = -expm1_nonpositive(-z);
       o.g = r * e * inv_c;
       o.h = (T(1) - T(2) * z) * e * inv_c * inv_c;
     }
