@@ -23,6 +23,7 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 import lossfn as lf  # noqa: E402
+from samples import draw  # noqa: E402
 
 SHAPES = {"n41": (41,), "n423": (423,), "7x13": (7, 13)}
 # dtype id -> (numpy dtype, rtol, atol as a fraction of the reference's scale). The torch reference
@@ -36,26 +37,6 @@ REDUCTIONS = ["mean", "sum", "none"]
 
 
 # --- inputs --------------------------------------------------------------------------------------
-
-
-def _draw(rng, domain, shape):
-    if domain == "real":
-        return rng.normal(0.0, 2.0, shape)
-    if domain == "logit":
-        return rng.normal(0.0, 3.0, shape)
-    if domain == "prob":
-        return rng.uniform(0.02, 0.98, shape)
-    if domain == "positive":
-        return rng.uniform(0.1, 3.0, shape)
-    if domain == "count":
-        return rng.poisson(2.0, shape).astype(np.float64)
-    if domain == "soft01":
-        return rng.uniform(0.0, 1.0, shape)
-    if domain == "binary01":
-        return rng.integers(0, 2, shape).astype(np.float64)
-    if domain == "sign":
-        return rng.choice([-1.0, 1.0], shape)
-    raise ValueError(domain)
 
 
 def _near(v, points):
@@ -350,9 +331,9 @@ def _inputs(case, shape_id, dtype_id, salt=""):
     rng = np.random.default_rng(zlib.crc32(f"{case.id}/{shape_id}/{salt}".encode()))
     spec = getattr(lf, case.loss).spec
     hyper = {k: (v(shape) if callable(v) else v) for k, v in case.hyper.items()}
-    pred = _draw(rng, case.pred or spec.pred, shape)
-    target = _draw(rng, case.target or spec.target, shape)
-    aux = _draw(rng, spec.aux, shape) if spec.aux else None
+    pred = draw(case.pred or spec.pred, shape, rng)
+    target = draw(case.target or spec.target, shape, rng)
+    aux = draw(spec.aux, shape, rng) if spec.aux else None
     if case.kink is not None:  # move points off kinks: derivatives there are conventions
         for _ in range(20):
             mask = case.kink(pred, target, hyper)

@@ -313,9 +313,13 @@ class ReferenceLoss:
 
 
 _TERMS = {
-    name[1:]: fn for name, fn in dict(globals()).items()
-    if name.startswith("_") and callable(fn) and name[1:2].isalpha() and not name.startswith("__")
-    and name not in ("_sigmoid", "_softplus", "_sign_labels", "_stirling", "_barron")
+    "mse": _mse, "mae": _mae, "huber": _huber, "smooth_l1": _smooth_l1, "log_cosh": _log_cosh,
+    "quantile": _quantile, "msle": _msle, "mape": _mape, "poisson_nll": _poisson_nll,
+    "gaussian_nll": _gaussian_nll, "charbonnier": _charbonnier, "cauchy": _cauchy, "welsch": _welsch,
+    "geman_mcclure": _geman_mcclure, "general_robust": _general_robust,
+    "bce": _bce, "bce_with_logits": _bce_with_logits, "binary_focal": _binary_focal,
+    "sigmoid_focal": _sigmoid_focal, "hinge": _hinge, "squared_hinge": _squared_hinge,
+    "smooth_hinge": _smooth_hinge, "modified_huber": _modified_huber, "soft_margin": _soft_margin,
 }
 
 for _name, _fn in _TERMS.items():
