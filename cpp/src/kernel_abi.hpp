@@ -5,7 +5,7 @@
 
 #include <cstddef>
 
-#include "lossfn/lossfn.hpp"
+#include "lossfn/core.hpp"
 
 namespace lossfn {
 namespace detail {

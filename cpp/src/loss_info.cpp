@@ -4,7 +4,7 @@
 #include <cstring>
 #include <sstream>
 
-#include "lossfn/lossfn.hpp"
+#include "lossfn/core.hpp"
 
 namespace lossfn {
 namespace {

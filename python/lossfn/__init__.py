@@ -58,9 +58,15 @@ def build_info() -> dict:
 
 
 def get_include() -> str:
-    """Directory of lossfn's C++ headers."""
+    """Directory of lossfn's C and C++ headers (as installed in the wheel)."""
     return _os.path.join(_os.path.dirname(__file__), "include")
 
 
+def get_cmake_dir() -> str:
+    """Directory of lossfnConfig.cmake: pass it as CMAKE_PREFIX_PATH or lossfn_DIR."""
+    return _os.path.join(_os.path.dirname(__file__), "lib", "cmake", "lossfn")
+
+
 __all__ = ["losses", "set_num_threads", "get_num_threads", "set_isa", "build_info", "reference",
+           "get_include", "get_cmake_dir",
            "ElementwiseLoss", *_LOSSES]
