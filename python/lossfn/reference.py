@@ -253,10 +253,9 @@ _REDUCTIONS = ("mean", "sum", "none")
 class ReferenceLoss:
     """A NumPy loss object with the methods of a lossfn loss (value, grad, value_and_grad, hess)."""
 
-    def __init__(self, name, terms, aux_input=None):
+    def __init__(self, name, terms):
         self.name = name
         self._terms = terms
-        self._aux_input = aux_input  # name of a positional third input (gaussian_nll's var)
 
     def __repr__(self):
         return f"<lossfn.reference.{self.name}>"
@@ -323,7 +322,7 @@ _TERMS = {
 }
 
 for _name, _fn in _TERMS.items():
-    globals()[_name] = ReferenceLoss(_name, _fn, aux_input="var" if _name == "gaussian_nll" else None)
+    globals()[_name] = ReferenceLoss(_name, _fn)
     __all__.append(_name)
 
 
