@@ -18,17 +18,12 @@ void require(const T* p, std::size_t n, const char* name) {
   if (p == nullptr && n > 0) fail(std::string(name) + ": null pointer for " + std::to_string(n) + " elements");
 }
 
-// Sign labels must all lie in {-1, +1} or all in {0, 1}. One branch-free counting pass (it
-// vectorizes); the offending index is looked up only when there is one.
+// Sign labels must all lie in {-1, +1} or all in {0, 1}: one vectorized, threaded scan (the
+// active ISA's kernel); the offending index is looked up only when there is one.
 template <class T>
-void check_sign_labels(const LossInfo& info, const T* y, std::size_t n) {
-  unsigned seen = 0;  // bit 0: -1, bit 1: 0, bit 2: anything else
-  for (std::size_t i = 0; i < n; ++i) {
-    const T v = y[i];
-    seen |= unsigned(v == T(-1)) | unsigned(v == T(0)) << 1 |
-            unsigned(!((v == T(1)) | (v == T(-1)) | (v == T(0)))) << 2;
-  }
-  if (seen <= 2u) return;  // only -1s, only 0s, or neither (all +1)
+void check_sign_labels(const LossInfo& info, const T* y, std::size_t n, unsigned seen) {
+  using namespace detail;
+  if (!(seen & kSeenOther) && seen != (kSeenMinusOne | kSeenZero)) return;
   std::ostringstream msg;
   msg << info.name << ": target must hold labels in {-1, +1} or {0, 1}; ";
   bool seen_minus = false, seen_zero = false;
@@ -112,12 +107,17 @@ void run_impl(Loss loss, const ElementwiseCall<T>& c) {
   if (c.weight) outputs |= kWeight;
   if (c.aux) outputs |= kAux;
 
-  if (info.target == TargetKind::sign_labels) check_sign_labels(info, c.target, n);
+  const KernelTable& table = active_table();
+  const int threads = get_num_threads();
+  if (info.target == TargetKind::sign_labels) {
+    LabelScanFn<T> scan;
+    if constexpr (std::is_same<T, float>::value) scan = table.labels_f32;
+    else scan = table.labels_f64;
+    check_sign_labels(info, c.target, n, scan(c.target, n, threads));
+  }
   if (c.aux && (loss == Loss::gaussian_nll || loss == Loss::quantile))
     check_aux_values(loss, info, c.aux, n);
 
-  const KernelTable& table = active_table();
-  const int threads = get_num_threads();
   std::vector<double> partials;
   if (threads > 1 && n >= kParallelMin) partials.resize((n + kBlock - 1) / kBlock);
 

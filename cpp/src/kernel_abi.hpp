@@ -51,12 +51,18 @@ template <class T>
 using ElementwiseFn = double (*)(const Job<T>&);
 template <class T>
 using SumFn = double (*)(const T* x, std::size_t n, int threads, double* partials);
+// Which label values occur: bit 0 for -1, bit 1 for 0, bit 2 for anything but -1, 0, +1.
+enum LabelSeen : unsigned { kSeenMinusOne = 1u, kSeenZero = 2u, kSeenOther = 4u };
+template <class T>
+using LabelScanFn = unsigned (*)(const T* y, std::size_t n, int threads);
 
 struct KernelTable {
   ElementwiseFn<float> f32[int(Loss::count_)];
   ElementwiseFn<double> f64[int(Loss::count_)];
   SumFn<float> sum_f32;
   SumFn<double> sum_f64;
+  LabelScanFn<float> labels_f32;
+  LabelScanFn<double> labels_f64;
 };
 
 }  // namespace detail
