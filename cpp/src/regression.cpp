@@ -84,7 +84,8 @@ struct LogCosh : NoAux {
       const T m = expm1_nonpositive(T(-2) * a), e = T(1) + m;
       const T th = -m / (T(2) + m);
       const bool small = a < T(0.5);
-      const T lg = log1p_small(small ? -th * th : e);  // argument in [-0.22, 0.37]
+      // The argument lies in [-0.22, 0.37], inside log1p_reduced's own interval: no reduction.
+      const T lg = log1p_reduced(small ? -th * th : e);
       o.l = small ? T(-0.5) * lg : (a - T(0.693147180559945309417)) + lg;
       o.g = d < T(0) ? -th : th;
       const T opl = T(1) + e;
