@@ -41,12 +41,8 @@ void check_kind(const py::array& a, const char* name) {
 }
 
 py::array as_numeric_array(py::handle obj, const char* name) {
-  py::array a;
-  try {
-    a = py::array::ensure(obj);
-  } catch (py::error_already_set&) {
-    a = py::array();
-  }
+  // ensure() gives a null handle (and clears the error) when NumPy cannot convert obj.
+  py::array a = py::array::ensure(obj);
   if (!a) type_error(std::string(name) + ": expected an array-like of numbers");
   check_kind(a, name);
   return a;
@@ -64,7 +60,10 @@ using carray = py::array_t<T, py::array::c_style | py::array::forcecast>;
 
 template <class T>
 carray<T> to_compute(const py::array& a) {
-  return carray<T>::ensure(a);
+  carray<T> c = carray<T>::ensure(a);
+  if (!c) type_error("cannot convert an input of dtype " + py::str(a.dtype()).cast<std::string>() +
+                     " to " + py::str(py::dtype::of<T>()).cast<std::string>());
+  return c;
 }
 
 template <class T>
