@@ -287,3 +287,16 @@ def test_low_precision_and_integer_dtypes(loss):
         assert loss(args[0], int_target) == loss(args[0], args[1])
     # Python lists work like arrays.
     assert loss(*[a.tolist() for a in args]) == loss(*args)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", ["bce_with_logits", "sigmoid_focal", "soft_margin"])
+def test_confident_logits_keep_their_small_loss(name, dtype):
+    """softplus(-x) for large x is e^-x, not 0: it must not be lost against x itself."""
+    loss = getattr(lf, name)
+    x = np.array([20.0, 30.0, -20.0, -30.0], dtype=dtype)
+    y = np.array([1.0, 1.0, 0.0, 0.0], dtype=dtype) if name != "soft_margin" else np.array([1.0, 1.0, -1.0, -1.0], dtype=dtype)
+    got = loss(x, y, reduction="none")
+    want = loss.reference(x.astype(np.float64), y.astype(np.float64), reduction="none")
+    assert (want > 0).all()
+    np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12)

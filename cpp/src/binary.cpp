@@ -36,7 +36,7 @@ struct Bce : NoAux {
 // bce_with_logits, x = logit, pos_weight pw (scalar or per element), class weights (w0, w1):
 // with a = w1 pw y and b = w0 (1 - y), L = a softplus(-x) + b softplus(x);
 // dL/dx = b s(x) - a s(-x); d2L/dx2 = (a + b) s(x) s(-x), s = sigmoid.
-// softplus(-x) = softplus(x) - x keeps one log1p.  Peer: torch binary_cross_entropy_with_logits.
+// Peer: torch binary_cross_entropy_with_logits.
 struct BceWithLogits {
   static constexpr Loss id = Loss::bce_with_logits;
   static constexpr AuxKind aux = AuxKind::optional;
@@ -45,14 +45,15 @@ struct BceWithLogits {
     explicit Op(const double* p) : w0(T(p[1])), w1(T(p[2])) { this->aux_default = T(p[0]); }
     LOSSFN_INLINE void eval(T x, T y, T pw, Terms<T>& o) const {
       const T a = w1 * pw * y, b = w0 * (T(1) - y);
-      const T e = exp_nonpositive(-abs(x));
-      const T sp = max(x, T(0)) + log1p_small(e);  // softplus(x)
-      o.l = a * (sp - x) + b * sp;
-      const T r = T(1) / (T(1) + e);
-      const T s_pos = x >= T(0) ? r : e * r;  // s(x)
-      const T s_neg = x >= T(0) ? e * r : r;  // s(-x)
-      o.g = b * s_pos - a * s_neg;
-      o.h = (a + b) * s_pos * s_neg;
+      // With e = exp(-|x|), r = 1/(1+e): softplus(+-x) = max(+-x, 0) + log1p(e) summed term by
+      // term (softplus(x) - x would round a tiny log1p(e) away against a large x);
+      // s(|x|) = r, s(-|x|) = e r, so dL/dx = (b - a e) r for x >= 0, (b e - a) r below,
+      // and s(x) s(-x) = e r^2.
+      const T e = exp_nonpositive(-abs(x)), r = T(1) / (T(1) + e);
+      const bool pos = x >= T(0);
+      o.l = (a + b) * log1p_small(e) + (pos ? b * x : -a * x);
+      o.g = (pos ? b - a * e : b * e - a) * r;
+      o.h = (a + b) * e * r * r;
     }
   };
 };
@@ -124,8 +125,8 @@ struct SigmoidFocal : NoAux {
       const T e = exp_nonpositive(-abs(x)), r = T(1) / (T(1) + e);
       const bool pos = x >= T(0);
       const T s = pos ? r : e * r, sn = pos ? e * r : r;  // s(x), s(-x)
-      const T sp = max(x, T(0)) + log1p_small(e);              // softplus(x)
-      const T ce = y * (sp - x) + (T(1) - y) * sp;
+      // ce term by term, as bce_with_logits
+      const T ce = log1p_small(e) + (pos ? (T(1) - y) * x : -y * x);
       const T m = y * sn + (T(1) - y) * s;
       T f, f1, f2;
       if constexpr (GammaTwo) {
