@@ -82,3 +82,14 @@ def test_cmake_package_and_headers_ship_with_the_package():
         assert os.path.exists(os.path.join(include, "lossfn", header))
     out = subprocess.run([sys.executable, "-m", "lossfn", "--cmake-dir"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == cmake_dir
+
+
+@pytest.mark.parametrize("tool", ["gen_docs", "gen_stubs"])
+def test_generated_files_are_current(tool):
+    """docs/losses.md and __init__.pyi are generated from the registry: regenerate after a change."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(tool, os.path.join(ROOT, "tools", f"{tool}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with open(module.PATH) as f:
+        assert f.read() == module.render(), f"run python tools/{tool}.py"

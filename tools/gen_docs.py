@@ -39,16 +39,23 @@ Every loss has the same methods: `lf.<name>(*inputs, weight=None, reduction="mea
 """
 
 
-def main():
+def render():
+    """The text of docs/losses.md."""
     rows = ["| loss | inputs | keywords (defaults) | formula | peer |", "|---|---|---|---|---|"]
     for loss in lf.losses():
         hyper = ", ".join(f"`{k}={v!r}`" for k, v in loss.spec.hyper.items()) or "—"
         formula = loss.formula.replace("|", "\\|")  # a bare | would end the table cell
         rows.append(f"| `{loss.name}` | {', '.join(loss.inputs)} | {hyper} | `{formula}` | {loss.peer} |")
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "losses.md")
-    with open(path, "w") as f:
-        f.write(HEADER + "\n" + "\n".join(rows) + "\n")
-    print(f"wrote {path}")
+    return HEADER + "\n" + "\n".join(rows) + "\n"
+
+
+PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "losses.md")
+
+
+def main():
+    with open(PATH, "w") as f:
+        f.write(render())
+    print(f"wrote {PATH}")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,8 @@ class ElementwiseLoss:
 '''
 
 
-def main():
+def render():
+    """The text of python/lossfn/__init__.pyi."""
     out = [HEADER]
     for loss in lf.losses():
         cls = "_" + "".join(part.title() for part in loss.name.split("_"))
@@ -54,10 +55,16 @@ def main():
                    f"    def hess(self, {inputs}, {common}, out: Optional[np.ndarray] = None) -> np.ndarray: ...\n"
                    f"    def grad_and_hess(self, {inputs}, {common_sum}) -> Tuple[{grad_t}, np.ndarray]: ...\n\n"
                    f"{loss.name}: {cls}\n")
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python", "lossfn", "__init__.pyi")
-    with open(path, "w") as f:
-        f.write("\n".join(out))
-    print(f"wrote {path}")
+    return "\n".join(out)
+
+
+PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python", "lossfn", "__init__.pyi")
+
+
+def main():
+    with open(PATH, "w") as f:
+        f.write(render())
+    print(f"wrote {PATH}")
 
 
 if __name__ == "__main__":

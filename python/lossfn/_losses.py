@@ -8,6 +8,8 @@ and runs the fused kernel with the GIL released.
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import _core, reference
 from ._registry import SPECS, LossSpec
 
@@ -68,7 +70,6 @@ class ElementwiseLoss:
                 raise TypeError(f"{self.name}: hyper-parameters must be numbers ({e})") from None
         shape = getattr(pred, "shape", None)
         if shape is None:
-            import numpy as np
             shape = np.shape(pred)
         return self.spec.to_kernel(tuple(shape), **dict(self._hyper_defaults, **hyper))
 
