@@ -26,13 +26,17 @@ def build_info() -> dict[str, Any]: ...
 def get_include() -> str: ...
 def get_cmake_dir() -> str: ...
 
-class ElementwiseLoss:
+class _Loss:
     name: str
     family: str
     peer: str
     formula: str
     inputs: Tuple[str, ...]
     differentiable_inputs: Tuple[str, ...]
+
+class ElementwiseLoss(_Loss): ...
+class RowLoss(_Loss): ...
+class RowFunction(_Loss): ...
 '''
 
 
@@ -41,6 +45,9 @@ def render():
     out = [HEADER]
     for loss in lf.losses():
         cls = "_" + "".join(part.title() for part in loss.name.split("_"))
+        if not isinstance(loss, lf.ElementwiseLoss):
+            out.append(_row_stub(loss, cls))
+            continue
         inputs = ", ".join(f"{name}: ArrayLike" for name in loss.inputs)
         kws = "".join(f", {k}: Any = {v!r}" for k, v in loss.spec.hyper.items())
         common = f"*, weight: Optional[ArrayLike] = None, reduction: Reduction = 'mean'{kws}"
@@ -56,6 +63,24 @@ def render():
                    f"    def grad_and_hess(self, {inputs}, {common_sum}) -> Tuple[{grad_t}, np.ndarray]: ...\n\n"
                    f"{loss.name}: {cls}\n")
     return "\n".join(out)
+
+
+def _row_stub(loss, cls):
+    if isinstance(loss, lf.RowFunction):
+        common = "x: ArrayLike, *, axis: int = -1"
+        return (f"class {cls}(RowFunction):\n"
+                f"    def __call__(self, {common}) -> np.ndarray: ...\n"
+                f"    def grad(self, {common}, grad_output: Optional[ArrayLike] = None, out: Optional[np.ndarray] = None) -> np.ndarray: ...\n"
+                f"    def value_and_grad(self, {common}, grad_output: Optional[ArrayLike] = None, out: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]: ...\n\n"
+                f"{loss.name}: {cls}\n")
+    kws = "".join(f", {k}: Any = {v!r}" for k, v in loss.spec.hyper.items())
+    common = f"logits: ArrayLike, target: ArrayLike, *, axis: int = -1, weight: Optional[ArrayLike] = None, reduction: Reduction = 'mean'{kws}"
+    value_t = "Union[float, np.ndarray]"
+    return (f"class {cls}(RowLoss):\n"
+            f"    def __call__(self, {common}) -> {value_t}: ...\n"
+            f"    def grad(self, {common}, grad_output: Optional[ArrayLike] = None, out: Optional[np.ndarray] = None) -> np.ndarray: ...\n"
+            f"    def value_and_grad(self, {common}, out: Optional[np.ndarray] = None) -> Tuple[{value_t}, np.ndarray]: ...\n\n"
+            f"{loss.name}: {cls}\n")
 
 
 PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python", "lossfn", "__init__.pyi")

@@ -11,12 +11,8 @@
 namespace lossfn {
 namespace {
 
-[[noreturn]] void fail(const std::string& msg) { throw Error(ErrorKind::value, msg); }
-
-template <class T>
-void require(const T* p, std::size_t n, const char* name) {
-  if (p == nullptr && n > 0) fail(std::string(name) + ": null pointer for " + std::to_string(n) + " elements");
-}
+using detail::fail;
+using detail::require;
 
 // Sign labels must all lie in {-1, +1} or all in {0, 1}: one vectorized, threaded scan (the
 // active ISA's kernel); the offending index is looked up only when there is one.

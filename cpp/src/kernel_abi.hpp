@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "lossfn/core.hpp"
 
@@ -56,7 +57,46 @@ enum LabelSeen : unsigned { kSeenMinusOne = 1u, kSeenZero = 2u, kSeenOther = 4u 
 template <class T>
 using LabelScanFn = unsigned (*)(const T* y, std::size_t n, int threads);
 
+// One call of a row loss (see RowCall in core.hpp): the logits are (outer, classes, inner),
+// C-contiguous; rows are the (outer, inner) positions. Rows go in fixed blocks of
+// rows_per_block, each block's sum in row order, the block sums added in block order.
+template <class T>
+struct RowJob {
+  std::size_t outer, classes, inner;
+  const T* logits;
+  const std::int64_t* labels;
+  const T* target;
+  const double* class_weight;    // classes values or nullptr
+  const T* class_weight_t;       // the same in T, for vector loops
+  const T* weight;
+  const T* grad_output;          // per row, or of the logits' shape for the full-output utilities
+  T* loss;                       // per-row losses, or the utility's output
+  T* grad;
+  double params[kMaxParams];
+  bool has_ignore_index;
+  std::int64_t ignore_index;
+  double scale;                  // upstream gradient / the mean's denominator
+  unsigned outputs;              // Output flags (kSum, kLoss, kGrad, kGradOut, kWeight)
+  int threads;
+  std::size_t rows_per_block;
+  double* partials;              // one slot per block when threads > 1
+  // Few long rows: each row's segments are spread over threads. `scratch` holds
+  // kStatsSize doubles per (row, segment); nullptr when the rows are not split.
+  double* scratch;
+};
+
+// Classes per segment of a long row: a row's softmax statistics are formed per segment and
+// the segments merged in order, so a row split over threads gives the same bits as one that
+// is not.
+constexpr std::size_t kRowSegment = std::size_t(1) << 14;
+constexpr std::size_t kStatsSize = 6;
+
+template <class T>
+using RowFn = double (*)(const RowJob<T>&);
+
 struct KernelTable {
+  RowFn<float> rows_f32[int(RowLoss::count_)];
+  RowFn<double> rows_f64[int(RowLoss::count_)];
   ElementwiseFn<float> f32[int(Loss::count_)];
   ElementwiseFn<double> f64[int(Loss::count_)];
   SumFn<float> sum_f32;
@@ -75,6 +115,7 @@ struct KernelTable {
   void fill_regression(detail::KernelTable& table);                       \
   void fill_binary(detail::KernelTable& table);                           \
   void fill_common(detail::KernelTable& table);                           \
+  void fill_multiclass(detail::KernelTable& table);                       \
   }                                                                       \
   }
 LOSSFN_DECLARE_ISA(baseline)

@@ -85,7 +85,70 @@ struct Checker {
   }
 };
 
+using RT = RowTarget;
+
+// name, family, num_params, param names, defaults, target, class-weight vector, ignore_index,
+// full output
+const RowLossInfo kRowLosses[] = {
+    {"softmax_cross_entropy", "multiclass", 1, {"label_smoothing"}, {0.0}, RT::labels_or_dense,
+     "class_weight", true, false},
+    {"categorical_crossentropy", "multiclass", 2, {"eps", "label_smoothing"}, {1e-7, 0.0}, RT::dense,
+     nullptr, false, false},
+    {"sparse_categorical_crossentropy", "multiclass", 1, {"eps"}, {1e-7}, RT::labels, nullptr, true,
+     false},
+    {"nll", "multiclass", 0, {}, {}, RT::labels, "class_weight", true, false},
+    {"softmax_focal", "multiclass", 1, {"gamma"}, {2.0}, RT::labels, "alpha", false, false},
+    {"categorical_hinge", "multiclass", 0, {}, {}, RT::dense, nullptr, false, false},
+    {"multi_margin", "multiclass", 2, {"p", "margin"}, {1.0, 1.0}, RT::labels, "class_weight", false,
+     false},
+    {"multilabel_soft_margin", "multiclass", 0, {}, {}, RT::dense, "class_weight", false, false},
+    {"logsumexp", "utility", 0, {}, {}, RT::none, nullptr, false, false},
+    {"softmax", "utility", 0, {}, {}, RT::none, nullptr, false, true},
+    {"log_softmax", "utility", 0, {}, {}, RT::none, nullptr, false, true},
+};
+static_assert(sizeof(kRowLosses) / sizeof(kRowLosses[0]) == std::size_t(RowLoss::count_),
+              "one RowLossInfo per RowLoss");
+
 }  // namespace
+
+int num_row_losses() noexcept { return int(RowLoss::count_); }
+
+const RowLossInfo& row_loss_info(RowLoss loss) {
+  const int i = int(loss);
+  if (i < 0 || i >= int(RowLoss::count_)) throw Error(ErrorKind::value, "loss: unknown row loss id");
+  return kRowLosses[i];
+}
+
+RowLoss row_loss_from_name(const std::string& name) {
+  for (int i = 0; i < int(RowLoss::count_); ++i)
+    if (name == kRowLosses[i].name) return RowLoss(i);
+  throw Error(ErrorKind::value, "loss: unknown row loss '" + name + "'");
+}
+
+void validate_row_params(RowLoss loss, const double* p) {
+  const RowLossInfo& info = row_loss_info(loss);
+  for (int i = 0; i < info.num_params; ++i)
+    if (!std::isfinite(p[i])) fail(info.name, info.param_names[i], "a finite number", p[i]);
+  switch (loss) {
+    case RowLoss::softmax_cross_entropy:
+      if (!(p[0] >= 0 && p[0] <= 1)) fail(info.name, "label_smoothing", "in [0, 1]", p[0]);
+      break;
+    case RowLoss::categorical_crossentropy:
+      if (!(p[1] >= 0 && p[1] <= 1)) fail(info.name, "label_smoothing", "in [0, 1]", p[1]);
+      [[fallthrough]];
+    case RowLoss::sparse_categorical_crossentropy:
+      if (!(p[0] >= 0 && p[0] < 0.5)) fail(info.name, "eps", "in [0, 0.5)", p[0]);
+      break;
+    case RowLoss::softmax_focal:
+      if (!(p[0] >= 0)) fail(info.name, "gamma", "a finite number >= 0", p[0]);
+      break;
+    case RowLoss::multi_margin:
+      if (!(p[0] == 1 || p[0] == 2)) fail(info.name, "p", "1 or 2", p[0]);
+      if (!(p[1] >= 0)) fail(info.name, "margin", "a finite number >= 0", p[1]);
+      break;
+    default: break;
+  }
+}
 
 int num_losses() noexcept { return int(Loss::count_); }
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os as _os
 
 from . import _core, reference
-from ._losses import ElementwiseLoss, build_losses as _build_losses
+from ._losses import ElementwiseLoss, RowFunction, RowLoss, build_losses as _build_losses
 
 __version__ = _core.version()
 
@@ -69,4 +69,4 @@ def get_cmake_dir() -> str:
 
 __all__ = ["losses", "set_num_threads", "get_num_threads", "set_isa", "build_info", "reference",
            "get_include", "get_cmake_dir",
-           "ElementwiseLoss", *_LOSSES]
+           "ElementwiseLoss", "RowLoss", "RowFunction", *_LOSSES]

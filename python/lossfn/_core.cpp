@@ -90,18 +90,25 @@ carray<T> weight_like(py::handle obj, const py::array& pred) {
 
 // A caller's out= buffer: exactly the right ndarray, or a clear error.
 template <class T>
-py::array_t<T> checked_out(py::handle obj, const py::array& pred, const char* name) {
+py::array_t<T> checked_out(py::handle obj, const std::vector<py::ssize_t>& shape, const char* name,
+                           const char* what) {
   if (!py::isinstance<py::array>(obj))
     type_error(std::string(name) + ": expected a numpy.ndarray");
   py::array a = py::reinterpret_borrow<py::array>(obj);
   if (!a.dtype().is(py::dtype::of<T>()))
     type_error(std::string(name) + ": dtype " + py::str(a.dtype()).cast<std::string>() +
                " does not match the compute dtype " + py::str(py::dtype::of<T>()).cast<std::string>());
-  if (!same_shape(a, pred))
-    value_error(std::string(name) + ": shape " + shape_str(a) + " does not match pred shape " + shape_str(pred));
+  if (std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()) != shape)
+    value_error(std::string(name) + ": shape " + shape_str(a) + " does not match " + what + " shape " +
+                py::str(py::tuple(py::cast(shape))).cast<std::string>());
   if (!(a.flags() & py::array::c_style)) value_error(std::string(name) + ": must be C-contiguous");
   if (!a.writeable()) value_error(std::string(name) + ": must be writable");
   return py::reinterpret_borrow<py::array_t<T>>(a);
+}
+
+template <class T>
+py::array_t<T> checked_out(py::handle obj, const py::array& pred, const char* name) {
+  return checked_out<T>(obj, std::vector<py::ssize_t>(pred.shape(), pred.shape() + pred.ndim()), name, "pred");
 }
 
 template <class T>
@@ -225,6 +232,195 @@ py::object elementwise(int loss_id, int what, py::handle pred_obj, py::handle ta
                                Reduction(reduction));
 }
 
+// --- Row losses (multi-class) and the softmax utilities -----------------------------------------
+
+std::vector<py::ssize_t> shape_of(const py::array& a) { return std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()); }
+
+std::string tuple_str(const std::vector<py::ssize_t>& shape) {
+  return py::str(py::tuple(py::cast(shape))).cast<std::string>();
+}
+
+bool has_shape(const py::array& a, const std::vector<py::ssize_t>& shape) {
+  return std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()) == shape;
+}
+
+template <class T>
+py::object rows_t(lossfn::RowLoss loss, int what, const py::array& logits_in, int axis, py::handle target_obj,
+                  py::handle class_weight_obj, py::handle weight_obj, py::handle grad_output_obj,
+                  py::handle out_obj, const std::vector<double>& params, Reduction reduction,
+                  py::handle ignore_index_obj) {
+  const lossfn::RowLossInfo& info = lossfn::row_loss_info(loss);
+  const bool utility = info.target == lossfn::RowTarget::none;
+  const std::vector<py::ssize_t> shape = shape_of(logits_in);
+  std::vector<py::ssize_t> batch = shape;
+  batch.erase(batch.begin() + axis);
+  std::size_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= std::size_t(shape[std::size_t(d)]);
+  for (std::size_t d = std::size_t(axis) + 1; d < shape.size(); ++d) inner *= std::size_t(shape[d]);
+  carray<T> logits = to_compute<T>(logits_in);
+
+  lossfn::RowCall<T> call;
+  call.outer = outer;
+  call.classes = std::size_t(shape[std::size_t(axis)]);
+  call.inner = inner;
+  call.logits = logits.data();
+  std::vector<std::size_t> batch_shape(batch.begin(), batch.end());
+  call.batch_shape = batch_shape.data();
+  call.batch_ndim = int(batch_shape.size());
+
+  // The target: integer labels of the batch shape, or a dense array of the logits' shape.
+  py::array_t<std::int64_t, py::array::c_style | py::array::forcecast> labels;
+  carray<T> target;
+  if (!utility) {
+    py::array t = as_numeric_array(target_obj, "target");
+    const bool dense_ok = info.target == lossfn::RowTarget::dense || info.target == lossfn::RowTarget::labels_or_dense;
+    const bool labels_ok = info.target == lossfn::RowTarget::labels || info.target == lossfn::RowTarget::labels_or_dense;
+    const char kind = t.dtype().kind();
+    if (dense_ok && has_shape(t, shape) && !(labels_ok && has_shape(t, batch))) {
+      target = to_compute<T>(t);
+      call.target = target.data();
+    } else if (labels_ok && has_shape(t, batch)) {
+      if (kind != 'i' && kind != 'u')
+        type_error(std::string("target: integer class labels required, got dtype ") +
+                   py::str(t.dtype()).cast<std::string>());
+      labels = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(t);
+      call.labels = labels.data();
+    } else {
+      std::string expected = labels_ok && dense_ok ? "neither the label shape " + tuple_str(batch) + " nor the logits shape " + tuple_str(shape)
+                             : labels_ok ? "not the label shape " + tuple_str(batch) + " (the logits shape " + tuple_str(shape) + " without axis " + std::to_string(axis) + ")"
+                                         : "not the logits shape " + tuple_str(shape);
+      value_error("target: shape " + shape_str(t) + " is " + expected);
+    }
+  }
+
+  std::vector<double> class_weight;
+  if (!class_weight_obj.is_none()) {
+    const char* name = info.class_weight_name ? info.class_weight_name : "class_weight";
+    py::array a = as_numeric_array(class_weight_obj, name);
+    if (a.ndim() != 1 || std::size_t(a.shape(0)) != call.classes)
+      value_error(std::string(name) + ": expected a 1-D array of length " + std::to_string(call.classes) +
+                  " (the number of classes), got shape " + shape_str(a));
+    carray<double> cw = to_compute<double>(a);
+    class_weight.assign(cw.data(), cw.data() + cw.size());
+    call.class_weight = class_weight.data();
+  }
+
+  carray<T> weight, go_array;
+  if (!weight_obj.is_none()) {
+    py::array a = as_numeric_array(weight_obj, "weight");
+    if (!has_shape(a, batch)) {
+      try {
+        a = py::module_::import("numpy").attr("broadcast_to")(a, py::tuple(py::cast(batch)));
+      } catch (py::error_already_set&) {
+        value_error("weight: shape " + shape_str(a) + " cannot be broadcast to the batch shape " + tuple_str(batch));
+      }
+    }
+    weight = to_compute<T>(a);
+    call.weight = weight.data();
+  }
+  if (!ignore_index_obj.is_none()) {
+    call.has_ignore_index = true;
+    call.ignore_index = ignore_index_obj.cast<std::int64_t>();
+  }
+
+  const std::vector<py::ssize_t>& out_shape = info.full_output ? shape : batch;
+  double go_scalar = 1.0;
+  if (!grad_output_obj.is_none()) {
+    py::array g = as_numeric_array(grad_output_obj, "grad_output");
+    if (g.ndim() == 0 && !utility) {
+      go_scalar = to_compute<double>(g).data()[0];
+    } else if (reduction != Reduction::none && !utility) {
+      value_error("grad_output: must be a scalar for reduction '" +
+                  std::string(reduction == Reduction::mean ? "mean" : "sum") + "', got shape " + shape_str(g));
+    } else {
+      if (!has_shape(g, out_shape))
+        value_error("grad_output: shape " + shape_str(g) + " does not match the output shape " + tuple_str(out_shape));
+      go_array = to_compute<T>(g);
+      call.grad_output_array = go_array.data();
+    }
+  }
+  call.grad_output = go_scalar;
+  call.params = params.data();
+  call.reduction = reduction;
+
+  const bool want_value = what == kValue || what == kValueAndGrad;
+  const bool want_grad = what == kValueAndGrad || what == kGrad;
+  py::object grad, value_arr;
+  if (want_grad) {
+    py::array_t<T> g;
+    if (out_obj.is_none()) {
+      g = py::array_t<T>(shape);
+    } else {
+      g = checked_out<T>(out_obj, shape, "out", "logits");
+    }
+    call.grad = g.mutable_data();
+    grad = std::move(g);
+  }
+  double value = 0.0;
+  if (want_value) {
+    if (utility || reduction == Reduction::none) {
+      py::array_t<T> v(out_shape);
+      call.loss = v.mutable_data();
+      value_arr = std::move(v);
+    } else {
+      call.value = &value;
+    }
+  }
+  {
+    py::gil_scoped_release release;
+    lossfn::run(loss, call);
+  }
+  py::object v = value_arr ? value_arr : py::object(py::float_(value));
+  if (what == kValue) return v;
+  if (what == kValueAndGrad) return py::make_tuple(v, grad);
+  return grad;
+}
+
+py::object rows(int loss_id, int what, py::handle logits_obj, int axis, py::handle target, py::handle class_weight,
+                py::handle weight, py::handle grad_output, py::handle out, const std::vector<double>& params,
+                int reduction, py::handle ignore_index) {
+  if (loss_id < 0 || loss_id >= lossfn::num_row_losses()) value_error("loss: unknown id");
+  const lossfn::RowLoss loss = lossfn::RowLoss(loss_id);
+  const lossfn::RowLossInfo& info = lossfn::row_loss_info(loss);
+  if (int(params.size()) != info.num_params) value_error("params: wrong count");
+  py::array logits = as_numeric_array(logits_obj, "logits");
+  if (logits.ndim() == 0) value_error(std::string(info.name) + ": logits: needs at least one dimension (the class axis)");
+  if (axis < -logits.ndim() || axis >= logits.ndim())
+    value_error("axis: " + std::to_string(axis) + " is out of range for logits with " + std::to_string(logits.ndim()) +
+                " dimensions");
+  if (axis < 0) axis += int(logits.ndim());
+  if (computes_in_float32(logits))
+    return rows_t<float>(loss, what, logits, axis, target, class_weight, weight, grad_output, out, params,
+                         Reduction(reduction), ignore_index);
+  return rows_t<double>(loss, what, logits, axis, target, class_weight, weight, grad_output, out, params,
+                        Reduction(reduction), ignore_index);
+}
+
+py::list row_loss_table() {
+  py::list out;
+  for (int i = 0; i < lossfn::num_row_losses(); ++i) {
+    const lossfn::RowLossInfo& info = lossfn::row_loss_info(lossfn::RowLoss(i));
+    py::list names, defaults;
+    for (int k = 0; k < info.num_params; ++k) {
+      names.append(info.param_names[k]);
+      defaults.append(info.param_defaults[k]);
+    }
+    static const char* targets[] = {"none", "labels", "dense", "labels_or_dense"};
+    py::dict d;
+    d["id"] = i;
+    d["name"] = info.name;
+    d["family"] = info.family;
+    d["params"] = py::tuple(names);
+    d["defaults"] = py::tuple(defaults);
+    d["target"] = targets[int(info.target)];
+    d["class_weight"] = info.class_weight_name ? py::object(py::str(info.class_weight_name)) : py::object(py::none());
+    d["ignore_index"] = info.ignore_index;
+    d["full_output"] = info.full_output;
+    out.append(d);
+  }
+  return out;
+}
+
 py::list loss_table() {
   py::list out;
   for (int i = 0; i < lossfn::num_losses(); ++i) {
@@ -265,6 +461,8 @@ PYBIND11_MODULE(_core, m) {
   });
   m.def("elementwise", &elementwise);
   m.def("loss_table", &loss_table);
+  m.def("rows", &rows);
+  m.def("row_loss_table", &row_loss_table);
   m.def("version", [] { return std::string(lossfn::version()); });
   m.def("compiler", [] { return std::string(lossfn::compiler()); });
   m.def("has_openmp", &lossfn::has_openmp);

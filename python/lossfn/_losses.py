@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core, reference
-from ._registry import SPECS, LossSpec
+from ._registry import ROW_SPECS, SPECS, LossSpec, RowLossSpec
 
 _REDUCTION = {"none": 0, "mean": 1, "sum": 2}
 _VALUE, _VALUE_AND_GRAD, _GRAD, _HESS, _GRAD_HESS = range(5)
@@ -24,10 +24,10 @@ def _reduction_code(reduction):
         raise ValueError(f"reduction: must be 'mean', 'sum' or 'none', got {reduction!r}") from None
 
 
-class ElementwiseLoss:
-    """An elementwise loss: value, gradient, fused value and gradient, Hessian diagonal."""
+class _LossObject:
+    """What every loss object carries: its registry entry, kernel id and NumPy reference."""
 
-    def __init__(self, spec: LossSpec, info: dict):
+    def __init__(self, spec, info: dict):
         self.name = spec.name
         self.spec = spec
         self.family = spec.family
@@ -36,15 +36,22 @@ class ElementwiseLoss:
         self.reference = getattr(reference, spec.name)
         self._id = info["id"]
         self._kernel_params = info["params"]
-        self._aux_input = info["aux"] if info["aux_required"] else None
         self._hyper_defaults = dict(spec.hyper)
+
+    def __repr__(self):
+        return f"<lossfn.{self.name}>"
+
+
+class ElementwiseLoss(_LossObject):
+    """An elementwise loss: value, gradient, fused value and gradient, Hessian diagonal."""
+
+    def __init__(self, spec: LossSpec, info: dict):
+        super().__init__(spec, info)
+        self._aux_input = info["aux"] if info["aux_required"] else None
         self._default_kernel_params = list(info["defaults"])
         self.__doc__ = (f"{spec.name}: {spec.formula}\n\nPeer: {spec.peer}.\n"
                         f"Hyper-parameters (keyword-only): "
                         f"{', '.join(f'{k}={v!r}' for k, v in spec.hyper.items()) or 'none'}.")
-
-    def __repr__(self):
-        return f"<lossfn.{self.name}>"
 
     @property
     def inputs(self):
@@ -109,9 +116,111 @@ class ElementwiseLoss:
         return self._run(_GRAD_HESS, args, weight, reduction, None, None, hyper)
 
 
+class _RowBase(_LossObject):
+    """What row losses and the softmax utilities share: keyword mapping onto the kernel call."""
+
+    def __init__(self, spec: RowLossSpec, info: dict):
+        super().__init__(spec, info)
+        self._class_weight_name = info["class_weight"]
+        hyper = ", ".join(f"{k}={v!r}" for k, v in spec.hyper.items())
+        self.__doc__ = (f"{spec.name}: {spec.formula}\n\nPeer: {spec.peer}."
+                        + (f" {spec.note[0].upper()}{spec.note[1:]}." if spec.note else "")
+                        + f"\nKeywords: axis=-1{', ' + hyper if hyper else ''}.")
+
+    def _kernel(self, logits, axis, hyper):
+        """(parameter vector, class-weight vector or None, ignore_index or None)."""
+        for key in hyper:
+            if key not in self._hyper_defaults:
+                raise TypeError(f"{self.name}() got an unexpected keyword argument {key!r}")
+        values = dict(self._hyper_defaults, **hyper)
+        try:
+            params = [float(values[k]) for k in self._kernel_params]
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"{self.name}: hyper-parameters must be numbers ({e})") from None
+        class_weight = values.get(self._class_weight_name) if self._class_weight_name else None
+        if class_weight is not None and self._class_weight_name == "alpha" and np.ndim(class_weight) == 0:
+            # A scalar alpha weighs every class alike.
+            shape = np.shape(logits)
+            classes = shape[axis] if -len(shape) <= axis < len(shape) else 0
+            class_weight = np.full(classes, float(class_weight))
+        ignore_index = values.get("ignore_index")
+        if ignore_index is not None and (isinstance(ignore_index, bool) or
+                                         not isinstance(ignore_index, (int, np.integer))):
+            raise TypeError(f"ignore_index: expected an int or None, got {type(ignore_index).__name__}")
+        return params, class_weight, ignore_index
+
+    @staticmethod
+    def _axis(axis):
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"axis: expected an int, got {type(axis).__name__}")
+        return int(axis)
+
+
+class RowLoss(_RowBase):
+    """A loss over rows along a class axis: value, gradient, fused value and gradient."""
+
+    @property
+    def inputs(self):
+        return ("logits", "target")
+
+    @property
+    def differentiable_inputs(self):
+        return ("logits",)
+
+    def _run(self, what, logits, target, axis, weight, reduction, grad_output, out, hyper):
+        axis = self._axis(axis)
+        params, class_weight, ignore_index = self._kernel(logits, axis, hyper)
+        return _core.rows(self._id, what, logits, axis, target, class_weight, weight, grad_output, out,
+                          params, _reduction_code(reduction), ignore_index)
+
+    def __call__(self, logits, target, *, axis=-1, weight=None, reduction="mean", **hyper):
+        """The loss: a float for "mean"/"sum", the per-row losses (batch shape) for "none"."""
+        return self._run(_VALUE, logits, target, axis, weight, reduction, None, None, hyper)
+
+    def grad(self, logits, target, *, axis=-1, weight=None, reduction="mean", grad_output=None, out=None, **hyper):
+        """Gradient w.r.t. logits (of the reduced loss times grad_output)."""
+        return self._run(_GRAD, logits, target, axis, weight, reduction, grad_output, out, hyper)
+
+    def value_and_grad(self, logits, target, *, axis=-1, weight=None, reduction="mean", out=None, **hyper):
+        """(value, grad) from one fused, streaming computation."""
+        return self._run(_VALUE_AND_GRAD, logits, target, axis, weight, reduction, None, out, hyper)
+
+
+class RowFunction(_RowBase):
+    """A softmax utility over an axis (logsumexp, softmax, log_softmax) and its vector-Jacobian product."""
+
+    @property
+    def inputs(self):
+        return ("x",)
+
+    @property
+    def differentiable_inputs(self):
+        return ("x",)
+
+    def _run(self, what, x, axis, grad_output, out):
+        return _core.rows(self._id, what, x, self._axis(axis), None, None, None, grad_output, out, [], 0, None)
+
+    def __call__(self, x, *, axis=-1):
+        """The function's value over `axis`."""
+        return self._run(_VALUE, x, axis, None, None)
+
+    def grad(self, x, *, axis=-1, grad_output=None, out=None):
+        """Vector-Jacobian product with grad_output (the output's shape; default all ones)."""
+        return self._run(_GRAD, x, axis, grad_output, out)
+
+    def value_and_grad(self, x, *, axis=-1, grad_output=None, out=None):
+        """(value, vector-Jacobian product) in one call."""
+        return self._run(_VALUE_AND_GRAD, x, axis, grad_output, out)
+
+
 def build_losses():
     infos = {info["name"]: info for info in _core.loss_table()}
-    missing = set(infos) ^ {spec.name for spec in SPECS}
+    row_infos = {info["name"]: info for info in _core.row_loss_table()}
+    missing = (set(infos) ^ {spec.name for spec in SPECS}) | (set(row_infos) ^ {spec.name for spec in ROW_SPECS})
     if missing:
         raise ImportError(f"lossfn: registry and kernels disagree on {sorted(missing)}")
-    return {spec.name: ElementwiseLoss(spec, infos[spec.name]) for spec in SPECS}
+    losses = {spec.name: ElementwiseLoss(spec, infos[spec.name]) for spec in SPECS}
+    for spec in ROW_SPECS:
+        cls = RowFunction if spec.family == "utility" else RowLoss
+        losses[spec.name] = cls(spec, row_infos[spec.name])
+    return losses

@@ -119,4 +119,79 @@ struct ElementwiseCall {
 void run(Loss loss, const ElementwiseCall<float>& call);
 void run(Loss loss, const ElementwiseCall<double>& call);
 
+// ---------------------------------------------------------------------------------------------
+// Row losses (SPEC §2 C multi-class) and the softmax utilities
+// ---------------------------------------------------------------------------------------------
+// The logits are a C-contiguous array of shape (outer, classes, inner): the class axis with
+// everything before it flattened into `outer` and everything after it into `inner`. A "row"
+// is one (outer, inner) position; axis = -1 is inner = 1, NCHW data with axis = 1 is
+// outer = N, inner = H * W (no transposing copy). Per-row arrays (labels, weights, per-row
+// losses) are C-contiguous (outer, inner).
+// The order is part of the ABI: append only.
+enum class RowLoss : int {
+  softmax_cross_entropy, categorical_crossentropy, sparse_categorical_crossentropy, nll,
+  softmax_focal, categorical_hinge, multi_margin, multilabel_soft_margin,
+  logsumexp, softmax, log_softmax,
+  count_
+};
+
+// What the target of a row loss is: integer labels (one per row), a dense array of the logits'
+// shape, either of the two, or nothing (the utilities).
+enum class RowTarget : int { none = 0, labels = 1, dense = 2, labels_or_dense = 3 };
+
+struct RowLossInfo {
+  const char* name;
+  const char* family;  // "multiclass" | "utility"
+  int num_params;
+  const char* param_names[kMaxParams];
+  double param_defaults[kMaxParams];
+  RowTarget target;
+  const char* class_weight_name;  // the per-class vector it takes ("class_weight", "alpha") or nullptr
+  bool ignore_index;              // labels equal to ignore_index are skipped
+  // Where the loss's gradient and output have the logits' shape (softmax, log_softmax) rather
+  // than one value per row.
+  bool full_output;
+};
+
+const RowLossInfo& row_loss_info(RowLoss loss);
+RowLoss row_loss_from_name(const std::string& name);  // throws Error for an unknown name
+int num_row_losses() noexcept;
+void validate_row_params(RowLoss loss, const double* params);
+
+// One call of a row loss. Each row i has a loss l_i (class weights inside, as the peer
+// defines it) and a weight d_i in the mean's denominator (the target's class weight for
+// softmax_cross_entropy and nll with labels, 0 for an ignored row, else 1). With sample
+// weights s_i: none -> loss[i] = s_i l_i; sum -> sum_i s_i l_i; mean -> sum_i s_i l_i / sum_i s_i d_i.
+// The gradient is that of the reduced value times grad_output (for none: of each row's loss
+// times grad_output_array[i] when given).
+// The utilities ignore reduction and weights: `loss` receives their output (logsumexp: one
+// value per row; softmax, log_softmax: the logits' shape) and `grad` the vector-Jacobian
+// product with grad_output_array (the output's shape; nullptr: all ones).
+template <class T>
+struct RowCall {
+  std::size_t outer = 0, classes = 0, inner = 1;
+  const T* logits = nullptr;
+  const std::int64_t* labels = nullptr;  // outer * inner labels, or nullptr
+  const T* target = nullptr;             // dense target of the logits' shape, or nullptr
+  const double* class_weight = nullptr;  // `classes` values, or nullptr
+  const T* weight = nullptr;             // outer * inner sample weights, or nullptr
+  const double* params = nullptr;        // row_loss_info(loss).num_params values; nullptr = defaults
+  bool has_ignore_index = false;
+  std::int64_t ignore_index = -100;
+  Reduction reduction = Reduction::mean;
+  double grad_output = 1.0;
+  const T* grad_output_array = nullptr;
+  // Optional, for messages only: the batch shape (the logits' shape without the class axis),
+  // so that a bad label is reported at its index in that shape.
+  const std::size_t* batch_shape = nullptr;
+  int batch_ndim = 0;
+
+  double* value = nullptr;  // mean/sum: the reduced loss
+  T* loss = nullptr;        // none: per-row weighted losses; utilities: their output
+  T* grad = nullptr;        // d value / d logits (the logits' shape)
+};
+
+void run(RowLoss loss, const RowCall<float>& call);
+void run(RowLoss loss, const RowCall<double>& call);
+
 }  // namespace lossfn

@@ -1,0 +1,644 @@
+// Multi-class row losses (SPEC §2 C) and the softmax utilities: value, fused value and
+// gradient, gradient with an upstream gradient, for float and double. Compiled once per ISA.
+//
+// A row is the vector of C class scores at one (outer, inner) position of the logits,
+// x[c * stride] with stride = inner (1 for axis = -1). The driver (rows_block) applies the
+// sample weights, the upstream gradient and ignore_index; each loss supplies `row()`, which
+// returns the row's loss and writes its gradient scaled by `rs`.
+//
+// The softmax family (softmax_cross_entropy, softmax_focal, logsumexp, softmax, log_softmax)
+// streams: one pass forms the row's max m, s = sum_c e^(x_c - m) and the target sums with an
+// online (chunked) max, a second pass writes the gradient p_c = e^(x_c - m) / s. No temporary
+// of the logits' size. Statistics are formed per segment of kRowSegment classes and merged in
+// order, so a long row split over threads gives the same bits as one that is not.
+#include "kernel_abi.hpp"
+#include "simd_math.hpp"
+
+namespace lossfn {
+namespace LOSSFN_ISA {
+namespace {
+
+using detail::kBlock;
+using detail::kParallelMin;
+using detail::kRowSegment;
+using detail::kStatsSize;
+using detail::RowJob;
+namespace out = detail;
+
+// Classes per chunk of the online max: a chunk's max is found first, then its exponentials are
+// summed from L1 with that max, rescaling the running sums only when the max grows.
+constexpr std::size_t kChunk = 2048;
+
+template <class T>
+LOSSFN_INLINE T neg_inf() {
+  return -math::inf<T>();
+}
+
+// The row a loss works on. `g`, `y` and `v` share the logits' layout.
+template <class T>
+struct Row {
+  const T* x;          // scores
+  const T* q;          // dense target, or nullptr
+  T* g;                // gradient, or nullptr
+  T* y;                // full-shaped output (softmax, log_softmax), or nullptr
+  const T* v;          // full-shaped upstream gradient, or nullptr (all ones)
+  std::size_t stride;
+  std::int64_t label;
+  double rs;           // gradient scale: upstream gradient * sample weight / denominator
+};
+
+template <class T>
+void zero_row(T* g, std::size_t n, std::size_t stride) {
+  for (std::size_t c = 0; c < n; ++c) g[c * stride] = T(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The softmax family
+// ---------------------------------------------------------------------------------------------
+// Running statistics of a row (or of one segment of it), relative to the max m:
+//   s = sum_c e^(x_c - m),  t = sum_c b_c (x_c - m),  b = sum_c b_c,  u = sum_c v_c e^(x_c - m)
+//   (softmax's VJP) or sum_c v_c (log_softmax's VJP).
+struct Stats {
+  double m, s, t, b, u;
+};
+
+// What the per-class coefficients b_c of a cross-entropy row are (the weights of -log p_c
+// beyond the label's): none; 1 (label smoothing); the class weights (label smoothing with
+// class weights); alpha q_c + beta (a dense target with smoothing); the same times the class
+// weights.
+enum Coef : int { kNoCoef, kOne, kClassW, kDense, kDenseClassW };
+// What the extra sum u is: nothing, sum_c v_c e^(x_c - m), or sum_c v_c.
+enum Extra : int { kNoExtra, kExpV, kSumV };
+
+template <int K, class T>
+LOSSFN_INLINE T coef(const T* __restrict q, const T* __restrict cw, std::size_t c, std::size_t st, T alpha, T beta) {
+  T b = T(1);
+  if (K == kClassW || K == kDenseClassW) b = cw[c];
+  if (K == kDense || K == kDenseClassW) b *= alpha * q[c * st] + beta;
+  return b;
+}
+
+// Statistics of classes [c0, c1) of one row; `Unit` compiles the stride-1 loop.
+template <int K, int E, bool Unit, class T>
+__attribute__((noinline)) Stats segment_stats(const T* __restrict x, const T* __restrict q, const T* __restrict cw,
+                                              const T* __restrict v, std::size_t stride, std::size_t c0,
+                                              std::size_t c1, T alpha, T beta) {
+  const std::size_t st = Unit ? 1 : stride;
+  T m = neg_inf<T>();
+  double s = 0.0, t = 0.0, b = 0.0, u = 0.0;
+  for (std::size_t lo = c0; lo < c1; lo += kChunk) {
+    const std::size_t hi = lo + kChunk < c1 ? lo + kChunk : c1;
+    T cm = neg_inf<T>();
+#pragma omp simd reduction(max : cm)
+    for (std::size_t c = lo; c < hi; ++c) cm = x[c * st] > cm ? x[c * st] : cm;
+    if (cm > m) {
+      const double shift = double(cm) - double(m);  // +inf while m is -inf
+      if (K != kNoCoef && b != 0.0) t -= b * shift;
+      const double r = __builtin_exp(-shift);
+      s *= r;
+      if (E == kExpV) u *= r;
+      m = cm;
+    }
+    T as = T(0), at = T(0), ab = T(0), au = T(0);
+    if (m == neg_inf<T>()) {
+      // Every score so far is -inf: nothing to exponentiate; the coefficients still count
+      // (a target on a -inf class makes the loss +inf when the max moves on).
+      if (K != kNoCoef) {
+        for (std::size_t c = lo; c < hi; ++c) ab += coef<K>(q, cw, c, st, alpha, beta);
+        b += double(ab);
+      }
+      if (E == kSumV) {
+        for (std::size_t c = lo; c < hi; ++c) au += v ? v[c * st] : T(1);
+        u += double(au);
+      }
+      continue;
+    }
+#pragma omp simd reduction(+ : as, at, ab, au)
+    for (std::size_t c = lo; c < hi; ++c) {
+      const T d = x[c * st] - m;
+      const T e = math::exp_nonpositive(d);
+      as += e;
+      if (K != kNoCoef) {
+        const T bc = coef<K>(q, cw, c, st, alpha, beta);
+        at += bc != T(0) ? bc * d : T(0);  // a class without target mass adds 0, even at -inf
+        ab += bc;
+      }
+      if (E == kExpV) au += v[c * st] * e;
+      if (E == kSumV) au += v[c * st];
+    }
+    s += double(as);
+    t += double(at);
+    b += double(ab);
+    u += double(au);
+  }
+  return {double(m), s, t, b, u};
+}
+
+// Statistics of a and b (a's classes first) relative to the larger max.
+template <int E>
+Stats merge(const Stats& a, const Stats& b) {
+  const double m = b.m > a.m ? b.m : a.m;
+  if (m == -__builtin_inf()) return {m, 0.0, a.t + b.t, a.b + b.b, a.u + b.u};
+  const double ra = __builtin_exp(a.m - m), rb = __builtin_exp(b.m - m);
+  const double ta = a.b != 0.0 ? a.t - a.b * (m - a.m) : a.t;
+  const double tb = b.b != 0.0 ? b.t - b.b * (m - b.m) : b.t;
+  const double ua = E == kExpV ? a.u * ra : a.u, ub = E == kExpV ? b.u * rb : b.u;
+  return {m, a.s * ra + b.s * rb, ta + tb, a.b + b.b, ua + ub};
+}
+
+enum class Softmax { ce_labels, ce_dense, focal, logsumexp, softmax, log_softmax };
+
+// What the second pass needs: the gradient is k e^(x_c - m) - kb b_c, minus ky at the label;
+// softmax and log_softmax use inv_s, lse and d.
+struct Finish {
+  double loss, k, kb, ky, inv_s, lse, d;
+};
+
+template <class T, Softmax S, int K>
+struct SoftmaxRows {
+  static constexpr int E = S == Softmax::softmax ? kExpV : S == Softmax::log_softmax ? kSumV : kNoExtra;
+  static constexpr bool full_output = S == Softmax::softmax || S == Softmax::log_softmax;
+  static constexpr bool splittable = true;
+
+  std::size_t classes;
+  const double* cw;   // class weights (alpha for focal), or nullptr
+  const T* cw_t;
+  double smoothing = 0.0, gamma = 0.0;
+  T alpha = T(0), beta = T(1);   // dense coefficient: b_c = cw_c (alpha q_c + beta)
+  double bscale = 1.0;           // factor of the coefficient sums in the loss
+
+  explicit SoftmaxRows(const RowJob<T>& j) : classes(j.classes), cw(j.class_weight), cw_t(j.class_weight_t) {
+    if (S == Softmax::ce_labels || S == Softmax::ce_dense) smoothing = j.params[0];
+    if (S == Softmax::focal) gamma = j.params[0];
+    if (S == Softmax::ce_labels) bscale = smoothing / double(classes);
+    if (S == Softmax::ce_dense) {
+      alpha = T(1.0 - smoothing);
+      beta = T(smoothing / double(classes));
+    }
+  }
+
+  Stats stats(const Row<T>& r, std::size_t c0, std::size_t c1) const {
+    if (E != kNoExtra && r.v == nullptr) {
+      // No upstream gradient array: v = 1, so sum_c v_c e_c = s and sum_c v_c = the class count.
+      Stats st = r.stride == 1 ? segment_stats<K, kNoExtra, true>(r.x, r.q, cw_t, r.v, 1, c0, c1, alpha, beta)
+                               : segment_stats<K, kNoExtra, false>(r.x, r.q, cw_t, r.v, r.stride, c0, c1, alpha, beta);
+      st.u = E == kExpV ? st.s : double(c1 - c0);
+      return st;
+    }
+    if (r.stride == 1) return segment_stats<K, E, true>(r.x, r.q, cw_t, r.v, 1, c0, c1, alpha, beta);
+    return segment_stats<K, E, false>(r.x, r.q, cw_t, r.v, r.stride, c0, c1, alpha, beta);
+  }
+
+  Stats row_stats(const Row<T>& r) const {
+    Stats st = stats(r, 0, classes < kRowSegment ? classes : kRowSegment);
+    for (std::size_t c0 = kRowSegment; c0 < classes; c0 += kRowSegment)
+      st = merge<E>(st, stats(r, c0, c0 + kRowSegment < classes ? c0 + kRowSegment : classes));
+    return st;
+  }
+
+  Finish finish(const Row<T>& r, const Stats& st) const {
+    Finish f{0.0, 0.0, 0.0, 0.0, 1.0 / st.s, 0.0, 0.0};
+    const double ls = __builtin_log(st.s);
+    f.lse = st.m + ls;
+    if (S == Softmax::ce_labels) {
+      const double wy = cw ? cw[r.label] : 1.0;
+      const double zy = double(r.x[std::size_t(r.label) * r.stride]) - st.m;
+      const double a = (1.0 - smoothing) * wy;
+      f.loss = a * (ls - zy);
+      double total = a;
+      if (K != kNoCoef) {
+        f.loss += bscale * (st.b * ls - st.t);
+        total += bscale * st.b;
+      }
+      f.k = r.rs * total / st.s;
+      f.kb = r.rs * bscale;
+      f.ky = r.rs * a;
+    } else if (S == Softmax::ce_dense) {
+      f.loss = st.b * ls - st.t;
+      f.k = r.rs * st.b / st.s;
+      f.kb = r.rs;
+    } else if (S == Softmax::focal) {
+      // l = -a q^gamma L with L = log p_y and q = 1 - p_y = -expm1(L); dl/dx_c = A (p_c - [c = y])
+      // with A = a q^gamma (1 - gamma p_y L / q), L / q -> -1 as q -> 0.
+      const double a = cw ? cw[r.label] : 1.0;
+      const double L = double(r.x[std::size_t(r.label) * r.stride]) - st.m - ls;
+      const double p = __builtin_exp(L), q = -__builtin_expm1(L);
+      const double qg = gamma == 0.0 ? 1.0 : __builtin_pow(q, gamma);
+      const double ratio = q > 0.0 ? L / q : -1.0;
+      f.loss = -a * qg * L;
+      const double A = a * qg * (1.0 - gamma * p * ratio);
+      f.k = r.rs * A / st.s;
+      f.ky = r.rs * A;
+    } else if (S == Softmax::logsumexp) {
+      f.loss = f.lse;
+      f.k = r.rs / st.s;
+    } else if (S == Softmax::softmax) {
+      f.d = st.u / st.s;  // sum_c v_c p_c
+    } else {
+      f.d = st.u / st.s;  // (sum_c v_c) / s
+    }
+    return f;
+  }
+
+  // Writes the gradient (and the full-shaped output) of classes [c0, c1).
+  void write(const Row<T>& r, const Stats& st, const Finish& f, std::size_t c0, std::size_t c1) const {
+    if (r.stride == 1) write_impl<true>(r, st, f, c0, c1);
+    else write_impl<false>(r, st, f, c0, c1);
+  }
+
+  template <bool Unit>
+  void write_impl(const Row<T>& r, const Stats& st, const Finish& f, std::size_t c0, std::size_t c1) const {
+    const std::size_t st_ = Unit ? 1 : r.stride;
+    if (r.y) write_output<Unit>(r.x, r.y, st_, c0, c1, T(st.m), T(f.inv_s), T(f.lse));
+    if (r.g) {
+      if (S == Softmax::softmax) {
+        softmax_vjp<Unit>(r.x, r.v, r.g, st_, c0, c1, T(st.m), T(f.inv_s), T(f.d));
+      } else if (S == Softmax::log_softmax) {
+        log_softmax_vjp<Unit>(r.x, r.v, r.g, st_, c0, c1, T(st.m), T(f.d));
+      } else {
+        grad_pass<Unit>(r.x, r.q, r.g, st_, c0, c1, T(st.m), T(f.k), T(f.kb));
+        if (f.ky != 0.0 && std::size_t(r.label) >= c0 && std::size_t(r.label) < c1) {
+          T& gy = r.g[std::size_t(r.label) * r.stride];
+          gy = T(double(gy) - f.ky);
+        }
+      }
+    }
+  }
+
+  template <bool Unit>
+  __attribute__((noinline)) void grad_pass(const T* __restrict x, const T* __restrict q, T* __restrict g, std::size_t st,
+                                           std::size_t c0, std::size_t c1, T m, T k, T kb) const {
+    const T* __restrict w = cw_t;
+    const T a = alpha, b = beta;
+#pragma omp simd
+    for (std::size_t c = c0; c < c1; ++c) {
+      T gc = k * math::exp_nonpositive(x[c * st] - m);
+      if (K != kNoCoef) gc -= kb * coef<K>(q, w, c, st, a, b);
+      g[c * st] = gc;
+    }
+  }
+
+  template <bool Unit>
+  __attribute__((noinline)) void write_output(const T* __restrict x, T* __restrict y, std::size_t st, std::size_t c0,
+                                              std::size_t c1, T m, T inv_s, T lse) const {
+    if (S == Softmax::softmax) {
+#pragma omp simd
+      for (std::size_t c = c0; c < c1; ++c) y[c * st] = math::exp_nonpositive(x[c * st] - m) * inv_s;
+    } else {
+#pragma omp simd
+      for (std::size_t c = c0; c < c1; ++c) y[c * st] = x[c * st] - lse;
+    }
+  }
+
+  // softmax: g_c = p_c (v_c - sum_k v_k p_k)
+  template <bool Unit>
+  __attribute__((noinline)) void softmax_vjp(const T* __restrict x, const T* __restrict v, T* __restrict g, std::size_t st,
+                                             std::size_t c0, std::size_t c1, T m, T inv_s, T d) const {
+#pragma omp simd
+    for (std::size_t c = c0; c < c1; ++c) {
+      const T p = math::exp_nonpositive(x[c * st] - m) * inv_s;
+      g[c * st] = p * ((v ? v[c * st] : T(1)) - d);
+    }
+  }
+
+  // log_softmax: g_c = v_c - p_c sum_k v_k
+  template <bool Unit>
+  __attribute__((noinline)) void log_softmax_vjp(const T* __restrict x, const T* __restrict v, T* __restrict g,
+                                                 std::size_t st, std::size_t c0, std::size_t c1, T m, T d) const {
+#pragma omp simd
+    for (std::size_t c = c0; c < c1; ++c)
+      g[c * st] = (v ? v[c * st] : T(1)) - math::exp_nonpositive(x[c * st] - m) * d;
+  }
+
+  double row(const Row<T>& r) const {
+    const Stats st = row_stats(r);
+    const Finish f = finish(r, st);
+    if (r.g || r.y) write(r, st, f, 0, classes);
+    return f.loss;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// The other row losses (one row at a time, scalar sums in double)
+// ---------------------------------------------------------------------------------------------
+
+// nll (torch nll_loss): l = -w_y x_y, the input being log-probabilities.
+template <class T>
+struct NllRows {
+  static constexpr bool full_output = false;
+  static constexpr bool splittable = false;
+  std::size_t classes;
+  const double* cw;
+  explicit NllRows(const RowJob<T>& j) : classes(j.classes), cw(j.class_weight) {}
+  double row(const Row<T>& r) const {
+    const double wy = cw ? cw[r.label] : 1.0;
+    if (r.g) {
+      zero_row(r.g, classes, r.stride);
+      r.g[std::size_t(r.label) * r.stride] = T(-r.rs * wy);
+    }
+    return -wy * double(r.x[std::size_t(r.label) * r.stride]);
+  }
+};
+
+// Keras (sparse_)categorical_crossentropy on probabilities: p is normalised by S = sum_c p_c,
+// clipped to [eps, 1 - eps], l = -sum_c y_c log clip(p_c / S). The clip passes the gradient
+// where eps <= p_c / S <= 1 - eps (u_c = 1) and stops it elsewhere:
+//   dl/dp_j = -u_j y_j / p_j + (sum_c u_c y_c) / S.
+// Dense targets are smoothed, y = (1 - ls) y + ls / C; the sparse form is a one-hot y.
+template <class T, bool Sparse>
+struct ProbCrossEntropyRows {
+  static constexpr bool full_output = false;
+  static constexpr bool splittable = false;
+  std::size_t classes;
+  double eps, smoothing;
+  explicit ProbCrossEntropyRows(const RowJob<T>& j)
+      : classes(j.classes), eps(j.params[0]), smoothing(Sparse ? 0.0 : j.params[1]) {}
+
+  double target(const Row<T>& r, std::size_t c) const {
+    if (Sparse) return std::int64_t(c) == r.label ? 1.0 : 0.0;
+    return (1.0 - smoothing) * double(r.q[c * r.stride]) + smoothing / double(classes);
+  }
+  bool unclipped(double ratio) const { return ratio >= eps && ratio <= 1.0 - eps; }
+  double clip(double ratio) const { return ratio < eps ? eps : (ratio > 1.0 - eps ? 1.0 - eps : ratio); }
+
+  double row(const Row<T>& r) const {
+    double S = 0.0;
+    for (std::size_t c = 0; c < classes; ++c) S += double(r.x[c * r.stride]);
+    double loss = 0.0, U = 0.0;
+    if (Sparse) {
+      const double ratio = double(r.x[std::size_t(r.label) * r.stride]) / S;
+      loss = -__builtin_log(clip(ratio));
+      U = unclipped(ratio) ? 1.0 : 0.0;
+    } else {
+      for (std::size_t c = 0; c < classes; ++c) {
+        const double y = target(r, c), ratio = double(r.x[c * r.stride]) / S;
+        if (y != 0.0) loss -= y * __builtin_log(clip(ratio));
+        if (unclipped(ratio)) U += y;
+      }
+    }
+    if (r.g) {
+      for (std::size_t c = 0; c < classes; ++c) {
+        const double p = double(r.x[c * r.stride]);
+        const double y = target(r, c);
+        const double own = y != 0.0 && unclipped(p / S) ? y / p : 0.0;
+        r.g[c * r.stride] = T(r.rs * (U / S - own));
+      }
+    }
+    return loss;
+  }
+};
+
+// Keras categorical_hinge: pos = sum_c y_c x_c, neg = max_c (1 - y_c) x_c,
+// l = max(0, neg - pos + 1); the max's gradient goes to its first index.
+template <class T>
+struct CategoricalHingeRows {
+  static constexpr bool full_output = false;
+  static constexpr bool splittable = false;
+  std::size_t classes;
+  explicit CategoricalHingeRows(const RowJob<T>& j) : classes(j.classes) {}
+  double row(const Row<T>& r) const {
+    double pos = 0.0, neg = -__builtin_inf();
+    std::size_t arg = 0;
+    for (std::size_t c = 0; c < classes; ++c) {
+      const double y = double(r.q[c * r.stride]), x = double(r.x[c * r.stride]);
+      pos += y * x;
+      const double n = (1.0 - y) * x;
+      if (c == 0 || n > neg) {
+        neg = n;
+        arg = c;
+      }
+    }
+    const double l = neg - pos + 1.0;
+    if (r.g) {
+      const bool active = l > 0.0;
+      for (std::size_t c = 0; c < classes; ++c)
+        r.g[c * r.stride] = active ? T(-r.rs * double(r.q[c * r.stride])) : T(0);
+      if (active) {
+        T& ga = r.g[arg * r.stride];
+        ga = T(double(ga) + r.rs * (1.0 - double(r.q[arg * r.stride])));
+      }
+    }
+    return l > 0.0 ? l : (l != l ? l : 0.0);
+  }
+};
+
+// torch multi_margin_loss: l = (1/C) sum_{c != y} w_y max(0, margin - x_y + x_c)^p, p in {1, 2}
+// (the class weight multiplies after the power, as torch's kernel does).
+template <class T>
+struct MultiMarginRows {
+  static constexpr bool full_output = false;
+  static constexpr bool splittable = false;
+  std::size_t classes;
+  const double* cw;
+  bool squared;
+  double margin;
+  explicit MultiMarginRows(const RowJob<T>& j)
+      : classes(j.classes), cw(j.class_weight), squared(j.params[0] == 2.0), margin(j.params[1]) {}
+  double row(const Row<T>& r) const {
+    const std::size_t y = std::size_t(r.label);
+    const double wy = (cw ? cw[y] : 1.0) / double(classes);
+    const double xy = double(r.x[y * r.stride]);
+    double sum = 0.0, gy = 0.0;
+    for (std::size_t c = 0; c < classes; ++c) {
+      if (c == y) continue;
+      const double z = margin - xy + double(r.x[c * r.stride]);
+      const bool on = z > 0.0;
+      sum += on ? (squared ? z * z : z) : (z != z ? z : 0.0);
+      if (r.g) {
+        const double gc = on ? r.rs * wy * (squared ? 2.0 * z : 1.0) : 0.0;
+        r.g[c * r.stride] = T(gc);
+        gy -= gc;
+      }
+    }
+    if (r.g) r.g[y * r.stride] = T(gy);
+    return wy * sum;
+  }
+};
+
+// torch multilabel_soft_margin_loss: l = (1/C) sum_c w_c (y_c softplus(-x_c) + (1 - y_c) softplus(x_c)),
+// dl/dx_c = (w_c / C) (sigmoid(x_c) - y_c).
+template <class T>
+struct MultilabelSoftMarginRows {
+  static constexpr bool full_output = false;
+  static constexpr bool splittable = false;
+  std::size_t classes;
+  const double* cw;
+  explicit MultilabelSoftMarginRows(const RowJob<T>& j) : classes(j.classes), cw(j.class_weight) {}
+  double row(const Row<T>& r) const {
+    double sum = 0.0;
+    const double inv_c = 1.0 / double(classes);
+    for (std::size_t c = 0; c < classes; ++c) {
+      const T x = r.x[c * r.stride], y = r.q[c * r.stride];
+      const double w = cw ? cw[c] : 1.0;
+      const double l = double(y) * double(math::softplus(-x)) + (1.0 - double(y)) * double(math::softplus(x));
+      sum += w * l;
+      if (r.g) r.g[c * r.stride] = T(r.rs * w * inv_c * (double(math::sigmoid(x)) - double(y)));
+    }
+    return sum * inv_c;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// The driver: rows in fixed blocks, weights, ignore_index, upstream gradient, threads
+// ---------------------------------------------------------------------------------------------
+
+template <class Loss, class T>
+Row<T> make_row(const RowJob<T>& j, std::size_t r) {
+  const std::size_t o = r / j.inner, i = r - o * j.inner;
+  const std::size_t base = o * j.classes * j.inner + i;
+  Row<T> row;
+  row.x = j.logits + base;
+  row.q = j.target ? j.target + base : nullptr;
+  row.g = j.grad ? j.grad + base : nullptr;
+  row.y = Loss::full_output && j.loss ? j.loss + base : nullptr;
+  row.v = Loss::full_output && j.grad_output ? j.grad_output + base : nullptr;
+  row.stride = j.inner;
+  row.label = j.labels ? j.labels[r] : 0;
+  row.rs = 0.0;
+  if (j.grad) {
+    const double sw = j.weight ? double(j.weight[r]) : 1.0;
+    const double go = !Loss::full_output && j.grad_output ? double(j.grad_output[r]) : 1.0;
+    row.rs = j.scale * sw * go;
+  }
+  return row;
+}
+
+template <class T>
+bool ignored(const RowJob<T>& j, std::size_t r) {
+  return j.labels && j.has_ignore_index && j.labels[r] == j.ignore_index;
+}
+
+// Sum over rows [r0, r1) of s_r l_r, writing the requested per-row outputs.
+template <class Loss, class T>
+__attribute__((noinline)) double rows_block(const Loss& loss, const RowJob<T>& j, std::size_t r0, std::size_t r1) {
+  double acc = 0.0;
+  for (std::size_t r = r0; r < r1; ++r) {
+    const Row<T> row = make_row<Loss>(j, r);
+    if (ignored(j, r)) {
+      if (j.loss) j.loss[r] = T(0);
+      if (row.g) zero_row(row.g, j.classes, row.stride);
+      continue;
+    }
+    const double l = loss.row(row);
+    const double sw = j.weight ? double(j.weight[r]) : 1.0;
+    acc += sw * l;
+    if (j.loss && !Loss::full_output) j.loss[r] = T(sw * l);
+  }
+  return acc;
+}
+
+// Few long rows: pass one forms the statistics of every (row, segment) on all threads, each
+// row's are merged in order, pass two writes every segment's gradient on all threads.
+template <class Loss, class T>
+double split_rows(const Loss& loss, const RowJob<T>& j) {
+  const std::size_t rows = j.outer * j.inner, C = j.classes;
+  const std::size_t nseg = (C + kRowSegment - 1) / kRowSegment;
+  const std::ptrdiff_t items = std::ptrdiff_t(rows * nseg);
+  double* scratch = j.scratch;
+#pragma omp parallel for num_threads(j.threads) schedule(static)
+  for (std::ptrdiff_t it = 0; it < items; ++it) {
+    const std::size_t r = std::size_t(it) / nseg, k = std::size_t(it) - r * nseg;
+    if (ignored(j, r)) continue;
+    const Row<T> row = make_row<Loss>(j, r);
+    const std::size_t c0 = k * kRowSegment, c1 = c0 + kRowSegment < C ? c0 + kRowSegment : C;
+    const Stats st = loss.stats(row, c0, c1);
+    double* slot = scratch + std::size_t(it) * kStatsSize;
+    slot[0] = st.m, slot[1] = st.s, slot[2] = st.t, slot[3] = st.b, slot[4] = st.u;
+  }
+  double total = 0.0;
+  for (std::size_t r = 0; r < rows; ++r) {
+    if (ignored(j, r)) {
+      if (j.loss) j.loss[r] = T(0);
+      continue;
+    }
+    const double* slot = scratch + r * nseg * kStatsSize;
+    Stats st{slot[0], slot[1], slot[2], slot[3], slot[4]};
+    for (std::size_t k = 1; k < nseg; ++k) {
+      const double* s = slot + k * kStatsSize;
+      st = merge<Loss::E>(st, Stats{s[0], s[1], s[2], s[3], s[4]});
+    }
+    const Finish f = loss.finish(make_row<Loss>(j, r), st);
+    // Park the merged statistics and the gradient factors in the row's first slot.
+    double* park = scratch + r * nseg * kStatsSize;
+    park[0] = st.m, park[1] = st.s, park[2] = f.k, park[3] = f.kb, park[4] = f.ky, park[5] = f.d;
+    const double sw = j.weight ? double(j.weight[r]) : 1.0;
+    total += sw * f.loss;
+    if (j.loss && !Loss::full_output) j.loss[r] = T(sw * f.loss);
+  }
+  if (!j.grad && !(Loss::full_output && j.loss)) return total;
+#pragma omp parallel for num_threads(j.threads) schedule(static)
+  for (std::ptrdiff_t it = 0; it < items; ++it) {
+    const std::size_t r = std::size_t(it) / nseg, k = std::size_t(it) - r * nseg;
+    const Row<T> row = make_row<Loss>(j, r);
+    const std::size_t c0 = k * kRowSegment, c1 = c0 + kRowSegment < C ? c0 + kRowSegment : C;
+    if (ignored(j, r)) {
+      if (row.g)
+        for (std::size_t c = c0; c < c1; ++c) row.g[c * row.stride] = T(0);
+      continue;
+    }
+    const double* park = scratch + r * nseg * kStatsSize;
+    const Stats st{park[0], park[1], 0.0, 0.0, 0.0};
+    Finish f{0.0, park[2], park[3], park[4], 1.0 / park[1], park[0] + __builtin_log(park[1]), park[5]};
+    loss.write(row, st, f, c0, c1);
+  }
+  return total;
+}
+
+template <class Loss, class T>
+double drive_rows(const RowJob<T>& j) {
+  const Loss loss(j);
+  if constexpr (Loss::splittable) {
+    if (j.scratch) return split_rows(loss, j);
+  }
+  const std::size_t rows = j.outer * j.inner, per = j.rows_per_block;
+  const std::size_t nb = (rows + per - 1) / per;
+  if (j.threads <= 1 || rows * j.classes < kParallelMin || nb < 2) {
+    double total = 0.0;
+    for (std::size_t b = 0; b < nb; ++b) total += rows_block(loss, j, b * per, b + 1 == nb ? rows : (b + 1) * per);
+    return total;
+  }
+#pragma omp parallel for num_threads(j.threads) schedule(static)
+  for (std::ptrdiff_t b = 0; b < std::ptrdiff_t(nb); ++b) {
+    const std::size_t lo = std::size_t(b) * per;
+    j.partials[b] = rows_block(loss, j, lo, lo + per < rows ? lo + per : rows);
+  }
+  double total = 0.0;
+  for (std::size_t b = 0; b < nb; ++b) total += j.partials[b];
+  return total;
+}
+
+template <class T>
+double softmax_cross_entropy(const RowJob<T>& j) {
+  constexpr Softmax L = Softmax::ce_labels, D = Softmax::ce_dense;
+  const bool cw = j.class_weight != nullptr;
+  if (j.labels) {
+    if (!(j.params[0] > 0.0)) return drive_rows<SoftmaxRows<T, L, kNoCoef>>(j);
+    return cw ? drive_rows<SoftmaxRows<T, L, kClassW>>(j) : drive_rows<SoftmaxRows<T, L, kOne>>(j);
+  }
+  return cw ? drive_rows<SoftmaxRows<T, D, kDenseClassW>>(j) : drive_rows<SoftmaxRows<T, D, kDense>>(j);
+}
+
+template <class T>
+void add_rows(detail::RowFn<T>* table) {
+  table[int(RowLoss::softmax_cross_entropy)] = &softmax_cross_entropy<T>;
+  table[int(RowLoss::categorical_crossentropy)] = &drive_rows<ProbCrossEntropyRows<T, false>, T>;
+  table[int(RowLoss::sparse_categorical_crossentropy)] = &drive_rows<ProbCrossEntropyRows<T, true>, T>;
+  table[int(RowLoss::nll)] = &drive_rows<NllRows<T>, T>;
+  table[int(RowLoss::softmax_focal)] = &drive_rows<SoftmaxRows<T, Softmax::focal, kNoCoef>, T>;
+  table[int(RowLoss::categorical_hinge)] = &drive_rows<CategoricalHingeRows<T>, T>;
+  table[int(RowLoss::multi_margin)] = &drive_rows<MultiMarginRows<T>, T>;
+  table[int(RowLoss::multilabel_soft_margin)] = &drive_rows<MultilabelSoftMarginRows<T>, T>;
+  table[int(RowLoss::logsumexp)] = &drive_rows<SoftmaxRows<T, Softmax::logsumexp, kNoCoef>, T>;
+  table[int(RowLoss::softmax)] = &drive_rows<SoftmaxRows<T, Softmax::softmax, kNoCoef>, T>;
+  table[int(RowLoss::log_softmax)] = &drive_rows<SoftmaxRows<T, Softmax::log_softmax, kNoCoef>, T>;
+}
+
+}  // namespace
+
+void fill_multiclass(detail::KernelTable& table) {
+  add_rows<float>(table.rows_f32);
+  add_rows<double>(table.rows_f64);
+}
+
+}  // namespace LOSSFN_ISA
+}  // namespace lossfn
