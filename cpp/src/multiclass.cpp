@@ -91,6 +91,10 @@ __attribute__((noinline)) Stats segment_stats(const T* __restrict x, const T* __
     T cm = neg_inf<T>();
 #pragma omp simd reduction(max : cm)
     for (std::size_t c = lo; c < hi; ++c) cm = x[c * st] > cm ? x[c * st] : cm;
+    if (cm != cm) {  // the chunk holds a nan and the max reported it
+      s = math::nan<double>();
+      continue;
+    }
     if (cm > m) {
       const double shift = double(cm) - double(m);  // +inf while m is -inf
       if (K != kNoCoef && b != 0.0) t -= b * shift;
@@ -101,8 +105,11 @@ __attribute__((noinline)) Stats segment_stats(const T* __restrict x, const T* __
     }
     T as = T(0), at = T(0), ab = T(0), au = T(0);
     if (m == neg_inf<T>()) {
-      // Every score so far is -inf: nothing to exponentiate; the coefficients still count
-      // (a target on a -inf class makes the loss +inf when the max moves on).
+      // Every score so far is -inf (or nan, which the max may skip): nothing to exponentiate;
+      // the coefficients still count (a target on a -inf class makes the loss +inf when the
+      // max moves on).
+      for (std::size_t c = lo; c < hi; ++c)
+        if (x[c * st] != x[c * st]) s = math::nan<double>();
       if (K != kNoCoef) {
         for (std::size_t c = lo; c < hi; ++c) ab += coef<K>(q, cw, c, st, alpha, beta);
         b += double(ab);
