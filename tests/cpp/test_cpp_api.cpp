@@ -1,9 +1,11 @@
 // C++ API: known values, the typed front-end against the generic entry point, and errors
 // coming back as lossfn::Error with a message naming the argument.
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <lossfn/lossfn.hpp>
@@ -33,6 +35,8 @@ static void expect_error(F&& f, const char* needle) {
     }
   }
 }
+
+static void row_losses();
 
 int main() {
   CHECK(std::string(lossfn::version()) == LOSSFN_VERSION_STRING);
@@ -102,7 +106,255 @@ int main() {
   nothing.target = target.data();
   expect_error([&] { lossfn::run(lossfn::Loss::mse, nothing); }, "no output");
 
+  row_losses();
+
   if (failures) std::fprintf(stderr, "%d failure(s)\n", failures);
   else std::printf("C++ API: all checks passed (isa %s)\n", lossfn::isa_name(lossfn::active_isa()));
   return failures ? 1 : 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row losses and softmax utilities (row_losses.hpp)
+// ---------------------------------------------------------------------------------------------
+
+// Compile-time: each function takes only its own kind of struct and inputs.
+namespace overloads {
+template <class In, class L, class = void>
+struct has_value : std::false_type {};
+template <class In, class L>
+struct has_value<In, L, decltype(void(lossfn::value(std::declval<const In&>(), L{})))> : std::true_type {};
+template <class In, class F, class = void>
+struct has_apply : std::false_type {};
+template <class In, class F>
+struct has_apply<In, F, decltype(void(lossfn::apply(static_cast<double*>(nullptr), std::declval<const In&>(), F{})))>
+    : std::true_type {};
+template <class In, class L, class = void>
+struct has_grad : std::false_type {};
+template <class In, class L>
+struct has_grad<In, L, decltype(void(lossfn::grad(static_cast<double*>(nullptr), std::declval<const In&>(), L{})))>
+    : std::true_type {};
+
+using lossfn::Inputs;
+using lossfn::RowInputs;
+static_assert(has_value<RowInputs<double>, lossfn::SoftmaxCrossEntropy>::value, "row loss on RowInputs");
+static_assert(has_value<RowInputs<float>, lossfn::MultiMargin>::value, "row loss on RowInputs");
+static_assert(has_value<Inputs<double>, lossfn::Huber>::value, "elementwise loss on Inputs");
+static_assert(!has_value<RowInputs<double>, lossfn::Huber>::value, "elementwise loss on RowInputs");
+static_assert(!has_value<Inputs<double>, lossfn::SoftmaxCrossEntropy>::value, "row loss on Inputs");
+static_assert(!has_value<RowInputs<double>, lossfn::Softmax>::value, "utility through value()");
+static_assert(!has_value<RowInputs<double>, int>::value, "not a loss struct");
+static_assert(has_grad<RowInputs<double>, lossfn::Nll>::value, "row gradient");
+static_assert(has_grad<Inputs<double>, lossfn::Mse>::value, "elementwise gradient");
+static_assert(!has_grad<RowInputs<double>, lossfn::Mse>::value, "elementwise gradient on RowInputs");
+static_assert(!has_grad<RowInputs<double>, lossfn::LogSoftmax>::value, "utility through grad()");
+static_assert(has_apply<RowInputs<double>, lossfn::Softmax>::value, "utility through apply()");
+static_assert(!has_apply<RowInputs<double>, lossfn::SoftmaxCrossEntropy>::value, "row loss through apply()");
+static_assert(!has_apply<RowInputs<float>, lossfn::Softmax>::value, "float inputs, double output");
+}  // namespace overloads
+
+static bool all_close(const std::vector<double>& a, const std::vector<double>& b, double tol = 1e-12) {
+  bool ok = a.size() == b.size();
+  for (std::size_t i = 0; ok && i < a.size(); ++i) ok = close(a[i], b[i], tol);
+  return ok;
+}
+
+// Softmax of each row of a (rows, classes) array, computed here.
+static std::vector<double> softmax_rows(const std::vector<double>& x, std::size_t classes) {
+  std::vector<double> p(x.size());
+  for (std::size_t r = 0; r < x.size() / classes; ++r) {
+    double m = x[r * classes], s = 0;
+    for (std::size_t c = 0; c < classes; ++c) m = std::fmax(m, x[r * classes + c]);
+    for (std::size_t c = 0; c < classes; ++c) s += std::exp(x[r * classes + c] - m);
+    for (std::size_t c = 0; c < classes; ++c) p[r * classes + c] = std::exp(x[r * classes + c] - m) / s;
+  }
+  return p;
+}
+
+static void row_losses() {
+  using lossfn::Reduction;
+  using lossfn::RowInputs;
+  CHECK(lossfn::num_row_losses() == int(lossfn::RowLoss::count_) && lossfn::num_row_losses() == 11);
+  CHECK(lossfn::row_loss_from_name("multi_margin") == lossfn::MultiMargin::id);
+  CHECK(std::string(lossfn::row_loss_info(lossfn::CategoricalCrossentropy::id).param_names[1]) == "label_smoothing");
+  // The structs' defaults are the catalogue's.
+  double p[lossfn::kMaxParams];
+  lossfn::MultiMargin{}.to_params(p);
+  CHECK(p[0] == lossfn::row_loss_info(lossfn::RowLoss::multi_margin).param_defaults[0] &&
+        p[1] == lossfn::row_loss_info(lossfn::RowLoss::multi_margin).param_defaults[1]);
+  lossfn::CategoricalCrossentropy{}.to_params(p);
+  CHECK(p[0] == 1e-7 && p[1] == 0.0);
+  CHECK(lossfn::SoftmaxFocal{}.gamma == 2.0 && lossfn::SparseCategoricalCrossentropy{}.eps == 1e-7);
+
+  // logits [[1, 2, 3], [1, 0, -1]], labels [2, 0]: each row's loss is lse(x) - x_y = L0.
+  const std::vector<double> x = {1, 2, 3, 1, 0, -1};
+  const std::vector<std::int64_t> y = {2, 0};
+  const double L0 = std::log(1 + std::exp(-1.0) + std::exp(-2.0));
+  const RowInputs<double> in(x.data(), 2, 3, y.data());
+  CHECK(in.rows() == 2 && in.size() == 6);
+  const std::vector<double> prob = softmax_rows(x, 3);
+  const lossfn::SoftmaxCrossEntropy sce;
+  CHECK(close(lossfn::value(in, sce), L0));
+  CHECK(close(lossfn::value(in, sce, Reduction::sum), 2 * L0));
+  std::vector<double> g(6), per(2);
+  lossfn::value_none(per.data(), in, sce);
+  CHECK(close(per[0], L0) && close(per[1], L0));
+  // gradient of the mean: (softmax - onehot) / rows
+  std::vector<double> want(6);
+  for (int i = 0; i < 6; ++i) want[i] = (prob[i] - (i == 2 || i == 3 ? 1.0 : 0.0)) / 2;
+  CHECK(close(lossfn::value_and_grad(g.data(), in, sce), L0) && all_close(g, want));
+  lossfn::grad(g.data(), in, sce, Reduction::sum, 0.5);
+  CHECK(all_close(g, want));  // sum times 0.5 is the mean's gradient here
+  const std::vector<double> go = {10, -1};
+  lossfn::grad(g.data(), in, sce, Reduction::none, 1.0, go.data());
+  for (int i = 0; i < 6; ++i) want[i] = 2 * want[i] * go[std::size_t(i / 3)];
+  CHECK(all_close(g, want));
+  // the generic entry point gives the same number
+  lossfn::RowCall<double> call;
+  call.outer = 2;
+  call.classes = 3;
+  call.logits = x.data();
+  call.labels = y.data();
+  double v = 0;
+  call.value = &v;
+  lossfn::run(lossfn::RowLoss::softmax_cross_entropy, call);
+  CHECK(close(v, L0));
+
+  // label smoothing 0.1 adds 0.1 * (mean of lse - x_c) - 0.1 * L0 = 0.1 here
+  CHECK(close(lossfn::value(in, lossfn::SoftmaxCrossEntropy{0.1}), L0 + 0.1));
+  // a one-hot dense target is the same as the labels
+  const std::vector<double> onehot = {0, 0, 1, 1, 0, 0};
+  CHECK(close(lossfn::value(RowInputs<double>(x.data(), 2, 3, onehot.data()), sce), L0));
+
+  // labels [2, 1]: losses L0 and L0 + 1
+  const std::vector<std::int64_t> y21 = {2, 1};
+  const std::vector<double> cw = {1, 2, 3}, sw = {1, 3};
+  RowInputs<double> weighted(x.data(), 2, 3, y21.data());
+  weighted.with_class_weight(cw.data());  // weighted mean: (3 L0 + 2 (L0 + 1)) / (3 + 2)
+  CHECK(close(lossfn::value(weighted, sce), L0 + 0.4));
+  CHECK(close(lossfn::value(weighted, sce, Reduction::sum), 5 * L0 + 2));
+  weighted.with_class_weight(nullptr).with_weight(sw.data());  // (L0 + 3 (L0 + 1)) / 4
+  CHECK(close(lossfn::value(weighted, sce), L0 + 0.75));
+
+  // ignore_index: the second row counts for nothing, in the value and the gradient
+  const std::vector<std::int64_t> y_ign = {2, -100};
+  RowInputs<double> ign(x.data(), 2, 3, y_ign.data());
+  ign.with_ignore_index();
+  CHECK(close(lossfn::value_and_grad(g.data(), ign, sce), L0));
+  CHECK(close(g[0], prob[0]) && close(g[2], prob[2] - 1) && g[3] == 0 && g[4] == 0 && g[5] == 0);
+  const std::vector<std::int64_t> y_none = {7, 7};
+  CHECK(std::isnan(lossfn::value(RowInputs<double>(x.data(), 2, 3, y_none.data()).with_ignore_index(7), lossfn::Nll{})));
+
+  // axis = 1: (2, 3, 2) logits, outer = 2, inner = 2, read in place; the same as the
+  // transposed (4, 3) rows.
+  std::vector<double> x3(12), xt(12);
+  for (int i = 0; i < 12; ++i) x3[std::size_t(i)] = 0.5 * i - 1;
+  const std::vector<std::int64_t> y3 = {0, 2, 1, 1};
+  for (std::size_t o = 0; o < 2; ++o)
+    for (std::size_t c = 0; c < 3; ++c)
+      for (std::size_t i = 0; i < 2; ++i) xt[(o * 2 + i) * 3 + c] = x3[(o * 3 + c) * 2 + i];
+  const RowInputs<double> nchw(x3.data(), lossfn::RowShape{2, 3, 2}, y3.data());
+  std::vector<double> g3(12), gt(12);
+  const double v3 = lossfn::value_and_grad(g3.data(), nchw, sce);
+  CHECK(close(v3, 1.4076059644443806));  // lossfn.softmax_cross_entropy(x3, y3, axis=1)
+  CHECK(close(lossfn::value_and_grad(gt.data(), RowInputs<double>(xt.data(), 4, 3, y3.data()), sce), v3));
+  bool same = true;
+  for (std::size_t o = 0; o < 2; ++o)
+    for (std::size_t c = 0; c < 3; ++c)
+      for (std::size_t i = 0; i < 2; ++i) same = same && close(g3[(o * 3 + c) * 2 + i], gt[(o * 2 + i) * 3 + c]);
+  CHECK(same && close(g3[0], -0.2274923567074049));
+
+  // the other losses, against lossfn's Python package on the same inputs
+  const std::vector<double> q = {0.2, 0.3, 0.5, 0.6, 0.3, 0.1}, yq = {0, 0, 1, 1, 0, 0};
+  CHECK(close(lossfn::value(in, lossfn::Nll{}), -2.0));
+  CHECK(close(lossfn::value(RowInputs<double>(in).with_class_weight(cw.data()), lossfn::Nll{}), -2.5));
+  CHECK(close(lossfn::value(RowInputs<double>(q.data(), 2, 3, yq.data()), lossfn::CategoricalCrossentropy{}),
+              0.601986402162968));
+  CHECK(close(lossfn::value(RowInputs<double>(q.data(), 2, 3, y.data()), lossfn::SparseCategoricalCrossentropy{}),
+              0.601986402162968));
+  CHECK(close(lossfn::value(in, lossfn::SoftmaxFocal{}), 0.04567779896788493));
+  CHECK(close(lossfn::value(in, lossfn::SoftmaxFocal{0.0}), L0));
+  const std::vector<double> alpha = {0.25, 0.5, 0.75};
+  CHECK(close(lossfn::value(RowInputs<double>(in).with_class_weight(alpha.data()), lossfn::SoftmaxFocal{}),
+              0.022838899483942465));
+  const std::vector<double> hinge_t = {0, 0, 1, 0, 1, 0}, multi_t = {0, 1, 1, 1, 0, 0};
+  CHECK(close(lossfn::value(RowInputs<double>(x.data(), 2, 3, hinge_t.data()), lossfn::CategoricalHinge{}), 1.0));
+  CHECK(lossfn::value(in, lossfn::MultiMargin{}) == 0.0);
+  CHECK(close(lossfn::value(in, lossfn::MultiMargin{2.0, 2.0}), 1.0 / 3));
+  CHECK(close(lossfn::value(RowInputs<double>(x.data(), 2, 3, multi_t.data()), lossfn::MultilabelSoftMargin{}),
+              0.46807460095522135));
+
+  // float
+  const std::vector<float> xf(x.begin(), x.end());
+  std::vector<float> gf(6);
+  CHECK(close(lossfn::value_and_grad(gf.data(), RowInputs<float>(xf.data(), 2, 3, y.data()), sce), L0, 1e-6));
+  CHECK(close(gf[2], (prob[2] - 1) / 2, 1e-6));
+
+  // utilities: softmax, log_softmax, logsumexp and their vector-Jacobian products
+  const RowInputs<double> xs(x.data(), 2, 3);
+  std::vector<double> out(6), lse(2), vj(6);
+  lossfn::apply(out.data(), xs, lossfn::Softmax{});
+  CHECK(all_close(out, prob));
+  lossfn::apply(lse.data(), xs, lossfn::Logsumexp{});
+  CHECK(close(lse[0], 3 + L0) && close(lse[1], 1 + L0));
+  lossfn::apply(out.data(), xs, lossfn::LogSoftmax{});
+  CHECK(close(out[2], -L0) && close(out[4], -1 - L0));
+  lossfn::vjp(vj.data(), xs, lossfn::Logsumexp{});  // d lse / dx = softmax
+  CHECK(all_close(vj, prob));
+  const std::vector<double> up = {1, 0, 0, 0, 1, 0};
+  lossfn::apply_and_vjp(out.data(), vj.data(), xs, lossfn::Softmax{}, up.data());
+  for (std::size_t i = 0; i < 6; ++i) {  // softmax: p (u - <p, u>)
+    const std::size_t r = i / 3;
+    const double dot = prob[3 * r] * up[3 * r] + prob[3 * r + 1] * up[3 * r + 1] + prob[3 * r + 2] * up[3 * r + 2];
+    want[i] = prob[i] * (up[i] - dot);
+  }
+  CHECK(all_close(out, prob) && all_close(vj, want));
+  lossfn::vjp(vj.data(), xs, lossfn::LogSoftmax{});  // log_softmax with ones: 1 - C p
+  for (std::size_t i = 0; i < 6; ++i) want[i] = 1 - 3 * prob[i];
+  CHECK(all_close(vj, want));
+
+  // many rows: the threaded path agrees with a serial one and with the formula
+  {
+    const std::size_t rows = 4096, C = 17;
+    std::vector<double> big(rows * C), gb1(rows * C), gb2(rows * C);
+    std::vector<std::int64_t> lb(rows);
+    double sum = 0;
+    for (std::size_t r = 0; r < rows; ++r) {
+      lb[r] = std::int64_t((r * 7) % C);
+      double m = -1e300, s = 0;
+      for (std::size_t c = 0; c < C; ++c) m = std::fmax(m, big[r * C + c] = std::sin(0.01 * double(r * C + c)) * 5);
+      for (std::size_t c = 0; c < C; ++c) s += std::exp(big[r * C + c] - m);
+      sum += m + std::log(s) - big[r * C + std::size_t(lb[r])];
+    }
+    const RowInputs<double> bin(big.data(), rows, C, lb.data());
+    const int threads = lossfn::get_num_threads();
+    lossfn::set_num_threads(1);
+    const double serial = lossfn::value_and_grad(gb1.data(), bin, sce, Reduction::sum);
+    lossfn::set_num_threads(4);
+    const double parallel = lossfn::value_and_grad(gb2.data(), bin, sce, Reduction::sum);
+    lossfn::set_num_threads(threads);
+    CHECK(close(serial, sum, 1e-12) && serial == parallel && gb1 == gb2);
+  }
+
+  // errors: lossfn::Error naming the argument, nothing crashes
+  const std::vector<std::int64_t> y_bad = {3, 0};
+  expect_error([&] { lossfn::value(RowInputs<double>(x.data(), 2, 3, y_bad.data()), sce); }, "label 3");
+  expect_error([&] { lossfn::value(RowInputs<double>(nullptr, 2, 3, y.data()), sce); }, "logits");
+  expect_error([&] { lossfn::value(RowInputs<double>(x.data(), 2, 3), sce); }, "target");
+  expect_error([&] { lossfn::value(in, lossfn::SoftmaxCrossEntropy{1.5}); }, "label_smoothing");
+  expect_error([&] { lossfn::value(in, lossfn::MultiMargin{3.0}); }, "p");
+  expect_error([&] { lossfn::value(in, lossfn::SoftmaxFocal{-1.0}); }, "gamma");
+  const std::vector<double> cw_bad = {1, -1, 1};
+  expect_error([&] { lossfn::value(RowInputs<double>(in).with_class_weight(cw_bad.data()), sce); }, "class_weight");
+  expect_error([&] { lossfn::value(RowInputs<double>(in).with_class_weight(cw_bad.data()), lossfn::SoftmaxFocal{}); },
+               "alpha");
+  expect_error([&] { lossfn::value(RowInputs<double>(in).with_ignore_index(), lossfn::SoftmaxFocal{}); },
+               "ignore_index");
+  expect_error([&] { lossfn::value(in, lossfn::CategoricalHinge{}); }, "target");
+  expect_error([&] { lossfn::value(in, sce, Reduction::none); }, "value");
+  expect_error([&] { lossfn::value(in, sce, Reduction(5)); }, "reduction");
+  expect_error([&] { lossfn::grad(g.data(), in, sce, Reduction::mean, 1.0, go.data()); }, "grad_output");
+  expect_error([&] { lossfn::apply(out.data(), RowInputs<double>(xs).with_weight(sw.data()), lossfn::Softmax{}); },
+               "weight");
+  expect_error([&] { lossfn::value(RowInputs<double>(x.data(), lossfn::RowShape{2, 3, 0}, y.data()), sce); },
+               "logits");
 }

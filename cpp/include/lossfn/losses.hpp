@@ -4,8 +4,13 @@
 //
 //   lossfn::Huber huber;  huber.delta = 0.5;
 //   std::vector<float> grad(n);
-//   double loss = lossfn::value_and_grad(grad.data(), {pred, target, n}, huber);
+//   double loss = lossfn::value_and_grad(grad.data(), lossfn::Inputs<float>(pred, target, n), huber);
+//
+// The templates take only these structs (L::id a Loss); the row losses have their own overloads
+// on RowInputs<T> (row_losses.hpp).
 #pragma once
+
+#include <type_traits>
 
 #include "lossfn/core.hpp"
 
@@ -96,6 +101,10 @@ struct non_deduced {
   using type = T;
 };
 
+// Enables a template for elementwise loss structs only.
+template <class L>
+using if_elementwise = std::enable_if_t<std::is_same<std::decay_t<decltype(L::id)>, Loss>::value, int>;
+
 template <class L, class T>
 ElementwiseCall<T> make_call(const Inputs<T>& in, const L& loss, Reduction reduction, double* params) {
   loss.to_params(params);
@@ -112,7 +121,7 @@ ElementwiseCall<T> make_call(const Inputs<T>& in, const L& loss, Reduction reduc
 }  // namespace detail
 
 // The reduced loss (mean or sum).
-template <class L, class T>
+template <class L, class T, detail::if_elementwise<L> = 0>
 double value(const Inputs<T>& in, const L& loss = L{}, Reduction reduction = Reduction::mean) {
   double params[kMaxParams], v = 0.0;
   ElementwiseCall<T> c = detail::make_call(in, loss, reduction, params);
@@ -122,7 +131,7 @@ double value(const Inputs<T>& in, const L& loss = L{}, Reduction reduction = Red
 }
 
 // Per-element weighted losses (reduction none) into loss_out[n].
-template <class L, class T>
+template <class L, class T, detail::if_elementwise<L> = 0>
 void value_none(T* loss_out, const Inputs<T>& in, const L& loss = L{}) {
   double params[kMaxParams];
   ElementwiseCall<T> c = detail::make_call(in, loss, Reduction::none, params);
@@ -131,7 +140,7 @@ void value_none(T* loss_out, const Inputs<T>& in, const L& loss = L{}) {
 }
 
 // The reduced loss and its gradient, in one pass.
-template <class L, class T>
+template <class L, class T, detail::if_elementwise<L> = 0>
 double value_and_grad(Grad<typename detail::non_deduced<T>::type> grad, const Inputs<T>& in, const L& loss = L{},
                       Reduction reduction = Reduction::mean) {
   double params[kMaxParams], v = 0.0;
@@ -145,7 +154,7 @@ double value_and_grad(Grad<typename detail::non_deduced<T>::type> grad, const In
 
 // Gradient of the reduced loss times grad_output (for none: of each element's loss, times
 // grad_output_array[i] when given, else grad_output).
-template <class L, class T>
+template <class L, class T, detail::if_elementwise<L> = 0>
 void grad(Grad<typename detail::non_deduced<T>::type> grad, const Inputs<T>& in, const L& loss = L{},
           Reduction reduction = Reduction::mean, double grad_output = 1.0,
           const typename detail::non_deduced<T>::type* grad_output_array = nullptr) {
@@ -159,7 +168,7 @@ void grad(Grad<typename detail::non_deduced<T>::type> grad, const Inputs<T>& in,
 }
 
 // Diagonal of the Hessian w.r.t. pred.
-template <class L, class T>
+template <class L, class T, detail::if_elementwise<L> = 0>
 void hess(T* hess_out, const Inputs<T>& in, const L& loss = L{},
           Reduction reduction = Reduction::mean) {
   double params[kMaxParams];
@@ -169,7 +178,7 @@ void hess(T* hess_out, const Inputs<T>& in, const L& loss = L{},
 }
 
 // Gradient and Hessian diagonal in one pass (what boosting objectives need).
-template <class L, class T>
+template <class L, class T, detail::if_elementwise<L> = 0>
 void grad_and_hess(Grad<typename detail::non_deduced<T>::type> grad, T* hess_out, const Inputs<T>& in, const L& loss = L{},
                    Reduction reduction = Reduction::sum) {
   double params[kMaxParams];
