@@ -39,6 +39,35 @@ int find(const char* name) {
   return -1;
 }
 
+const lossfn::RowLossInfo* find_row(const char* name) {
+  if (name == nullptr) return nullptr;
+  for (int i = 0; i < lossfn::num_row_losses(); ++i) {
+    const lossfn::RowLossInfo& info = lossfn::row_loss_info(lossfn::RowLoss(i));
+    if (std::strcmp(info.name, name) == 0) return &info;
+  }
+  return nullptr;
+}
+
+// The hyper-parameter table of an elementwise or row loss by name; false when unknown.
+struct Params {
+  int num = 0;
+  const char* const* names = nullptr;
+  const double* defaults = nullptr;
+};
+bool find_params(const char* name, Params* out) {
+  const int i = find(name);
+  if (i >= 0) {
+    const lossfn::LossInfo& info = lossfn::loss_info(lossfn::Loss(i));
+    *out = {info.num_params, info.param_names, info.param_defaults};
+    return true;
+  }
+  if (const lossfn::RowLossInfo* row = find_row(name)) {
+    *out = {row->num_params, row->param_names, row->param_defaults};
+    return true;
+  }
+  return false;
+}
+
 lossfn::Reduction to_reduction(lossfn_reduction r) {
   if (r != LOSSFN_REDUCTION_NONE && r != LOSSFN_REDUCTION_MEAN && r != LOSSFN_REDUCTION_SUM)
     throw lossfn::Error(lossfn::ErrorKind::value, "reduction: must be LOSSFN_REDUCTION_NONE, _MEAN or _SUM");
@@ -58,6 +87,85 @@ lossfn::ElementwiseCall<T> make_call(const T* pred, const T* target, const T* au
   c.reduction = to_reduction(reduction);
   return c;
 }
+
+[[noreturn]] void value_error(const std::string& message) {
+  throw lossfn::Error(lossfn::ErrorKind::value, message);
+}
+
+// Row calls: lossfn_rows_f32 / _f64 into a RowCall, then the three entry points.
+template <class T, class Rows>
+lossfn::RowCall<T> make_row_call(const Rows* in) {
+  if (in == nullptr) value_error("in: null pointer");
+  if (in->inner == 0) value_error("in->inner: must be >= 1 (1 for (rows, classes) logits)");
+  lossfn::RowCall<T> c;
+  c.outer = in->outer;
+  c.classes = in->classes;
+  c.inner = in->inner;
+  c.logits = in->logits;
+  c.labels = in->labels;
+  c.target = in->target;
+  c.class_weight = in->class_weight;
+  c.weight = in->weight;
+  c.params = in->params;
+  c.has_ignore_index = in->has_ignore_index != 0;
+  c.ignore_index = in->ignore_index;
+  c.reduction = to_reduction(in->reduction);
+  return c;
+}
+
+template <class T>
+void require_grad(const T* grad, const lossfn::RowCall<T>& c) {
+  if (grad == nullptr && c.outer * c.classes * c.inner > 0) value_error("grad: null pointer");
+}
+
+template <class T, class Rows>
+lossfn_status row_value(lossfn::RowLoss loss, const Rows* in, double* value, T* out) {
+  return guarded([&] {
+    lossfn::RowCall<T> c = make_row_call<T>(in);
+    c.value = value;
+    c.loss = out;
+    lossfn::run(loss, c);
+  });
+}
+
+template <class T, class Rows>
+lossfn_status row_value_and_grad(lossfn::RowLoss loss, const Rows* in, double* value, T* out, T* grad) {
+  return guarded([&] {
+    lossfn::RowCall<T> c = make_row_call<T>(in);
+    require_grad(grad, c);
+    c.value = value;
+    c.loss = out;
+    c.grad = grad;
+    lossfn::run(loss, c);
+  });
+}
+
+template <class T, class Rows>
+lossfn_status row_grad(lossfn::RowLoss loss, const Rows* in, T* grad, double grad_output,
+                       const T* grad_output_array) {
+  return guarded([&] {
+    lossfn::RowCall<T> c = make_row_call<T>(in);
+    require_grad(grad, c);
+    // The utilities' upstream gradient is grad_output_array alone (the core ignores the scalar).
+    if (lossfn::row_loss_info(loss).target == lossfn::RowTarget::none && grad_output != 1.0)
+      value_error(std::string(lossfn::row_loss_info(loss).name) +
+                  ": grad_output: must be 1 (pass the upstream gradient as grad_output_array)");
+    c.grad = grad;
+    c.grad_output = grad_output;
+    c.grad_output_array = grad_output_array;
+    lossfn::run(loss, c);
+  });
+}
+
+#define LOSSFN_COUNT_ONE(name) +1
+static_assert(0 LOSSFN_ROW_LOSSES(LOSSFN_COUNT_ONE) == int(lossfn::RowLoss::count_),
+              "LOSSFN_ROW_LOSSES lists every RowLoss");
+#undef LOSSFN_COUNT_ONE
+static_assert(LOSSFN_ROW_TARGET_NONE == int(lossfn::RowTarget::none) &&
+                  LOSSFN_ROW_TARGET_LABELS == int(lossfn::RowTarget::labels) &&
+                  LOSSFN_ROW_TARGET_DENSE == int(lossfn::RowTarget::dense) &&
+                  LOSSFN_ROW_TARGET_LABELS_OR_DENSE == int(lossfn::RowTarget::labels_or_dense),
+              "lossfn_row_target matches lossfn::RowTarget");
 
 }  // namespace
 
@@ -91,20 +199,38 @@ const char* lossfn_loss_name(int index) {
   return index >= 0 && index < lossfn::num_losses() ? lossfn::loss_info(lossfn::Loss(index)).name : nullptr;
 }
 int lossfn_num_params(const char* loss) {
-  const int i = find(loss);
-  return i < 0 ? -1 : lossfn::loss_info(lossfn::Loss(i)).num_params;
+  Params p;
+  return find_params(loss, &p) ? p.num : -1;
 }
 const char* lossfn_param_name(const char* loss, int k) {
-  const int i = find(loss);
-  if (i < 0) return nullptr;
-  const lossfn::LossInfo& info = lossfn::loss_info(lossfn::Loss(i));
-  return k >= 0 && k < info.num_params ? info.param_names[k] : nullptr;
+  Params p;
+  return find_params(loss, &p) && k >= 0 && k < p.num ? p.names[k] : nullptr;
 }
 double lossfn_param_default(const char* loss, int k) {
-  const int i = find(loss);
-  if (i < 0) return 0.0;
-  const lossfn::LossInfo& info = lossfn::loss_info(lossfn::Loss(i));
-  return k >= 0 && k < info.num_params ? info.param_defaults[k] : 0.0;
+  Params p;
+  return find_params(loss, &p) && k >= 0 && k < p.num ? p.defaults[k] : 0.0;
+}
+
+int lossfn_num_row_losses(void) { return lossfn::num_row_losses(); }
+const char* lossfn_row_loss_name(int index) {
+  return index >= 0 && index < lossfn::num_row_losses() ? lossfn::row_loss_info(lossfn::RowLoss(index)).name
+                                                        : nullptr;
+}
+int lossfn_row_loss_target(const char* loss) {
+  const lossfn::RowLossInfo* info = find_row(loss);
+  return info ? int(info->target) : -1;
+}
+const char* lossfn_row_loss_class_weight(const char* loss) {
+  const lossfn::RowLossInfo* info = find_row(loss);
+  return info ? info->class_weight_name : nullptr;
+}
+int lossfn_row_loss_ignore_index(const char* loss) {
+  const lossfn::RowLossInfo* info = find_row(loss);
+  return info ? int(info->ignore_index) : -1;
+}
+int lossfn_row_loss_full_output(const char* loss) {
+  const lossfn::RowLossInfo* info = find_row(loss);
+  return info ? int(info->full_output) : -1;
 }
 
 #define LOSSFN_DEFINE_TYPED(name, t, T)                                                           \
@@ -157,5 +283,20 @@ double lossfn_param_default(const char* loss, int k) {
   }
 #define LOSSFN_DEFINE(name) LOSSFN_DEFINE_TYPED(name, f32, float) LOSSFN_DEFINE_TYPED(name, f64, double)
 LOSSFN_LOSSES(LOSSFN_DEFINE)
+
+#define LOSSFN_DEFINE_ROWS_TYPED(name, t, T)                                                        \
+  lossfn_status lossfn_##name##_value_##t(const lossfn_rows_##t* in, double* value, T* loss) {       \
+    return row_value(lossfn::RowLoss::name, in, value, loss);                                        \
+  }                                                                                                 \
+  lossfn_status lossfn_##name##_value_and_grad_##t(const lossfn_rows_##t* in, double* value,         \
+                                                   T* loss, T* grad) {                               \
+    return row_value_and_grad(lossfn::RowLoss::name, in, value, loss, grad);                         \
+  }                                                                                                 \
+  lossfn_status lossfn_##name##_grad_##t(const lossfn_rows_##t* in, T* grad, double grad_output,     \
+                                         const T* grad_output_array) {                              \
+    return row_grad(lossfn::RowLoss::name, in, grad, grad_output, grad_output_array);                \
+  }
+#define LOSSFN_DEFINE_ROWS(name) LOSSFN_DEFINE_ROWS_TYPED(name, f32, float) LOSSFN_DEFINE_ROWS_TYPED(name, f64, double)
+LOSSFN_ROW_LOSSES(LOSSFN_DEFINE_ROWS)
 
 }  // extern "C"

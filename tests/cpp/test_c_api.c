@@ -16,6 +16,13 @@ static int failures = 0;
   } while (0)
 
 static int close_to(double a, double b) { return fabs(a - b) <= 1e-12 * (1 + fabs(b)); }
+static int close_f32(double a, double b) { return fabs(a - b) <= 1e-6 * (1 + fabs(b)); }
+/* the call failed with a value error whose message mentions needle */
+static int value_error(lossfn_status status, const char* needle) {
+  return status == LOSSFN_ERROR_VALUE && strstr(lossfn_last_error(), needle) != NULL;
+}
+
+static void row_losses(void);
 
 int main(void) {
   const double pred[3] = {1.0, 2.0, 3.0}, target[3] = {1.0, 1.0, 1.0};
@@ -65,7 +72,140 @@ int main(void) {
   CHECK(lossfn_mse_value_f64(&value, NULL, pred, target, NULL, NULL, 3, NULL, LOSSFN_REDUCTION_MEAN) == LOSSFN_OK);
   CHECK(close_to(value, 5.0 / 3) && lossfn_last_error()[0] == '\0');
 
+  row_losses();
+
   if (failures) fprintf(stderr, "%d failure(s)\n", failures);
   else printf("C ABI: all checks passed\n");
   return failures ? 1 : 0;
+}
+
+/* Row losses and softmax utilities: logits [[1, 2, 3], [1, 0, -1]], labels [2, 0]; each row's
+ * softmax cross-entropy is lse(x) - x_y = L0. */
+static void row_losses(void) {
+  const double x[6] = {1, 2, 3, 1, 0, -1};
+  const float xf[6] = {1, 2, 3, 1, 0, -1};
+  const int64_t y[2] = {2, 0}, y21[2] = {2, 1}, y_ign[2] = {2, -100}, y_bad[2] = {3, 0};
+  const double L0 = log(1 + exp(-1.0) + exp(-2.0));
+  const double cw[3] = {1, 2, 3}, cw_bad[3] = {1, -1, 1}, sw[2] = {1, 3}, smooth[1] = {0.1}, smooth_bad[1] = {1.5};
+  const double go[2] = {10, -1}, up[6] = {1, 0, 0, 0, 1, 0}, onehot[6] = {0, 0, 1, 1, 0, 0};
+  double value = 0, prob[6], out[6], g[6], per[2], lse[2];
+  float gf[6];
+  int i;
+  lossfn_rows_f64 in = {0};
+  lossfn_rows_f32 inf = {0};
+  in.outer = 2, in.classes = 3, in.inner = 1, in.logits = x, in.labels = y, in.reduction = LOSSFN_REDUCTION_MEAN;
+  inf.outer = 2, inf.classes = 3, inf.inner = 1, inf.logits = xf, inf.labels = y, inf.reduction = LOSSFN_REDUCTION_SUM;
+  for (i = 0; i < 6; ++i) prob[i] = exp(x[i] - (i < 3 ? 3 + L0 : 1 + L0));
+
+  /* catalogue */
+  CHECK(lossfn_num_row_losses() == 11);
+  CHECK(strcmp(lossfn_row_loss_name(0), "softmax_cross_entropy") == 0 && lossfn_row_loss_name(11) == NULL);
+  CHECK(strcmp(lossfn_row_loss_name(10), "log_softmax") == 0 && lossfn_row_loss_name(-1) == NULL);
+  CHECK(lossfn_num_params("multi_margin") == 2 && strcmp(lossfn_param_name("multi_margin", 1), "margin") == 0);
+  CHECK(lossfn_param_default("categorical_crossentropy", 0) == 1e-7 && lossfn_param_default("multi_margin", 0) == 1.0);
+  CHECK(lossfn_num_params("softmax") == 0 && lossfn_param_name("nll", 0) == NULL);
+  CHECK(lossfn_row_loss_target("softmax_cross_entropy") == LOSSFN_ROW_TARGET_LABELS_OR_DENSE);
+  CHECK(lossfn_row_loss_target("nll") == LOSSFN_ROW_TARGET_LABELS && lossfn_row_loss_target("categorical_hinge") == LOSSFN_ROW_TARGET_DENSE);
+  CHECK(lossfn_row_loss_target("softmax") == LOSSFN_ROW_TARGET_NONE && lossfn_row_loss_target("huber") == -1);
+  CHECK(strcmp(lossfn_row_loss_class_weight("softmax_focal"), "alpha") == 0);
+  CHECK(strcmp(lossfn_row_loss_class_weight("nll"), "class_weight") == 0 && lossfn_row_loss_class_weight("logsumexp") == NULL);
+  CHECK(lossfn_row_loss_ignore_index("nll") == 1 && lossfn_row_loss_ignore_index("softmax_focal") == 0);
+  CHECK(lossfn_row_loss_full_output("softmax") == 1 && lossfn_row_loss_full_output("logsumexp") == 0);
+  CHECK(lossfn_row_loss_full_output(NULL) == -1 && lossfn_row_loss_ignore_index("nope") == -1);
+
+  /* softmax_cross_entropy: value, value and gradient (softmax - onehot) / rows, per row */
+  CHECK(lossfn_softmax_cross_entropy_value_f64(&in, &value, NULL) == LOSSFN_OK && close_to(value, L0));
+  CHECK(lossfn_softmax_cross_entropy_value_and_grad_f64(&in, &value, NULL, g) == LOSSFN_OK && close_to(value, L0));
+  CHECK(close_to(g[0], prob[0] / 2) && close_to(g[2], (prob[2] - 1) / 2) && close_to(g[3], (prob[3] - 1) / 2));
+  in.reduction = LOSSFN_REDUCTION_NONE;
+  CHECK(lossfn_softmax_cross_entropy_value_f64(&in, NULL, per) == LOSSFN_OK && close_to(per[0], L0) && close_to(per[1], L0));
+  CHECK(lossfn_softmax_cross_entropy_grad_f64(&in, g, 1.0, go) == LOSSFN_OK);
+  CHECK(close_to(g[2], 10 * (prob[2] - 1)) && close_to(g[4], -prob[4]));
+  in.reduction = LOSSFN_REDUCTION_MEAN;
+  /* float, sum, upstream gradient 2 */
+  CHECK(lossfn_softmax_cross_entropy_grad_f32(&inf, gf, 2.0, NULL) == LOSSFN_OK && close_f32(gf[2], 2 * (prob[2] - 1)));
+  CHECK(lossfn_softmax_cross_entropy_value_f32(&inf, &value, NULL) == LOSSFN_OK && close_f32(value, 2 * L0));
+
+  /* hyper-parameters, class weights, sample weights, a dense target, ignore_index */
+  in.params = smooth;
+  CHECK(lossfn_softmax_cross_entropy_value_f64(&in, &value, NULL) == LOSSFN_OK && close_to(value, L0 + 0.1));
+  in.params = NULL, in.labels = y21, in.class_weight = cw; /* (3 L0 + 2 (L0 + 1)) / 5 */
+  CHECK(lossfn_softmax_cross_entropy_value_f64(&in, &value, NULL) == LOSSFN_OK && close_to(value, L0 + 0.4));
+  in.class_weight = NULL, in.weight = sw; /* (L0 + 3 (L0 + 1)) / 4 */
+  CHECK(lossfn_softmax_cross_entropy_value_f64(&in, &value, NULL) == LOSSFN_OK && close_to(value, L0 + 0.75));
+  in.weight = NULL, in.labels = NULL, in.target = onehot;
+  CHECK(lossfn_softmax_cross_entropy_value_f64(&in, &value, NULL) == LOSSFN_OK && close_to(value, L0));
+  in.target = NULL, in.labels = y_ign, in.has_ignore_index = 1, in.ignore_index = -100;
+  CHECK(lossfn_softmax_cross_entropy_value_and_grad_f64(&in, &value, NULL, g) == LOSSFN_OK && close_to(value, L0));
+  CHECK(close_to(g[2], prob[2] - 1) && g[3] == 0 && g[4] == 0 && g[5] == 0);
+  CHECK(lossfn_nll_value_f64(&in, &value, NULL) == LOSSFN_OK && value == -3.0);
+  in.has_ignore_index = 0, in.labels = y;
+  CHECK(lossfn_nll_value_f64(&in, &value, NULL) == LOSSFN_OK && value == -2.0);
+  {
+    const double mm[2] = {2, 2};
+    in.params = mm;
+    CHECK(lossfn_multi_margin_value_f64(&in, &value, NULL) == LOSSFN_OK && close_to(value, 1.0 / 3));
+    in.params = NULL;
+  }
+  CHECK(lossfn_softmax_focal_value_f64(&in, &value, NULL) == LOSSFN_OK && close_to(value, 0.04567779896788493));
+
+  /* axis = 1: (2, 3, 2) logits, outer 2, inner 2 (lossfn.softmax_cross_entropy(x3, y3, axis=1)) */
+  {
+    double x3[12], g3[12];
+    const int64_t y3[4] = {0, 2, 1, 1};
+    lossfn_rows_f64 nchw = {0};
+    for (i = 0; i < 12; ++i) x3[i] = 0.5 * i - 1;
+    nchw.outer = 2, nchw.classes = 3, nchw.inner = 2, nchw.logits = x3, nchw.labels = y3;
+    nchw.reduction = LOSSFN_REDUCTION_MEAN;
+    CHECK(lossfn_softmax_cross_entropy_value_and_grad_f64(&nchw, &value, NULL, g3) == LOSSFN_OK);
+    CHECK(close_to(value, 1.4076059644443806) && close_to(g3[0], -0.2274923567074049) &&
+          close_to(g3[5], -0.08368976105629455));
+  }
+
+  /* utilities: the output in `loss`, the vector-Jacobian product with grad_output_array */
+  {
+    lossfn_rows_f64 xs = {0};
+    xs.outer = 2, xs.classes = 3, xs.inner = 1, xs.logits = x;
+    CHECK(lossfn_softmax_value_f64(&xs, NULL, out) == LOSSFN_OK && close_to(out[0], prob[0]) && close_to(out[5], prob[5]));
+    CHECK(lossfn_logsumexp_value_and_grad_f64(&xs, NULL, lse, g) == LOSSFN_OK);
+    CHECK(close_to(lse[0], 3 + L0) && close_to(lse[1], 1 + L0) && close_to(g[2], prob[2]) && close_to(g[3], prob[3]));
+    CHECK(lossfn_softmax_grad_f64(&xs, g, 1.0, up) == LOSSFN_OK); /* p (u - <p, u>) */
+    CHECK(close_to(g[0], prob[0] * (1 - prob[0])) && close_to(g[1], -prob[1] * prob[0]));
+    CHECK(close_to(g[4], prob[4] * (1 - prob[4])) && close_to(g[3], -prob[3] * prob[4]));
+    CHECK(lossfn_log_softmax_grad_f64(&xs, g, 1.0, NULL) == LOSSFN_OK && close_to(g[1], 1 - 3 * prob[1]));
+    /* errors */
+    CHECK(value_error(lossfn_softmax_grad_f64(&xs, g, 2.0, NULL), "grad_output"));
+    CHECK(value_error(lossfn_softmax_value_f64(&xs, &value, out), "value"));
+    xs.weight = sw;
+    CHECK(value_error(lossfn_log_softmax_value_f64(&xs, NULL, out), "weight"));
+  }
+
+  /* errors: a status and a message naming the argument, never a crash */
+  CHECK(value_error(lossfn_softmax_cross_entropy_value_f64(NULL, &value, NULL), "in"));
+  CHECK(value_error(lossfn_softmax_grad_f32(NULL, gf, 1.0, NULL), "in"));
+  CHECK(value_error(lossfn_softmax_cross_entropy_grad_f64(&in, NULL, 1.0, NULL), "grad"));
+  CHECK(value_error(lossfn_nll_value_and_grad_f64(&in, &value, NULL, NULL), "grad"));
+  in.labels = y_bad;
+  CHECK(value_error(lossfn_softmax_cross_entropy_value_f64(&in, &value, NULL), "label 3"));
+  in.labels = NULL;
+  CHECK(value_error(lossfn_softmax_cross_entropy_value_f64(&in, &value, NULL), "target"));
+  in.labels = y, in.logits = NULL;
+  CHECK(value_error(lossfn_softmax_cross_entropy_value_f64(&in, &value, NULL), "logits"));
+  in.logits = x, in.params = smooth_bad;
+  CHECK(value_error(lossfn_softmax_cross_entropy_value_f64(&in, &value, NULL), "label_smoothing"));
+  in.params = NULL, in.class_weight = cw_bad;
+  CHECK(value_error(lossfn_softmax_cross_entropy_value_f64(&in, &value, NULL), "class_weight"));
+  CHECK(value_error(lossfn_softmax_focal_value_f64(&in, &value, NULL), "alpha"));
+  in.class_weight = NULL, in.reduction = (lossfn_reduction)7;
+  CHECK(value_error(lossfn_softmax_cross_entropy_value_f64(&in, &value, NULL), "reduction"));
+  in.reduction = LOSSFN_REDUCTION_MEAN;
+  CHECK(value_error(lossfn_softmax_cross_entropy_value_f64(&in, NULL, per), "loss"));
+  CHECK(value_error(lossfn_softmax_cross_entropy_grad_f64(&in, g, 1.0, go), "grad_output"));
+  CHECK(value_error(lossfn_categorical_hinge_value_f64(&in, &value, NULL), "target"));
+  in.inner = 0;
+  CHECK(value_error(lossfn_softmax_cross_entropy_value_f64(&in, &value, NULL), "inner"));
+  in.inner = 1, in.has_ignore_index = 1;
+  CHECK(value_error(lossfn_multi_margin_value_f64(&in, &value, NULL), "ignore_index"));
+  in.has_ignore_index = 0;
+  CHECK(lossfn_softmax_cross_entropy_value_f64(&in, &value, NULL) == LOSSFN_OK && lossfn_last_error()[0] == '\0');
 }

@@ -24,11 +24,51 @@
  * gradient w.r.t. aux for gaussian_nll, else NULL. params: the hyper-parameters in the order
  * lossfn_param_name() gives (NULL: the defaults). grad_output_array: per-element upstream
  * gradient, reduction none only (NULL: the scalar grad_output).
+ *
+ * Row losses and softmax utilities (LOSSFN_ROW_LOSSES below: multi-class losses along a class
+ * axis, then logsumexp, softmax, log_softmax). One struct describes the call's inputs,
+ * lossfn_rows_<t> (the fields are the same for f32 and f64, T the dtype):
+ *
+ *   size_t outer, classes, inner;  the logits are a C-contiguous (outer, classes, inner) array:
+ *                                  (rows, classes) is {rows, classes, 1}, NCHW data with the
+ *                                  class axis 1 is {N, C, H*W}; inner must be >= 1. A "row" is
+ *                                  one (outer, inner) position: outer * inner rows.
+ *   const T* logits;               outer * classes * inner values.
+ *   const int64_t* labels;         one class index per row, or NULL;
+ *   const T* target;               or a dense target of the logits' shape, or NULL (the
+ *                                  lossfn_row_loss_target() of the loss says which it takes).
+ *   const double* class_weight;    `classes` weights (softmax_focal: alpha per class), or NULL.
+ *   const T* weight;               per-row sample weights, or NULL.
+ *   const double* params;          hyper-parameters in lossfn_param_name() order (NULL: defaults).
+ *   int has_ignore_index;          nonzero: rows whose label is ignore_index are skipped.
+ *   int64_t ignore_index;
+ *   lossfn_reduction reduction;    (0, as in a zero-initialised struct, is NONE)
+ *
+ * and per row loss <name> and dtype <t>:
+ *
+ *   lossfn_status lossfn_<name>_value_<t>(const lossfn_rows_<t>* in, double* value, T* loss);
+ *   lossfn_status lossfn_<name>_value_and_grad_<t>(const lossfn_rows_<t>* in, double* value,
+ *       T* loss, T* grad);
+ *   lossfn_status lossfn_<name>_grad_<t>(const lossfn_rows_<t>* in, T* grad,
+ *       double grad_output, const T* grad_output_array);
+ *
+ * value: the reduced loss (mean/sum; NULL for none). loss: outer * inner per-row losses (none
+ * only; NULL otherwise). grad: the gradient w.r.t. the logits (their shape), of the reduced
+ * loss times grad_output, or for none of each row's loss times grad_output_array[row] (NULL:
+ * grad_output). mean = sum_i s_i l_i / sum_i s_i d_i with sample weights s_i and d_i the
+ * label's class weight for softmax_cross_entropy and nll with labels, 0 for an ignored row,
+ * else 1 (docs/losses.md).
+ * The utilities take the logits only (labels, target, class_weight, weight NULL; reduction
+ * ignored); value: `value` must be NULL and `loss` receives the output (logsumexp: outer *
+ * inner values; softmax, log_softmax: the logits' shape, see lossfn_row_loss_full_output());
+ * grad: the vector-Jacobian product with grad_output_array (the output's shape; NULL: all
+ * ones), grad_output must be 1; value_and_grad: both, with all ones.
  */
 #ifndef LOSSFN_H
 #define LOSSFN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -65,6 +105,27 @@ const char* lossfn_loss_name(int index);
 int lossfn_num_params(const char* loss);                   /* -1 for an unknown loss */
 const char* lossfn_param_name(const char* loss, int i);    /* NULL when out of range */
 double lossfn_param_default(const char* loss, int i);
+/* The three above answer for row losses and utilities too (their names are distinct). */
+
+/* The row losses and utilities by index 0..lossfn_num_row_losses()-1 (LOSSFN_ROW_LOSSES order). */
+int lossfn_num_row_losses(void);
+const char* lossfn_row_loss_name(int index);
+/* What the target is: one of lossfn_row_target, or -1 for an unknown name. */
+typedef enum lossfn_row_target {
+  LOSSFN_ROW_TARGET_NONE = 0,           /* the utilities: no target */
+  LOSSFN_ROW_TARGET_LABELS = 1,         /* in->labels */
+  LOSSFN_ROW_TARGET_DENSE = 2,          /* in->target */
+  LOSSFN_ROW_TARGET_LABELS_OR_DENSE = 3 /* either (softmax_cross_entropy) */
+} lossfn_row_target;
+int lossfn_row_loss_target(const char* loss);
+/* The name of the per-class vector in->class_weight stands for ("class_weight", "alpha"), or
+ * NULL where the loss takes none (or the name is unknown). */
+const char* lossfn_row_loss_class_weight(const char* loss);
+/* 1 when the loss honours in->has_ignore_index, 0 when not, -1 for an unknown name. */
+int lossfn_row_loss_ignore_index(const char* loss);
+/* 1 when the output written to `loss` has the logits' shape (softmax, log_softmax), 0 when it
+ * has one value per row, -1 for an unknown name. */
+int lossfn_row_loss_full_output(const char* loss);
 
 #define LOSSFN_LOSSES(X)                                                                    \
   X(mse) X(mae) X(huber) X(smooth_l1) X(log_cosh) X(quantile) X(msle) X(mape) X(poisson_nll) \
@@ -90,6 +151,39 @@ double lossfn_param_default(const char* loss, int i);
 #define LOSSFN_DECLARE(name) LOSSFN_DECLARE_TYPED(name, f32, float) LOSSFN_DECLARE_TYPED(name, f64, double)
 LOSSFN_LOSSES(LOSSFN_DECLARE)
 #undef LOSSFN_DECLARE
+
+#define LOSSFN_ROW_LOSSES(X)                                                              \
+  X(softmax_cross_entropy) X(categorical_crossentropy) X(sparse_categorical_crossentropy) \
+  X(nll) X(softmax_focal) X(categorical_hinge) X(multi_margin) X(multilabel_soft_margin)  \
+  X(logsumexp) X(softmax) X(log_softmax)
+
+#define LOSSFN_ROWS_STRUCT(t, T)     \
+  typedef struct lossfn_rows_##t {   \
+    size_t outer, classes, inner;    \
+    const T* logits;                 \
+    const int64_t* labels;           \
+    const T* target;                 \
+    const double* class_weight;      \
+    const T* weight;                 \
+    const double* params;            \
+    int has_ignore_index;            \
+    int64_t ignore_index;            \
+    lossfn_reduction reduction;      \
+  } lossfn_rows_##t;
+LOSSFN_ROWS_STRUCT(f32, float)
+LOSSFN_ROWS_STRUCT(f64, double)
+#undef LOSSFN_ROWS_STRUCT
+
+#define LOSSFN_DECLARE_ROWS_TYPED(name, t, T)                                                      \
+  lossfn_status lossfn_##name##_value_##t(const lossfn_rows_##t* in, double* value, T* loss);      \
+  lossfn_status lossfn_##name##_value_and_grad_##t(const lossfn_rows_##t* in, double* value,       \
+                                                   T* loss, T* grad);                              \
+  lossfn_status lossfn_##name##_grad_##t(const lossfn_rows_##t* in, T* grad, double grad_output,   \
+                                         const T* grad_output_array);
+#define LOSSFN_DECLARE_ROWS(name) \
+  LOSSFN_DECLARE_ROWS_TYPED(name, f32, float) LOSSFN_DECLARE_ROWS_TYPED(name, f64, double)
+LOSSFN_ROW_LOSSES(LOSSFN_DECLARE_ROWS)
+#undef LOSSFN_DECLARE_ROWS
 
 #ifdef __cplusplus
 }
