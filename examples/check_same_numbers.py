@@ -14,8 +14,11 @@ def python_values():
     p = np.sin(0.1 * i).astype(np.float32)
     t = (i % 2).astype(np.float32)
     v, g = lf.bce_with_logits.value_and_grad(p, t)
+    # the same numbers as (250, 4) class scores, labels row % 4
+    sv, sg = lf.softmax_cross_entropy.value_and_grad(p.reshape(-1, 4), np.arange(p.size // 4) % 4)
     return {"huber": lf.huber(p, t), "bce_with_logits": v, "bce_with_logits_grad3": float(g[3]),
-            "log_cosh_sum": lf.log_cosh(p, t, reduction="sum")}
+            "log_cosh_sum": lf.log_cosh(p, t, reduction="sum"),
+            "softmax_cross_entropy": sv, "softmax_cross_entropy_grad5": float(sg.ravel()[5])}
 
 
 def main():

@@ -1,7 +1,9 @@
 // Fits y = 3 x - 2 (with heavy-tailed noise) by gradient descent on the Huber loss, through
 // lossfn's C++ API: one fused value_and_grad per step. Prints the loss as it falls, then the
-// values that examples/check_same_numbers.py compares with the Python package.
+// values that examples/check_same_numbers.py compares with the Python package (a softmax
+// cross-entropy among them).
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <vector>
 
@@ -36,5 +38,13 @@ int main() {
   std::printf("check bce_with_logits %.9g\n", lossfn::value_and_grad(g.data(), in, lossfn::BceWithLogits{}));
   std::printf("check bce_with_logits_grad3 %.9g\n", double(g[3]));
   std::printf("check log_cosh_sum %.9g\n", lossfn::value(in, lossfn::LogCosh{}, lossfn::Reduction::sum));
+  // The same numbers as (250, 4) rows of class scores with labels row % 4 (a row loss).
+  const std::size_t rows = n / 4, classes = 4;
+  std::vector<std::int64_t> labels(rows);
+  for (std::size_t r = 0; r < rows; ++r) labels[r] = std::int64_t(r % classes);
+  const lossfn::RowInputs<float> scores(p.data(), rows, classes, labels.data());
+  std::printf("check softmax_cross_entropy %.9g\n",
+              lossfn::value_and_grad(g.data(), scores, lossfn::SoftmaxCrossEntropy{}));
+  std::printf("check softmax_cross_entropy_grad5 %.9g\n", double(g[5]));
   return std::fabs(w - 3.0) < 0.1 && std::fabs(b + 2.0) < 0.1 ? 0 : 1;
 }
