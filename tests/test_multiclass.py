@@ -116,6 +116,23 @@ def test_matches_reference(loss, hyper, kind, dtype, isa):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("loss,hyper,kind", CASES, ids=CASE_IDS)
+def test_long_rows_match_reference(loss, hyper, kind, dtype):
+    """Rows of many classes take the row-at-a-time path (short rows go through tiles of rows)."""
+    shape = (5, 100)
+    x, t = cast(*inputs(loss, kind, shape=shape, seed=4), dtype)
+    hyper = concrete({k: ("per-class" if isinstance(v, np.ndarray) else v) for k, v in hyper.items()},
+                     shape[-1], np.random.default_rng(1))
+    rx, rt = x.astype(np.float64), t if t.dtype.kind in "iu" else t.astype(np.float64)
+    w = np.random.default_rng(7).uniform(0.2, 2.0, shape[0]).astype(dtype)
+    for reduction in REDUCTIONS:
+        value, grad = loss.value_and_grad(x, t, reduction=reduction, weight=w, **hyper)
+        ref_value, ref_grad = loss.reference.value_and_grad(rx, rt, reduction=reduction, weight=w, **hyper)
+        assert_close(value, ref_value, dtype, f"{reduction} value")
+        assert_close(grad, ref_grad, dtype, f"{reduction} grad")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("util", UTILITIES, ids=UTILITY_IDS)
 def test_utility_matches_reference(util, dtype, isa):
     rng = np.random.default_rng(3)

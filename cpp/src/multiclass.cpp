@@ -48,6 +48,11 @@ struct Row {
 };
 
 template <class T>
+bool ignored(const RowJob<T>& j, std::size_t r) {
+  return j.labels && j.has_ignore_index && j.labels[r] == j.ignore_index;
+}
+
+template <class T>
 void zero_row(T* g, std::size_t n, std::size_t stride) {
   for (std::size_t c = 0; c < n; ++c) g[c * stride] = T(0);
 }
@@ -96,11 +101,15 @@ __attribute__((noinline)) Stats segment_stats(const T* __restrict x, const T* __
       continue;
     }
     if (cm > m) {
-      const double shift = double(cm) - double(m);  // +inf while m is -inf
-      if (K != kNoCoef && b != 0.0) t -= b * shift;
-      const double r = __builtin_exp(-shift);
-      s *= r;
-      if (E == kExpV) u *= r;
+      if (m != neg_inf<T>()) {  // rescale what the chunks before added (nothing on the first)
+        const double shift = double(cm) - double(m);
+        if (K != kNoCoef && b != 0.0) t -= b * shift;
+        const double r = __builtin_exp(-shift);
+        s *= r;
+        if (E == kExpV) u *= r;
+      } else if (K != kNoCoef && b != 0.0) {
+        t = -__builtin_inf();  // target mass on -inf scores
+      }
       m = cm;
     }
     T as = T(0), at = T(0), ab = T(0), au = T(0);
@@ -173,8 +182,14 @@ struct SoftmaxRows {
   double smoothing = 0.0, gamma = 0.0;
   T alpha = T(0), beta = T(1);   // dense coefficient: b_c = cw_c (alpha q_c + beta)
   double bscale = 1.0;           // factor of the coefficient sums in the loss
+  double class_weight_sum;       // sum_c b_c of a label row with smoothing: C or the class weights' sum
 
-  explicit SoftmaxRows(const RowJob<T>& j) : classes(j.classes), cw(j.class_weight), cw_t(j.class_weight_t) {
+  explicit SoftmaxRows(const RowJob<T>& j)
+      : classes(j.classes), cw(j.class_weight), cw_t(j.class_weight_t), class_weight_sum(double(j.classes)) {
+    if (cw) {
+      class_weight_sum = 0.0;
+      for (std::size_t c = 0; c < classes; ++c) class_weight_sum += cw[c];
+    }
     if (S == Softmax::ce_labels || S == Softmax::ce_dense) smoothing = j.params[0];
     if (S == Softmax::focal) gamma = j.params[0];
     if (S == Softmax::ce_labels) bscale = smoothing / double(classes);
@@ -203,9 +218,9 @@ struct SoftmaxRows {
     return st;
   }
 
-  Finish finish(const Row<T>& r, const Stats& st) const {
+  // `ls` is log(st.s), passed in so that the tiles below can take it from a vector loop.
+  Finish finish(const Row<T>& r, const Stats& st, double ls) const {
     Finish f{0.0, 0.0, 0.0, 0.0, 1.0 / st.s, 0.0, 0.0};
-    const double ls = __builtin_log(st.s);
     f.lse = st.m + ls;
     if (S == Softmax::ce_labels) {
       const double wy = cw ? cw[r.label] : 1.0;
@@ -317,9 +332,122 @@ struct SoftmaxRows {
       g[c * st] = (v ? v[c * st] : T(1)) - math::exp_nonpositive(x[c * st] - m) * d;
   }
 
+  // --- Tiles: short rows side by side ------------------------------------------------------
+  // A row of a few classes costs more in per-row overhead (reductions across vector lanes,
+  // a log per row) than in arithmetic, and the rows of NCHW data lie side by side in memory.
+  // A tile therefore takes up to kTile rows at once and vectorizes across them: for each class
+  // c, the rows' scores are one contiguous vector. NCHW rows are read in place (class stride
+  // inner); consecutive rows of a few classes (inner = 1) are first transposed into a buffer.
+  static constexpr bool tileable =
+      (S == Softmax::ce_labels && (K == kNoCoef || K == kOne || K == kClassW)) || S == Softmax::focal ||
+      S == Softmax::logsumexp;
+  static constexpr std::size_t kTile = 32, kTileClasses = 32;
+
+  static bool use_tiles(const RowJob<T>& j) {
+    return tileable && (j.inner > 1 ? j.classes <= 4096 : j.classes <= kTileClasses);
+  }
+
+  // Sum over the w rows r, r + 1, ... of s_r l_r; writes the per-row outputs. Their scores are
+  // x[q + c * cs] for row q and class c, their gradient goes to g (same layout), or nowhere.
+  __attribute__((noinline)) double tile(const RowJob<T>& j, std::size_t r, std::size_t w, const T* __restrict x,
+                                        T* __restrict g, std::size_t cs) const {
+    const std::size_t C = classes;
+    const T* __restrict cwt = cw_t;
+    T m[kTile], s[kTile], t[kTile], ls[kTile], k[kTile], kb[kTile];
+    for (std::size_t q = 0; q < w; ++q) m[q] = neg_inf<T>(), s[q] = T(0), t[q] = T(0);
+    for (std::size_t c = 0; c < C; ++c) {
+      const T* __restrict xc = x + c * cs;
+#pragma omp simd
+      for (std::size_t q = 0; q < w; ++q) m[q] = xc[q] > m[q] ? xc[q] : m[q];
+    }
+    for (std::size_t c = 0; c < C; ++c) {
+      const T* __restrict xc = x + c * cs;
+      const T bc = K == kClassW ? cwt[c] : T(1);
+#pragma omp simd
+      for (std::size_t q = 0; q < w; ++q) {
+        const T d = xc[q] - m[q];
+        s[q] += math::exp_nonpositive(d);
+        if (K != kNoCoef) t[q] += bc != T(0) ? bc * d : T(0);
+      }
+    }
+#pragma omp simd
+    for (std::size_t q = 0; q < w; ++q) ls[q] = math::log(s[q]);
+
+    double acc = 0.0;
+    for (std::size_t q = 0; q < w; ++q) {
+      const std::size_t row = r + q;
+      Row<T> rw{};
+      rw.x = x + q;
+      rw.stride = cs;
+      rw.label = j.labels ? j.labels[row] : 0;
+      if (ignored(j, row)) {
+        k[q] = kb[q] = ls[q] = T(0);
+        if (j.loss) j.loss[row] = T(0);
+        continue;
+      }
+      const double sw = j.weight ? double(j.weight[row]) : 1.0;
+      rw.rs = g ? j.scale * sw * (j.grad_output ? double(j.grad_output[row]) : 1.0) : 0.0;
+      const Finish f = finish(rw, Stats{double(m[q]), double(s[q]), double(t[q]), class_weight_sum, 0.0}, double(ls[q]));
+      acc += sw * f.loss;
+      if (j.loss) j.loss[row] = T(sw * f.loss);
+      k[q] = T(f.k);
+      kb[q] = T(f.kb);
+      ls[q] = T(f.ky);  // reused: what the label's entry loses
+    }
+    if (!g) return acc;
+    for (std::size_t c = 0; c < C; ++c) {
+      const T* __restrict xc = x + c * cs;
+      T* __restrict gc = g + c * cs;
+      const T bc = K == kClassW ? cwt[c] : T(1);
+#pragma omp simd
+      for (std::size_t q = 0; q < w; ++q) {
+        T v = k[q] * math::exp_nonpositive(xc[q] - m[q]);
+        if (K != kNoCoef) v -= kb[q] * bc;
+        gc[q] = v;
+      }
+    }
+    for (std::size_t q = 0; q < w; ++q) {
+      if (ignored(j, r + q)) {
+        zero_row(g + q, C, cs);
+      } else if (S != Softmax::logsumexp) {
+        T& gy = g[q + std::size_t(j.labels[r + q]) * cs];
+        gy = T(double(gy) - double(ls[q]));
+      }
+    }
+    return acc;
+  }
+
+  // Sum over rows [r0, r1) in tiles that stay within one outer index.
+  double tiles(const RowJob<T>& j, std::size_t r0, std::size_t r1) const {
+    const std::size_t C = classes;
+    double acc = 0.0;
+    T xbuf[kTile * kTileClasses], gbuf[kTile * kTileClasses];
+    for (std::size_t r = r0; r < r1;) {
+      std::size_t w = r1 - r < kTile ? r1 - r : kTile;
+      if (j.inner > 1) {
+        const std::size_t left = j.inner - r % j.inner;
+        w = w < left ? w : left;
+        const std::size_t o = r / j.inner, base = o * C * j.inner + (r - o * j.inner);
+        acc += tile(j, r, w, j.logits + base, j.grad ? j.grad + base : nullptr, j.inner);
+      } else {
+        const T* __restrict x = j.logits + r * C;
+        for (std::size_t q = 0; q < w; ++q)
+          for (std::size_t c = 0; c < C; ++c) xbuf[c * kTile + q] = x[q * C + c];
+        acc += tile(j, r, w, xbuf, j.grad ? gbuf : nullptr, kTile);
+        if (j.grad) {
+          T* __restrict g = j.grad + r * C;
+          for (std::size_t q = 0; q < w; ++q)
+            for (std::size_t c = 0; c < C; ++c) g[q * C + c] = gbuf[c * kTile + q];
+        }
+      }
+      r += w;
+    }
+    return acc;
+  }
+
   double row(const Row<T>& r) const {
     const Stats st = row_stats(r);
-    const Finish f = finish(r, st);
+    const Finish f = finish(r, st, __builtin_log(st.s));
     if (r.g || r.y) write(r, st, f, 0, classes);
     return f.loss;
   }
@@ -334,6 +462,9 @@ template <class T>
 struct NllRows {
   static constexpr bool full_output = false;
   static constexpr bool splittable = false;
+  static constexpr bool tileable = false;
+  static bool use_tiles(const RowJob<T>&) { return false; }
+  double tiles(const RowJob<T>&, std::size_t, std::size_t) const { return 0.0; }
   std::size_t classes;
   const double* cw;
   explicit NllRows(const RowJob<T>& j) : classes(j.classes), cw(j.class_weight) {}
@@ -356,6 +487,9 @@ template <class T, bool Sparse>
 struct ProbCrossEntropyRows {
   static constexpr bool full_output = false;
   static constexpr bool splittable = false;
+  static constexpr bool tileable = false;
+  static bool use_tiles(const RowJob<T>&) { return false; }
+  double tiles(const RowJob<T>&, std::size_t, std::size_t) const { return 0.0; }
   std::size_t classes;
   double eps, smoothing;
   explicit ProbCrossEntropyRows(const RowJob<T>& j)
@@ -401,6 +535,9 @@ template <class T>
 struct CategoricalHingeRows {
   static constexpr bool full_output = false;
   static constexpr bool splittable = false;
+  static constexpr bool tileable = false;
+  static bool use_tiles(const RowJob<T>&) { return false; }
+  double tiles(const RowJob<T>&, std::size_t, std::size_t) const { return 0.0; }
   std::size_t classes;
   explicit CategoricalHingeRows(const RowJob<T>& j) : classes(j.classes) {}
   double row(const Row<T>& r) const {
@@ -435,6 +572,9 @@ template <class T>
 struct MultiMarginRows {
   static constexpr bool full_output = false;
   static constexpr bool splittable = false;
+  static constexpr bool tileable = false;
+  static bool use_tiles(const RowJob<T>&) { return false; }
+  double tiles(const RowJob<T>&, std::size_t, std::size_t) const { return 0.0; }
   std::size_t classes;
   const double* cw;
   bool squared;
@@ -468,6 +608,9 @@ template <class T>
 struct MultilabelSoftMarginRows {
   static constexpr bool full_output = false;
   static constexpr bool splittable = false;
+  static constexpr bool tileable = false;
+  static bool use_tiles(const RowJob<T>&) { return false; }
+  double tiles(const RowJob<T>&, std::size_t, std::size_t) const { return 0.0; }
   std::size_t classes;
   const double* cw;
   explicit MultilabelSoftMarginRows(const RowJob<T>& j) : classes(j.classes), cw(j.class_weight) {}
@@ -510,14 +653,11 @@ Row<T> make_row(const RowJob<T>& j, std::size_t r) {
   return row;
 }
 
-template <class T>
-bool ignored(const RowJob<T>& j, std::size_t r) {
-  return j.labels && j.has_ignore_index && j.labels[r] == j.ignore_index;
-}
 
 // Sum over rows [r0, r1) of s_r l_r, writing the requested per-row outputs.
 template <class Loss, class T>
 __attribute__((noinline)) double rows_block(const Loss& loss, const RowJob<T>& j, std::size_t r0, std::size_t r1) {
+  if (Loss::use_tiles(j)) return loss.tiles(j, r0, r1);
   double acc = 0.0;
   for (std::size_t r = r0; r < r1; ++r) {
     const Row<T> row = make_row<Loss>(j, r);
@@ -564,7 +704,7 @@ double split_rows(const Loss& loss, const RowJob<T>& j) {
       const double* s = slot + k * kStatsSize;
       st = merge<Loss::E>(st, Stats{s[0], s[1], s[2], s[3], s[4]});
     }
-    const Finish f = loss.finish(make_row<Loss>(j, r), st);
+    const Finish f = loss.finish(make_row<Loss>(j, r), st, __builtin_log(st.s));
     // Park the merged statistics and the gradient factors in the row's first slot.
     double* park = scratch + r * nseg * kStatsSize;
     park[0] = st.m, park[1] = st.s, park[2] = f.k, park[3] = f.kb, park[4] = f.ky, park[5] = f.d;
