@@ -78,7 +78,7 @@ def test_baseline_code_has_no_avx_instructions():
 def test_cmake_package_and_headers_ship_with_the_package():
     cmake_dir, include = lf.get_cmake_dir(), lf.get_include()
     assert os.path.exists(os.path.join(cmake_dir, "lossfnConfig.cmake"))
-    for header in ("lossfn.hpp", "core.hpp", "losses.hpp", "lossfn.h"):
+    for header in ("lossfn.hpp", "core.hpp", "losses.hpp", "row_losses.hpp", "lossfn.h"):
         assert os.path.exists(os.path.join(include, "lossfn", header))
     out = subprocess.run([sys.executable, "-m", "lossfn", "--cmake-dir"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == cmake_dir

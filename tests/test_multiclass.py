@@ -294,6 +294,15 @@ def test_empty_batch(loss):
     assert grad.shape == (0, 5)
 
 
+def test_empty_spatial_axes():
+    """(N, C, 0) logits with axis=1: no rows."""
+    x, y = np.zeros((2, 3, 0)), np.zeros((2, 0), dtype=np.int64)
+    assert np.isnan(lf.softmax_cross_entropy(x, y, axis=1))
+    assert lf.softmax_cross_entropy(x, y, axis=1, reduction="sum") == 0.0
+    assert lf.softmax_cross_entropy.grad(x, y, axis=1).shape == (2, 3, 0)
+    assert lf.softmax(x, axis=1).shape == (2, 3, 0)
+
+
 def test_every_row_ignored():
     x = np.random.default_rng(0).normal(size=(4, 3))
     y = np.full(4, -100)

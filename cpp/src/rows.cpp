@@ -53,7 +53,7 @@ void run_impl(RowLoss loss, const RowCall<T>& c) {
   const RowLossInfo& info = row_loss_info(loss);
   const bool utility = info.target == RowTarget::none;
   const std::size_t rows = c.outer * c.inner, n = rows * c.classes, C = c.classes;
-  if (c.inner == 0 || (c.outer != 0 && rows / c.outer != c.inner) || (C != 0 && n / C != rows))
+  if ((c.outer != 0 && rows / c.outer != c.inner) || (C != 0 && n / C != rows))
     fail("logits: the shape is too large");
 
   double params[kMaxParams] = {0, 0, 0, 0};
@@ -66,6 +66,7 @@ void run_impl(RowLoss loss, const RowCall<T>& c) {
   // Targets: labels, a dense array, either, or none.
   const bool wants_labels = info.target == RowTarget::labels || info.target == RowTarget::labels_or_dense;
   const bool wants_dense = info.target == RowTarget::dense || info.target == RowTarget::labels_or_dense;
+  if (utility && (c.labels || c.target)) fail(std::string(info.name) + ": target: takes no target");
   if (c.labels && c.target) fail(std::string(info.name) + ": target: pass labels or a dense target, not both");
   if (c.labels && !wants_labels) fail(std::string(info.name) + ": target: takes a dense target, not labels");
   if (c.target && !wants_dense) fail(std::string(info.name) + ": target: takes integer labels, not a dense target");
@@ -95,7 +96,10 @@ void run_impl(RowLoss loss, const RowCall<T>& c) {
   if (!reduced && c.value) fail("value: a reduced value is written only for reduction mean or sum");
   const bool want_value = reduced ? c.value != nullptr : c.loss != nullptr;
   const bool want_grad = c.grad != nullptr;
-  if (!want_value && !want_grad) fail("no output requested");
+  if (!want_value && !want_grad)
+    fail(std::string("no output requested: pass ") + (utility ? "loss" : reduced ? "value" : "loss") + " or grad");
+  if (utility && c.grad_output != 1.0)
+    fail("grad_output: the utilities take their upstream gradient as an array (grad_output_array)");
   if (c.grad_output_array && reduced) fail("grad_output: an array upstream gradient needs reduction none");
   if (c.grad_output_array && !want_grad) fail("grad_output: an upstream gradient needs a gradient output");
   if (c.grad_output_array && want_value && !utility) fail("grad_output: an array needs a gradient-only call");
