@@ -1,0 +1,447 @@
+"""What the benchmark scripts share: timing, copy bandwidth, machine state, report pieces.
+
+Used by bench/bench.py (elementwise losses) and bench/bench_multiclass.py (row losses); see
+bench/README.md.  Importable as ``_common`` because Python puts a script's folder on sys.path.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import gc
+import json
+import math
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import lossfn as lf
+
+try:
+    import torch
+    import torch.nn.functional as F
+except Exception:  # pragma: no cover - torch is optional
+    torch = None
+    F = None
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+perf = time.perf_counter
+NOISY_CPU = 0.25  # other processes' CPU use (in CPUs) above which a cell is marked as contended
+
+
+# ----------------------------------------------------------------------------------------------
+# Timing
+# ----------------------------------------------------------------------------------------------
+
+def measure(fn, target_s, min_reps=5, max_reps=2000, slow=None):
+    """Seconds per call of fn(): (time, samples, calls per sample).
+
+    Normal calls: one warm-up call, one timed estimate, then enough samples to fill about
+    target_s (at least min_reps); the median.  Calls shorter than ~1 ms are timed in batches
+    (a sample is the batch's mean per call), so the timer's own cost does not count.
+
+    slow = (slow_s, very_slow_s) caps the big NumPy/torch calls, which have nothing left to warm
+    (their code ran at the smaller sizes, and they allocate fresh arrays on every call): the
+    warm-up call is timed, and if it took >= slow_s it counts as one of 3 samples (median); if it
+    took >= very_slow_s, one more call is made and the faster of the two is kept (noise on a
+    shared machine only ever adds time).
+    """
+    gc_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        t0 = perf()
+        fn()
+        warm = perf() - t0
+        if slow is not None and warm >= slow[0]:
+            samples = [warm]
+            want = 2 if warm >= slow[1] else 3
+            while len(samples) < want:
+                t0 = perf()
+                fn()
+                samples.append(perf() - t0)
+            t = min(samples) if want == 2 else statistics.median(samples)
+            return t, len(samples), 1
+        t0 = perf()
+        fn()
+        est = perf() - t0
+        inner = 1
+        if est < 1e-3:
+            inner = max(1, min(10000, int(1e-3 / max(est, 1e-8))))
+        reps = int(round(target_s / (est * inner)))
+        reps = max(min_reps, min(max_reps, reps))
+        samples = []
+        for _ in range(reps):
+            t0 = perf()
+            for _ in range(inner):
+                fn()
+            samples.append((perf() - t0) / inner)
+        return statistics.median(samples), len(samples), inner
+    finally:
+        if gc_enabled:
+            gc.enable()
+
+
+def copy_bandwidth(nbytes, reps=11):
+    """Bytes/s of np.copyto on a float32 buffer of nbytes: 2 * nbytes / median time."""
+    n = nbytes // 4
+    src = np.ones(n, np.float32)
+    dst = np.empty_like(src)
+    dst.fill(0)  # fault the pages in
+    t, _, _ = measure(lambda: np.copyto(dst, src), 0.0, min_reps=reps)
+    return 2 * src.nbytes / t
+
+
+def parallel_copy_bandwidth(nbytes, threads, reps=11):
+    """Informational: the same copy split into `threads` chunks copied by a thread pool."""
+    if threads <= 1:
+        return None
+    from concurrent.futures import ThreadPoolExecutor
+    n = nbytes // 4
+    src = np.ones(n, np.float32)
+    dst = np.empty_like(src)
+    dst.fill(0)
+    bounds = np.linspace(0, n, threads + 1).astype(int)
+    chunks = [(dst[a:b], src[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    with ThreadPoolExecutor(threads) as ex:
+        t, _, _ = measure(lambda: list(ex.map(lambda c: np.copyto(*c), chunks)), 0.0,
+                          min_reps=reps)
+    return 2 * src.nbytes / t
+
+
+# ----------------------------------------------------------------------------------------------
+# Formatting
+# ----------------------------------------------------------------------------------------------
+
+def fmt_n(n):
+    e = int(math.floor(math.log10(n))) if n > 0 else 0
+    d = n / 10 ** e
+    if e >= 3 and abs(d - round(d)) < 1e-9:
+        return f"{int(round(d))}e{e}"
+    return str(n)
+
+
+def fmt_t(t):
+    if t is None:
+        return "n/a"
+    if isinstance(t, str):
+        return t
+    if t < 1e-3:
+        return f"{t * 1e6:.2f} µs" if t < 1e-5 else f"{t * 1e6:.1f} µs"
+    if t < 1:
+        return f"{t * 1e3:.2f} ms" if t < 1e-2 else f"{t * 1e3:.1f} ms"
+    return f"{t:.2f} s"
+
+
+def fmt_x(a, b):
+    """Speed-up a/b ('how many times faster lossfn is')."""
+    if not isinstance(a, float) or not isinstance(b, float) or b <= 0:
+        return "n/a"
+    r = a / b
+    return f"{r:.1f}x" if r < 100 else f"{r:.0f}x"
+
+
+def parse_threads(text):
+    out = []
+    for s in text.split(","):
+        s = s.strip().lower()
+        if not s:
+            continue
+        n = (os.cpu_count() or 1) if s == "all" else int(s)
+        if n not in out:
+            out.append(n)
+    return out
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+class OtherLoad:
+    """Average number of CPUs used by *other* processes between start() and stop().
+
+    From /proc/stat (all busy jiffies) minus /proc/self/stat (this process, all threads).
+    None where /proc is unavailable.
+    """
+
+    @staticmethod
+    def _read():
+        try:
+            with open("/proc/stat") as f:
+                cpu = [int(v) for v in f.readline().split()[1:]]
+            with open("/proc/self/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            own = int(fields[11]) + int(fields[12])  # utime + stime
+        except (OSError, ValueError, IndexError):
+            return None
+        idle = cpu[3] + (cpu[4] if len(cpu) > 4 else 0)
+        return sum(cpu[:8]) - idle, own, perf()
+
+    def start(self):
+        self.t0 = self._read()
+
+    def stop(self):
+        t1 = self._read()
+        if self.t0 is None or t1 is None or t1[2] <= self.t0[2]:
+            return None
+        hz = os.sysconf("SC_CLK_TCK")
+        other = ((t1[0] - self.t0[0]) - (t1[1] - self.t0[1])) / hz
+        return max(0.0, other / (t1[2] - self.t0[2]))
+
+
+def wait_quiet(max_s, window=0.5):
+    """Sleep until other processes use < NOISY_CPU for one window, at most max_s seconds."""
+    t_end = perf() + max_s
+    while perf() < t_end:
+        probe = OtherLoad()
+        probe.start()
+        time.sleep(window)
+        other = probe.stop()
+        if other is None or other < NOISY_CPU:
+            return
+
+
+def git_state():
+    """'<commit> (clean|with local changes)' of the repository holding this script, or None."""
+    import subprocess
+    root = os.path.dirname(HERE)
+    try:
+        head = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", "cpp", "python",
+                                "CMakeLists.txt", "pyproject.toml"],
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + (" (library sources modified)" if dirty.stdout.strip() else "")
+
+
+def loadavg():
+    try:
+        return os.getloadavg()
+    except OSError:
+        return None
+
+
+# ----------------------------------------------------------------------------------------------
+# Command line, run information, contention-aware timing of lossfn
+# ----------------------------------------------------------------------------------------------
+
+def make_parser(doc):
+    """An ArgumentParser described by the script docstring's first line, showing defaults."""
+    import argparse
+    return argparse.ArgumentParser(description=doc.split("\n")[0],
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+
+def add_timing_args(ap):
+    """--threads, --target-time, --slow-time, --very-slow-time."""
+    ap.add_argument("--threads", default="1,all", help="comma-separated counts; 'all' = cpu_count")
+    ap.add_argument("--target-time", type=float, default=0.2,
+                    help="seconds of samples per measurement")
+    ap.add_argument("--slow-time", type=float, default=0.1,
+                    help="NumPy/torch calls slower than this: 3 calls, the warm-up counted, median")
+    ap.add_argument("--very-slow-time", type=float, default=1.0,
+                    help="NumPy/torch calls slower than this: 2 calls, the faster kept")
+
+
+def add_run_args(ap, name):
+    """--copy-mb, --retries, --quiet-wait, --quiet-budget, --no-torch, --out-dir, --name."""
+    ap.add_argument("--copy-mb", type=int, default=256, help="buffer size of the copy benchmark")
+    ap.add_argument("--retries", type=int, default=2,
+                    help="re-measure a lossfn cell up to this many times when other processes "
+                         "used >= %s CPU meanwhile" % NOISY_CPU)
+    ap.add_argument("--quiet-wait", type=float, default=3.0,
+                    help="before a retry, wait up to this many seconds for the CPUs to be quiet")
+    ap.add_argument("--quiet-budget", type=float, default=60.0,
+                    help="total seconds the whole run may spend waiting for quiet CPUs")
+    ap.add_argument("--no-torch", action="store_true", help="do not time PyTorch")
+    ap.add_argument("--out-dir", default=os.path.join(HERE, "results"))
+    ap.add_argument("--name", default=name, help="basename of the .md/.png/.json files")
+
+
+def base_info(args, use_torch, **specific):
+    """The run's description (command, versions, machine, settings) for the report and JSON;
+    prints the first progress lines."""
+    info = {
+        "command": "python " + shlex.join(sys.argv),
+        "cwd": os.getcwd(),
+        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "build_info": lf.build_info(),
+        "git": git_state(),
+        "lossfn_path": os.path.dirname(lf.__file__),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__ if torch is not None else None,
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "loadavg_start": loadavg(),
+        **specific,
+        "target_s": args.target_time, "slow_s": args.slow_time,
+        "very_slow_s": args.very_slow_time, "retries": args.retries,
+    }
+    print(f"lossfn {info['build_info']}", flush=True)
+    print(f"cpu: {info['cpu']} x{info['cpu_count']}, numpy {np.__version__}, "
+          f"torch {info['torch'] if use_torch else 'not used'}", flush=True)
+    return info
+
+
+def finish_info(info, t_start):
+    """After the last cell: lossfn back to all threads; load average at the end and wall time."""
+    lf.set_num_threads(os.cpu_count() or 1)
+    info["loadavg_end"] = loadavg()
+    info["wall_s"] = perf() - t_start
+
+
+def add_copy_bandwidth(info, copy_mb, threads):
+    """Measure the copy bandwidth (and, for information, the copy split over each thread count
+    > 1) into info; returns the one-thread bandwidth in bytes/s."""
+    bw = copy_bandwidth(copy_mb * 2 ** 20)
+    info["copy_bw"] = bw
+    info["copy_mb"] = copy_mb
+    info["parallel_copy_bw"] = {str(n): parallel_copy_bandwidth(copy_mb * 2 ** 20, n)
+                                for n in threads if n > 1}
+    print(f"copy bandwidth (np.copyto, {copy_mb} MB float32): {bw / 1e9:.2f} GB/s; "
+          + ", ".join(f"{n} threads: {v / 1e9:.2f} GB/s"
+                      for n, v in info["parallel_copy_bw"].items()), flush=True)
+    return bw
+
+
+def measure_with_load(fn, target_s, slow=None):
+    """(measure(fn, target_s, slow=slow), CPUs used by other processes meanwhile)."""
+    probe = OtherLoad()
+    probe.start()
+    m = measure(fn, target_s, slow=slow)
+    return m, probe.stop()
+
+
+def measure_lossfn(fn, args, quiet_budget):
+    """measure(fn) re-measured (after waiting for a quiet moment) while other processes used the
+    CPUs meanwhile, keeping the least contended attempt: ((time, samples, inner), other_load,
+    attempt).  quiet_budget is a one-element list: seconds of waiting left for the whole run."""
+    best = None
+    for attempt in range(1 + args.retries):
+        if attempt:
+            if quiet_budget[0] <= 0:
+                break
+            t_wait = perf()
+            wait_quiet(min(args.quiet_wait, quiet_budget[0]))
+            quiet_budget[0] -= perf() - t_wait
+        m, other = measure_with_load(fn, args.target_time)
+        if best is None or (other or 0) < (best[1] or 0):
+            best = (m, other, attempt)
+        if other is None or other < NOISY_CPU:
+            break
+    return best
+
+
+# ----------------------------------------------------------------------------------------------
+# Report pieces and output files
+# ----------------------------------------------------------------------------------------------
+
+def report_head(title, script, info):
+    """Markdown lines: title, the exact command, date, build, versions, load, copy bandwidth."""
+    L = [f"# {title}", "", f"Generated by `{script}`. Command (run from the repository root):",
+         "", "```", info["command"], "```", ""]
+    L.append(f"- date: {info['date']}, total wall time {info['wall_s'] / 60:.1f} min")
+    L.append(f"- build_info: `{info['build_info']}`")
+    L.append(f"- source tree: git {info.get('git') or 'unknown'}; lossfn imported from "
+             f"`{info.get('lossfn_path')}` (the installed build: rebuild with "
+             f"`pip install --no-build-isolation .` after changing the sources)")
+    L.append(f"- CPU: {info['cpu']}, os.cpu_count() = {info['cpu_count']}; Python "
+             f"{info['python']}, NumPy {info['numpy']}, torch {info['torch'] or 'not installed'}")
+    la0, la1 = info["loadavg_start"], info["loadavg_end"]
+    if la0 and la1:
+        L.append(f"- load average (1/5/15 min) at start {la0[0]:.2f}/{la0[1]:.2f}/{la0[2]:.2f}, "
+                 f"at end {la1[0]:.2f}/{la1[1]:.2f}/{la1[2]:.2f} (the machine is shared: "
+                 f"medians, not means)")
+    L.append(f"- **copy bandwidth** (`np.copyto` of a {info['copy_mb']} MB float32 buffer, "
+             f"2 x nbytes / median time): **{info['copy_bw'] / 1e9:.2f} GB/s**"
+             + "".join(f"; for information, the same copy split over {n} threads: "
+                       f"{v / 1e9:.2f} GB/s" for n, v in info["parallel_copy_bw"].items()))
+    return L
+
+
+def timing_line(info):
+    """The report line saying how a cell is timed (the caller appends what is skipped)."""
+    return (f"- timing: one warm-up call, then samples filling ~{info['target_s']} s (at least 5; "
+            f"calls under 1 ms are batched, mean per call of the batch); median. NumPy and torch "
+            f"calls slower than {info['slow_s']} s: 3 calls with the warm-up counted, median; "
+            f"slower than {info['very_slow_s']} s: 2 calls, the faster kept.")
+
+
+def contention_lines(info, results):
+    """The report line counting the cells timed while other processes used the CPUs."""
+    noisy = [r for r in results if (r.get("other_load") or 0) >= NOISY_CPU]
+    if not any(r.get("other_load") is not None for r in results):
+        return []
+    return [f"- contention: while lossfn was timed, other processes used >= {NOISY_CPU} CPU "
+            f"in {len(noisy)} of {len(results)} cells after up to {info['retries']} "
+            f"re-measurements each (marked † in the tables; max "
+            f"{max((r.get('other_load') or 0) for r in results):.2f} CPU)"]
+
+
+def contended_mark(r):
+    return " †" if (r.get("other_load") or 0) >= NOISY_CPU else ""
+
+
+def goal_lines(goals):
+    """The Goals section: [(title, status, [lines])] as markdown."""
+    L = ["## Goals", ""]
+    for title, status, lines in goals:
+        L.append(f"**{title} — {status}**")
+        L.append("")
+        for line in lines:
+            L.append(f"- {line}")
+        L.append("")
+    return L
+
+
+def agreement_lines(title, rows, lead):
+    """The agreement-check section: lead = [(header, key)] columns before the four differences
+    (lossfn value / grad, torch value / grad: max relative difference from the reference)."""
+    L = [f"## Agreement check ({title})", "",
+         "| " + " | ".join(h for h, _ in lead) + " | lossfn value | lossfn grad | torch value | "
+         "torch grad |", "|" + "---|" * len(lead) + "---:|" * 4]
+    for row in rows:
+        g = lambda k: f"{row[k]:.1e}" if k in row else "n/a"  # noqa: E731
+        L.append("| " + "".join(f"{row[k]} | " for _, k in lead)
+                 + f"{g('value_rel')} | {g('grad_rel')} | {g('torch_value_rel')} | "
+                 f"{g('torch_grad_rel')} |")
+    return L + [""]
+
+
+def run_and_write(args, run, evaluate_goals, write_report, write_plot):
+    """info, results = run(args); then <out-dir>/<name>.{png,md,json}; prints the goals and the
+    paths."""
+    info, results = run(args)
+    goals = evaluate_goals(info, results)
+    os.makedirs(args.out_dir, exist_ok=True)
+    md = os.path.join(args.out_dir, args.name + ".md")
+    png = os.path.join(args.out_dir, args.name + ".png")
+    js = os.path.join(args.out_dir, args.name + ".json")
+    try:
+        write_plot(png, info, results)
+    except Exception as e:  # the tables matter more than the figure
+        print(f"WARNING: plot failed: {e!r}", flush=True)
+    write_report(md, info, results, goals, os.path.basename(png))
+    with open(js, "w") as f:
+        json.dump({"info": info, "results": results}, f, indent=1, default=str)
+    print()
+    for title, status, lines in goals:
+        print(f"{title} — {status}")
+        for line in lines:
+            print(f"  {line}")
+    print(f"\nwrote {md}, {png}, {js} in {info['wall_s'] / 60:.1f} min")
