@@ -454,75 +454,100 @@ struct SoftmaxRows {
 };
 
 // ---------------------------------------------------------------------------------------------
-// The other row losses (one row at a time, scalar sums in double)
+// The other row losses: one row at a time, vector loops over the classes (sums in double)
 // ---------------------------------------------------------------------------------------------
 
-// nll (torch nll_loss): l = -w_y x_y, the input being log-probabilities.
-template <class T>
-struct NllRows {
+// What a loss that works one row at a time declares. `Derived::row_impl<Unit>` is the row's
+// code; Unit compiles the stride-1 loops (axis = -1) apart from the strided ones.
+template <class T, class Derived>
+struct RowByRow {
   static constexpr bool full_output = false;
   static constexpr bool splittable = false;
   static constexpr bool tileable = false;
   static bool use_tiles(const RowJob<T>&) { return false; }
   double tiles(const RowJob<T>&, std::size_t, std::size_t) const { return 0.0; }
+  double row(const Row<T>& r) const {
+    const Derived& d = static_cast<const Derived&>(*this);
+    return r.stride == 1 ? d.template row_impl<true>(r) : d.template row_impl<false>(r);
+  }
+};
+
+// nll (torch nll_loss): l = -w_y x_y, the input being log-probabilities.
+template <class T>
+struct NllRows : RowByRow<T, NllRows<T>> {
   std::size_t classes;
   const double* cw;
   explicit NllRows(const RowJob<T>& j) : classes(j.classes), cw(j.class_weight) {}
-  double row(const Row<T>& r) const {
+  template <bool Unit>
+  double row_impl(const Row<T>& r) const {
     const double wy = cw ? cw[r.label] : 1.0;
     if (r.g) {
-      zero_row(r.g, classes, r.stride);
+      zero_row(r.g, classes, Unit ? 1 : r.stride);
       r.g[std::size_t(r.label) * r.stride] = T(-r.rs * wy);
     }
     return -wy * double(r.x[std::size_t(r.label) * r.stride]);
   }
 };
 
+template <bool Unit, class T>
+double row_sum(const T* __restrict x, std::size_t n, std::size_t stride) {
+  const std::size_t st = Unit ? 1 : stride;
+  double S = 0.0;
+#pragma omp simd reduction(+ : S)
+  for (std::size_t c = 0; c < n; ++c) S += double(x[c * st]);
+  return S;
+}
+
 // Keras (sparse_)categorical_crossentropy on probabilities: p is normalised by S = sum_c p_c,
-// clipped to [eps, 1 - eps], l = -sum_c y_c log clip(p_c / S). The clip passes the gradient
-// where eps <= p_c / S <= 1 - eps (u_c = 1) and stops it elsewhere:
+// clipped to [eps, 1 - eps] (in the input's precision, as Keras), l = -sum_c y_c log clip(p_c / S).
+// The clip passes the gradient where eps <= p_c / S <= 1 - eps (u_c = 1) and stops it elsewhere:
 //   dl/dp_j = -u_j y_j / p_j + (sum_c u_c y_c) / S.
 // Dense targets are smoothed, y = (1 - ls) y + ls / C; the sparse form is a one-hot y.
 template <class T, bool Sparse>
-struct ProbCrossEntropyRows {
-  static constexpr bool full_output = false;
-  static constexpr bool splittable = false;
-  static constexpr bool tileable = false;
-  static bool use_tiles(const RowJob<T>&) { return false; }
-  double tiles(const RowJob<T>&, std::size_t, std::size_t) const { return 0.0; }
+struct ProbCrossEntropyRows : RowByRow<T, ProbCrossEntropyRows<T, Sparse>> {
   std::size_t classes;
-  double eps, smoothing;
+  T lo, hi, alpha, beta;
   explicit ProbCrossEntropyRows(const RowJob<T>& j)
-      : classes(j.classes), eps(j.params[0]), smoothing(Sparse ? 0.0 : j.params[1]) {}
+      : classes(j.classes), lo(T(j.params[0])), hi(T(1) - T(j.params[0])),
+        alpha(T(1.0 - (Sparse ? 0.0 : j.params[1]))), beta(T((Sparse ? 0.0 : j.params[1]) / double(j.classes))) {}
 
-  double target(const Row<T>& r, std::size_t c) const {
-    if (Sparse) return std::int64_t(c) == r.label ? 1.0 : 0.0;
-    return (1.0 - smoothing) * double(r.q[c * r.stride]) + smoothing / double(classes);
-  }
-  bool unclipped(double ratio) const { return ratio >= eps && ratio <= 1.0 - eps; }
-  double clip(double ratio) const { return ratio < eps ? eps : (ratio > 1.0 - eps ? 1.0 - eps : ratio); }
-
-  double row(const Row<T>& r) const {
-    double S = 0.0;
-    for (std::size_t c = 0; c < classes; ++c) S += double(r.x[c * r.stride]);
+  template <bool Unit>
+  double row_impl(const Row<T>& r) const {
+    const std::size_t st = Unit ? 1 : r.stride;
+    const T* __restrict x = r.x;
+    const T* __restrict q = r.q;
+    const double S = row_sum<Unit>(x, classes, st);
+    const T inv_s = T(1.0 / S);
     double loss = 0.0, U = 0.0;
     if (Sparse) {
-      const double ratio = double(r.x[std::size_t(r.label) * r.stride]) / S;
-      loss = -__builtin_log(clip(ratio));
-      U = unclipped(ratio) ? 1.0 : 0.0;
+      const T ratio = x[std::size_t(r.label) * st] * inv_s;
+      loss = -double(math::log(math::min(math::max(ratio, lo), hi)));
+      U = (ratio >= lo) & (ratio <= hi) ? 1.0 : 0.0;
     } else {
+      const T a = alpha, b = beta, l0 = lo, h0 = hi;
+#pragma omp simd reduction(+ : loss, U)
       for (std::size_t c = 0; c < classes; ++c) {
-        const double y = target(r, c), ratio = double(r.x[c * r.stride]) / S;
-        if (y != 0.0) loss -= y * __builtin_log(clip(ratio));
-        if (unclipped(ratio)) U += y;
+        const T y = a * q[c * st] + b, ratio = x[c * st] * inv_s;
+        const T term = y * math::log(math::min(math::max(ratio, l0), h0));
+        loss -= double(y != T(0) ? term : T(0));
+        U += double((ratio >= l0) & (ratio <= h0) ? y : T(0));
       }
     }
     if (r.g) {
-      for (std::size_t c = 0; c < classes; ++c) {
-        const double p = double(r.x[c * r.stride]);
-        const double y = target(r, c);
-        const double own = y != 0.0 && unclipped(p / S) ? y / p : 0.0;
-        r.g[c * r.stride] = T(r.rs * (U / S - own));
+      T* __restrict g = r.g;
+      const T base = T(r.rs * U / S), rs = T(r.rs), a = alpha, b = beta, l0 = lo, h0 = hi;
+      if (Sparse) {
+#pragma omp simd
+        for (std::size_t c = 0; c < classes; ++c) g[c * st] = base;
+        const std::size_t y = std::size_t(r.label);
+        if (U != 0.0) g[y * st] = T(double(base) - r.rs / double(x[y * st]));
+      } else {
+#pragma omp simd
+        for (std::size_t c = 0; c < classes; ++c) {
+          const T p = x[c * st], y = a * q[c * st] + b, ratio = p * inv_s;
+          const bool own = (y != T(0)) & (ratio >= l0) & (ratio <= h0);
+          g[c * st] = base - (own ? rs * y / p : T(0));
+        }
       }
     }
     return loss;
@@ -532,97 +557,111 @@ struct ProbCrossEntropyRows {
 // Keras categorical_hinge: pos = sum_c y_c x_c, neg = max_c (1 - y_c) x_c,
 // l = max(0, neg - pos + 1); the max's gradient goes to its first index.
 template <class T>
-struct CategoricalHingeRows {
-  static constexpr bool full_output = false;
-  static constexpr bool splittable = false;
-  static constexpr bool tileable = false;
-  static bool use_tiles(const RowJob<T>&) { return false; }
-  double tiles(const RowJob<T>&, std::size_t, std::size_t) const { return 0.0; }
+struct CategoricalHingeRows : RowByRow<T, CategoricalHingeRows<T>> {
   std::size_t classes;
   explicit CategoricalHingeRows(const RowJob<T>& j) : classes(j.classes) {}
-  double row(const Row<T>& r) const {
-    double pos = 0.0, neg = -__builtin_inf();
-    std::size_t arg = 0;
+  template <bool Unit>
+  double row_impl(const Row<T>& r) const {
+    const std::size_t st = Unit ? 1 : r.stride;
+    const T* __restrict x = r.x;
+    const T* __restrict q = r.q;
+    double pos = 0.0;
+    T neg = neg_inf<T>();
+#pragma omp simd reduction(+ : pos) reduction(max : neg)
     for (std::size_t c = 0; c < classes; ++c) {
-      const double y = double(r.q[c * r.stride]), x = double(r.x[c * r.stride]);
-      pos += y * x;
-      const double n = (1.0 - y) * x;
-      if (c == 0 || n > neg) {
-        neg = n;
-        arg = c;
-      }
+      pos += double(q[c * st] * x[c * st]);
+      const T n = (T(1) - q[c * st]) * x[c * st];
+      neg = n > neg ? n : neg;
     }
-    const double l = neg - pos + 1.0;
+    std::size_t arg = 0;
+    while (arg + 1 < classes && !((T(1) - q[arg * st]) * x[arg * st] == neg)) ++arg;
+    const double l = double(neg) - pos + 1.0;
     if (r.g) {
-      const bool active = l > 0.0;
-      for (std::size_t c = 0; c < classes; ++c)
-        r.g[c * r.stride] = active ? T(-r.rs * double(r.q[c * r.stride])) : T(0);
-      if (active) {
-        T& ga = r.g[arg * r.stride];
-        ga = T(double(ga) + r.rs * (1.0 - double(r.q[arg * r.stride])));
-      }
+      T* __restrict g = r.g;
+      const T k = l > 0.0 ? T(-r.rs) : T(0);
+#pragma omp simd
+      for (std::size_t c = 0; c < classes; ++c) g[c * st] = k * q[c * st];
+      if (l > 0.0) g[arg * st] = T(double(g[arg * st]) + r.rs * (1.0 - double(q[arg * st])));
     }
     return l > 0.0 ? l : (l != l ? l : 0.0);
   }
 };
 
 // torch multi_margin_loss: l = (1/C) sum_{c != y} w_y max(0, margin - x_y + x_c)^p, p in {1, 2}
-// (the class weight multiplies after the power, as torch's kernel does).
-template <class T>
-struct MultiMarginRows {
-  static constexpr bool full_output = false;
-  static constexpr bool splittable = false;
-  static constexpr bool tileable = false;
-  static bool use_tiles(const RowJob<T>&) { return false; }
-  double tiles(const RowJob<T>&, std::size_t, std::size_t) const { return 0.0; }
+// (the class weight multiplies after the power, as torch's kernel does; a term counts where
+// it is > 0).
+template <class T, bool Squared>
+struct MultiMarginRows : RowByRow<T, MultiMarginRows<T, Squared>> {
   std::size_t classes;
   const double* cw;
-  bool squared;
-  double margin;
-  explicit MultiMarginRows(const RowJob<T>& j)
-      : classes(j.classes), cw(j.class_weight), squared(j.params[0] == 2.0), margin(j.params[1]) {}
-  double row(const Row<T>& r) const {
-    const std::size_t y = std::size_t(r.label);
+  T margin;
+  explicit MultiMarginRows(const RowJob<T>& j) : classes(j.classes), cw(j.class_weight), margin(T(j.params[1])) {}
+  template <bool Unit>
+  double row_impl(const Row<T>& r) const {
+    const std::size_t st = Unit ? 1 : r.stride, y = std::size_t(r.label);
+    const T* __restrict x = r.x;
     const double wy = (cw ? cw[y] : 1.0) / double(classes);
-    const double xy = double(r.x[y * r.stride]);
+    const T shift = margin - x[y * st];
     double sum = 0.0, gy = 0.0;
-    for (std::size_t c = 0; c < classes; ++c) {
-      if (c == y) continue;
-      const double z = margin - xy + double(r.x[c * r.stride]);
-      const bool on = z > 0.0;
-      sum += on ? (squared ? z * z : z) : (z != z ? z : 0.0);
-      if (r.g) {
-        const double gc = on ? r.rs * wy * (squared ? 2.0 * z : 1.0) : 0.0;
-        r.g[c * r.stride] = T(gc);
-        gy -= gc;
+    if (r.g) {
+      T* __restrict g = r.g;
+      const T k = T(r.rs * wy);
+#pragma omp simd reduction(+ : sum, gy)
+      for (std::size_t c = 0; c < classes; ++c) {
+        const T z = shift + x[c * st];
+        const bool on = (z > T(0)) & (c != y);
+        sum += double(on ? (Squared ? z * z : z) : (z != z ? z : T(0)));
+        const T gc = on ? k * (Squared ? T(2) * z : T(1)) : T(0);
+        g[c * st] = gc;
+        gy -= double(gc);
+      }
+      g[y * st] = T(gy);
+    } else {
+#pragma omp simd reduction(+ : sum)
+      for (std::size_t c = 0; c < classes; ++c) {
+        const T z = shift + x[c * st];
+        const bool on = (z > T(0)) & (c != y);
+        sum += double(on ? (Squared ? z * z : z) : (z != z ? z : T(0)));
       }
     }
-    if (r.g) r.g[y * r.stride] = T(gy);
     return wy * sum;
   }
 };
 
 // torch multilabel_soft_margin_loss: l = (1/C) sum_c w_c (y_c softplus(-x_c) + (1 - y_c) softplus(x_c)),
-// dl/dx_c = (w_c / C) (sigmoid(x_c) - y_c).
-template <class T>
-struct MultilabelSoftMarginRows {
-  static constexpr bool full_output = false;
-  static constexpr bool splittable = false;
-  static constexpr bool tileable = false;
-  static bool use_tiles(const RowJob<T>&) { return false; }
-  double tiles(const RowJob<T>&, std::size_t, std::size_t) const { return 0.0; }
+// dl/dx_c = (w_c / C) (sigmoid(x_c) - y_c). With e = e^-|x|, r = 1/(1+e), the two softplus
+// terms are log1p(e) plus (1-y) x or -y x, summed term by term as bce_with_logits does.
+template <class T, bool Weighted>
+struct MultilabelSoftMarginRows : RowByRow<T, MultilabelSoftMarginRows<T, Weighted>> {
   std::size_t classes;
-  const double* cw;
-  explicit MultilabelSoftMarginRows(const RowJob<T>& j) : classes(j.classes), cw(j.class_weight) {}
-  double row(const Row<T>& r) const {
-    double sum = 0.0;
+  const T* cw;
+  explicit MultilabelSoftMarginRows(const RowJob<T>& j) : classes(j.classes), cw(j.class_weight_t) {}
+  template <bool Unit>
+  double row_impl(const Row<T>& r) const {
+    const std::size_t st = Unit ? 1 : r.stride;
+    const T* __restrict x = r.x;
+    const T* __restrict q = r.q;
+    const T* __restrict w = cw;
     const double inv_c = 1.0 / double(classes);
-    for (std::size_t c = 0; c < classes; ++c) {
-      const T x = r.x[c * r.stride], y = r.q[c * r.stride];
-      const double w = cw ? cw[c] : 1.0;
-      const double l = double(y) * double(math::softplus(-x)) + (1.0 - double(y)) * double(math::softplus(x));
-      sum += w * l;
-      if (r.g) r.g[c * r.stride] = T(r.rs * w * inv_c * (double(math::sigmoid(x)) - double(y)));
+    const T k = T(r.rs * inv_c);
+    T* __restrict g = r.g;
+    double sum = 0.0;
+    if (g) {
+#pragma omp simd reduction(+ : sum)
+      for (std::size_t c = 0; c < classes; ++c) {
+        const T xc = x[c * st], y = q[c * st], wc = Weighted ? w[c] : T(1);
+        const T e = math::exp_nonpositive(-math::abs(xc)), rr = T(1) / (T(1) + e);
+        const bool pos = xc >= T(0);
+        sum += double(wc * (math::log1p_small(e) + (pos ? (T(1) - y) * xc : -y * xc)));
+        g[c * st] = k * wc * ((pos ? rr : e * rr) - y);
+      }
+    } else {
+#pragma omp simd reduction(+ : sum)
+      for (std::size_t c = 0; c < classes; ++c) {
+        const T xc = x[c * st], y = q[c * st], wc = Weighted ? w[c] : T(1);
+        const T e = math::exp_nonpositive(-math::abs(xc));
+        sum += double(wc * (math::log1p_small(e) + (xc >= T(0) ? (T(1) - y) * xc : -y * xc)));
+      }
     }
     return sum * inv_c;
   }
@@ -766,6 +805,17 @@ double softmax_cross_entropy(const RowJob<T>& j) {
 }
 
 template <class T>
+double multi_margin(const RowJob<T>& j) {
+  return j.params[0] == 2.0 ? drive_rows<MultiMarginRows<T, true>>(j) : drive_rows<MultiMarginRows<T, false>>(j);
+}
+
+template <class T>
+double multilabel_soft_margin(const RowJob<T>& j) {
+  return j.class_weight ? drive_rows<MultilabelSoftMarginRows<T, true>>(j)
+                        : drive_rows<MultilabelSoftMarginRows<T, false>>(j);
+}
+
+template <class T>
 void add_rows(detail::RowFn<T>* table) {
   table[int(RowLoss::softmax_cross_entropy)] = &softmax_cross_entropy<T>;
   table[int(RowLoss::categorical_crossentropy)] = &drive_rows<ProbCrossEntropyRows<T, false>, T>;
@@ -773,8 +823,8 @@ void add_rows(detail::RowFn<T>* table) {
   table[int(RowLoss::nll)] = &drive_rows<NllRows<T>, T>;
   table[int(RowLoss::softmax_focal)] = &drive_rows<SoftmaxRows<T, Softmax::focal, kNoCoef>, T>;
   table[int(RowLoss::categorical_hinge)] = &drive_rows<CategoricalHingeRows<T>, T>;
-  table[int(RowLoss::multi_margin)] = &drive_rows<MultiMarginRows<T>, T>;
-  table[int(RowLoss::multilabel_soft_margin)] = &drive_rows<MultilabelSoftMarginRows<T>, T>;
+  table[int(RowLoss::multi_margin)] = &multi_margin<T>;
+  table[int(RowLoss::multilabel_soft_margin)] = &multilabel_soft_margin<T>;
   table[int(RowLoss::logsumexp)] = &drive_rows<SoftmaxRows<T, Softmax::logsumexp, kNoCoef>, T>;
   table[int(RowLoss::softmax)] = &drive_rows<SoftmaxRows<T, Softmax::softmax, kNoCoef>, T>;
   table[int(RowLoss::log_softmax)] = &drive_rows<SoftmaxRows<T, Softmax::log_softmax, kNoCoef>, T>;
