@@ -123,8 +123,8 @@ __attribute__((noinline)) Stats segment_stats(const T* __restrict x, const T* __
         for (std::size_t c = lo; c < hi; ++c) ab += coef<K>(q, cw, c, st, alpha, beta);
         b += double(ab);
       }
-      if (E == kSumV) {
-        for (std::size_t c = lo; c < hi; ++c) au += v ? v[c * st] : T(1);
+      if (E == kSumV) {  // v is never null here (stats() handles v = 1 apart)
+        for (std::size_t c = lo; c < hi; ++c) au += v[c * st];
         u += double(au);
       }
       continue;
@@ -316,10 +316,14 @@ struct SoftmaxRows {
   template <bool Unit>
   __attribute__((noinline)) void softmax_vjp(const T* __restrict x, const T* __restrict v, T* __restrict g, std::size_t st,
                                              std::size_t c0, std::size_t c1, T m, T inv_s, T d) const {
+    // Two loops rather than a select on v: a select on a loop-invariant condition becomes a
+    // masked load of v, which emulators (qemu) may fault on when v is null.
+    if (v) {
 #pragma omp simd
-    for (std::size_t c = c0; c < c1; ++c) {
-      const T p = math::exp_nonpositive(x[c * st] - m) * inv_s;
-      g[c * st] = p * ((v ? v[c * st] : T(1)) - d);
+      for (std::size_t c = c0; c < c1; ++c) g[c * st] = math::exp_nonpositive(x[c * st] - m) * inv_s * (v[c * st] - d);
+    } else {
+#pragma omp simd
+      for (std::size_t c = c0; c < c1; ++c) g[c * st] = math::exp_nonpositive(x[c * st] - m) * inv_s * (T(1) - d);
     }
   }
 
@@ -327,9 +331,13 @@ struct SoftmaxRows {
   template <bool Unit>
   __attribute__((noinline)) void log_softmax_vjp(const T* __restrict x, const T* __restrict v, T* __restrict g,
                                                  std::size_t st, std::size_t c0, std::size_t c1, T m, T d) const {
+    if (v) {
 #pragma omp simd
-    for (std::size_t c = c0; c < c1; ++c)
-      g[c * st] = (v ? v[c * st] : T(1)) - math::exp_nonpositive(x[c * st] - m) * d;
+      for (std::size_t c = c0; c < c1; ++c) g[c * st] = v[c * st] - math::exp_nonpositive(x[c * st] - m) * d;
+    } else {
+#pragma omp simd
+      for (std::size_t c = c0; c < c1; ++c) g[c * st] = T(1) - math::exp_nonpositive(x[c * st] - m) * d;
+    }
   }
 
   // --- Tiles: short rows side by side ------------------------------------------------------
