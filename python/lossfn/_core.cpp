@@ -117,6 +117,27 @@ py::array_t<T> new_like(const py::array& pred) {
   return py::array_t<T>(shape);
 }
 
+// The upstream gradient: a 0-d value is the scalar (returned; when `scalar_ok`), anything else
+// an array of `shape` for an unreduced output (`array_ok`), kept alive in `keep` and pointed to
+// by `array` (left null otherwise).
+template <class T>
+double parse_grad_output(py::handle obj, bool scalar_ok, bool array_ok, Reduction reduction,
+                         const std::vector<py::ssize_t>& shape, const char* shape_name, carray<T>& keep,
+                         const T*& array) {
+  if (obj.is_none()) return 1.0;
+  py::array g = as_numeric_array(obj, "grad_output");
+  if (g.ndim() == 0 && scalar_ok) return to_compute<double>(g).data()[0];
+  if (!array_ok)
+    value_error("grad_output: must be a scalar for reduction '" +
+                std::string(reduction == Reduction::mean ? "mean" : "sum") + "', got shape " + shape_str(g));
+  if (std::vector<py::ssize_t>(g.shape(), g.shape() + g.ndim()) != shape)
+    value_error("grad_output: shape " + shape_str(g) + " does not match " + shape_name + " " +
+                py::str(py::tuple(py::cast(shape))).cast<std::string>());
+  keep = to_compute<T>(g);
+  array = keep.data();
+  return 1.0;
+}
+
 enum What : int { kValue = 0, kValueAndGrad = 1, kGrad = 2, kHess = 3, kGradHess = 4 };
 
 template <class T>
@@ -138,21 +159,9 @@ py::object elementwise_t(Loss loss, int what, const py::array& pred_in, py::hand
     weight_ptr = weight.data();
   }
 
-  double go_scalar = 1.0;
-  if (!grad_output_obj.is_none()) {
-    py::array g = as_numeric_array(grad_output_obj, "grad_output");
-    if (g.ndim() == 0) {
-      go_scalar = to_compute<double>(g).data()[0];
-    } else if (reduction != Reduction::none) {
-      value_error("grad_output: must be a scalar for reduction '" +
-                  std::string(reduction == Reduction::mean ? "mean" : "sum") + "', got shape " + shape_str(g));
-    } else {
-      if (!same_shape(g, pred_in))
-        value_error("grad_output: shape " + shape_str(g) + " does not match pred shape " + shape_str(pred_in));
-      go_array = to_compute<T>(g);
-      go_ptr = go_array.data();
-    }
-  }
+  const double go_scalar = parse_grad_output<T>(grad_output_obj, true, reduction == Reduction::none, reduction,
+                                                std::vector<py::ssize_t>(pred_in.shape(), pred_in.shape() + pred_in.ndim()),
+                                                "pred shape", go_array, go_ptr);
 
   const bool want_value = what == kValue || what == kValueAndGrad;
   const bool want_grad = what == kValueAndGrad || what == kGrad || what == kGradHess;
@@ -324,22 +333,9 @@ py::object rows_t(lossfn::RowLoss loss, int what, const py::array& logits_in, in
   }
 
   const std::vector<py::ssize_t>& out_shape = info.full_output ? shape : batch;
-  double go_scalar = 1.0;
-  if (!grad_output_obj.is_none()) {
-    py::array g = as_numeric_array(grad_output_obj, "grad_output");
-    if (g.ndim() == 0 && !utility) {
-      go_scalar = to_compute<double>(g).data()[0];
-    } else if (reduction != Reduction::none && !utility) {
-      value_error("grad_output: must be a scalar for reduction '" +
-                  std::string(reduction == Reduction::mean ? "mean" : "sum") + "', got shape " + shape_str(g));
-    } else {
-      if (!has_shape(g, out_shape))
-        value_error("grad_output: shape " + shape_str(g) + " does not match the output shape " + tuple_str(out_shape));
-      go_array = to_compute<T>(g);
-      call.grad_output_array = go_array.data();
-    }
-  }
-  call.grad_output = go_scalar;
+  call.grad_output = parse_grad_output<T>(grad_output_obj, !utility, utility || reduction == Reduction::none,
+                                          reduction, out_shape, "the output shape", go_array,
+                                          call.grad_output_array);
   call.params = params.data();
   call.reduction = reduction;
 
