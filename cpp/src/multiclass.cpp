@@ -346,41 +346,72 @@ struct SoftmaxRows {
   // A tile therefore takes up to kTile rows at once and vectorizes across them: for each class
   // c, the rows' scores are one contiguous vector. NCHW rows are read in place (class stride
   // inner); consecutive rows of a few classes (inner = 1) are first transposed into a buffer.
-  static constexpr bool tileable =
-      (S == Softmax::ce_labels && (K == kNoCoef || K == kOne || K == kClassW)) || S == Softmax::focal ||
-      S == Softmax::logsumexp;
+  // Every kind takes tiles of NCHW rows; rows of a few classes (inner = 1) take them where the
+  // row has no dense input or output to transpose besides the logits and the gradient.
+  static constexpr bool tileable = true;
+  static constexpr bool buffered = S == Softmax::ce_labels || S == Softmax::focal || S == Softmax::logsumexp;
   static constexpr std::size_t kTile = 32, kTileClasses = 32;
 
   static bool use_tiles(const RowJob<T>& j) {
-    return tileable && (j.inner > 1 ? j.classes <= 4096 : j.classes <= kTileClasses);
+    return j.inner > 1 ? j.classes <= 4096 : buffered && j.classes <= kTileClasses;
   }
 
-  // Sum over the w rows r, r + 1, ... of s_r l_r; writes the per-row outputs. Their scores are
-  // x[q + c * cs] for row q and class c, their gradient goes to g (same layout), or nowhere.
-  __attribute__((noinline)) double tile(const RowJob<T>& j, std::size_t r, std::size_t w, const T* __restrict x,
-                                        T* __restrict g, std::size_t cs) const {
-    const std::size_t C = classes;
+  // The w rows r, r + 1, ... of one tile: row q's class c is at offset q + c * cs of x, of the
+  // dense target q_in, of the full-shaped output y and upstream gradient v, and of the gradient g
+  // (any of them null when absent).
+  struct Tile {
+    const T* x;
+    const T* q;
+    const T* v;
+    T* y;
+    T* g;
+    std::size_t cs;
+  };
+
+  // Sum over the tile's rows of s_r l_r; writes the per-row and full-shaped outputs.
+  __attribute__((noinline)) double tile(const RowJob<T>& j, std::size_t r, std::size_t w, const Tile& tl) const {
+    const std::size_t C = classes, cs = tl.cs;
+    const T* __restrict x = tl.x;
+    const T* __restrict qd = tl.q;
+    const T* __restrict v = tl.v;
     const T* __restrict cwt = cw_t;
-    T m[kTile], s[kTile], t[kTile], ls[kTile], k[kTile], kb[kTile];
-    for (std::size_t q = 0; q < w; ++q) m[q] = neg_inf<T>(), s[q] = T(0), t[q] = T(0);
+    const T a = alpha, b = beta;
+    T m[kTile], s[kTile], t[kTile], bs[kTile], u[kTile], ls[kTile];
+    for (std::size_t q = 0; q < w; ++q) m[q] = neg_inf<T>(), s[q] = t[q] = bs[q] = u[q] = T(0);
     for (std::size_t c = 0; c < C; ++c) {
       const T* __restrict xc = x + c * cs;
 #pragma omp simd
       for (std::size_t q = 0; q < w; ++q) m[q] = xc[q] > m[q] ? xc[q] : m[q];
     }
+    const bool with_v = E != kNoExtra && v != nullptr;
     for (std::size_t c = 0; c < C; ++c) {
       const T* __restrict xc = x + c * cs;
-      const T bc = K == kClassW ? cwt[c] : T(1);
+      if (with_v) {
+        const T* __restrict vc = v + c * cs;
 #pragma omp simd
-      for (std::size_t q = 0; q < w; ++q) {
-        const T d = xc[q] - m[q];
-        s[q] += math::exp_nonpositive(d);
-        if (K != kNoCoef) t[q] += bc != T(0) ? bc * d : T(0);
+        for (std::size_t q = 0; q < w; ++q) {
+          const T e = math::exp_nonpositive(xc[q] - m[q]);
+          s[q] += e;
+          u[q] += E == kExpV ? vc[q] * e : vc[q];
+        }
+      } else {
+#pragma omp simd
+        for (std::size_t q = 0; q < w; ++q) {
+          const T d = xc[q] - m[q];
+          s[q] += math::exp_nonpositive(d);
+          if (K != kNoCoef) {
+            const T bc = coef<K>(qd + q, cwt, c, cs, a, b);
+            t[q] += bc != T(0) ? bc * d : T(0);  // a class without target mass adds 0, even at -inf
+            bs[q] += bc;
+          }
+        }
       }
     }
 #pragma omp simd
     for (std::size_t q = 0; q < w; ++q) ls[q] = math::log(s[q]);
 
+    // Per-row factors of the second pass (see Finish).
+    T k[kTile], kb[kTile], ky[kTile], inv_s[kTile], lse[kTile], d[kTile];
     double acc = 0.0;
     for (std::size_t q = 0; q < w; ++q) {
       const std::size_t row = r + q;
@@ -389,37 +420,68 @@ struct SoftmaxRows {
       rw.stride = cs;
       rw.label = j.labels ? j.labels[row] : 0;
       if (ignored(j, row)) {
-        k[q] = kb[q] = ls[q] = T(0);
+        k[q] = kb[q] = ky[q] = T(0);
         if (j.loss) j.loss[row] = T(0);
         continue;
       }
       const double sw = j.weight ? double(j.weight[row]) : 1.0;
-      rw.rs = g ? j.scale * sw * (j.grad_output ? double(j.grad_output[row]) : 1.0) : 0.0;
-      const Finish f = finish(rw, Stats{double(m[q]), double(s[q]), double(t[q]), class_weight_sum, 0.0}, double(ls[q]));
+      const double go = !full_output && j.grad_output ? double(j.grad_output[row]) : 1.0;
+      rw.rs = tl.g ? j.scale * sw * go : 0.0;
+      const double extra = E == kNoExtra || with_v ? double(u[q]) : E == kExpV ? double(s[q]) : double(C);
+      const Finish f = finish(rw, Stats{double(m[q]), double(s[q]), double(t[q]), K == kOne || K == kClassW ? class_weight_sum : double(bs[q]), extra}, double(ls[q]));
       acc += sw * f.loss;
-      if (j.loss) j.loss[row] = T(sw * f.loss);
-      k[q] = T(f.k);
-      kb[q] = T(f.kb);
-      ls[q] = T(f.ky);  // reused: what the label's entry loses
+      if (j.loss && !full_output) j.loss[row] = T(sw * f.loss);
+      k[q] = T(f.k), kb[q] = T(f.kb), ky[q] = T(f.ky);
+      inv_s[q] = T(f.inv_s), lse[q] = T(f.lse), d[q] = T(f.d);
     }
+    if (tl.y) {
+      for (std::size_t c = 0; c < C; ++c) {
+        const T* __restrict xc = x + c * cs;
+        T* __restrict yc = tl.y + c * cs;
+        if (S == Softmax::softmax) {
+#pragma omp simd
+          for (std::size_t q = 0; q < w; ++q) yc[q] = math::exp_nonpositive(xc[q] - m[q]) * inv_s[q];
+        } else {
+#pragma omp simd
+          for (std::size_t q = 0; q < w; ++q) yc[q] = xc[q] - lse[q];
+        }
+      }
+    }
+    T* __restrict g = tl.g;
     if (!g) return acc;
     for (std::size_t c = 0; c < C; ++c) {
       const T* __restrict xc = x + c * cs;
       T* __restrict gc = g + c * cs;
-      const T bc = K == kClassW ? cwt[c] : T(1);
+      if (S == Softmax::softmax || S == Softmax::log_softmax) {
+        if (with_v) {
+          const T* __restrict vc = v + c * cs;
 #pragma omp simd
-      for (std::size_t q = 0; q < w; ++q) {
-        T v = k[q] * math::exp_nonpositive(xc[q] - m[q]);
-        if (K != kNoCoef) v -= kb[q] * bc;
-        gc[q] = v;
+          for (std::size_t q = 0; q < w; ++q) {
+            const T e = math::exp_nonpositive(xc[q] - m[q]);
+            gc[q] = S == Softmax::softmax ? e * inv_s[q] * (vc[q] - d[q]) : vc[q] - e * d[q];
+          }
+        } else {
+#pragma omp simd
+          for (std::size_t q = 0; q < w; ++q) {
+            const T e = math::exp_nonpositive(xc[q] - m[q]);
+            gc[q] = S == Softmax::softmax ? e * inv_s[q] * (T(1) - d[q]) : T(1) - e * d[q];
+          }
+        }
+      } else {
+#pragma omp simd
+        for (std::size_t q = 0; q < w; ++q) {
+          T val = k[q] * math::exp_nonpositive(xc[q] - m[q]);
+          if (K != kNoCoef) val -= kb[q] * coef<K>(qd + q, cwt, c, cs, a, b);
+          gc[q] = val;
+        }
       }
     }
     for (std::size_t q = 0; q < w; ++q) {
       if (ignored(j, r + q)) {
         zero_row(g + q, C, cs);
-      } else if (S != Softmax::logsumexp) {
+      } else if (S == Softmax::ce_labels || S == Softmax::focal) {
         T& gy = g[q + std::size_t(j.labels[r + q]) * cs];
-        gy = T(double(gy) - double(ls[q]));
+        gy = T(double(gy) - double(ky[q]));
       }
     }
     return acc;
@@ -436,12 +498,15 @@ struct SoftmaxRows {
         const std::size_t left = j.inner - r % j.inner;
         w = w < left ? w : left;
         const std::size_t o = r / j.inner, base = o * C * j.inner + (r - o * j.inner);
-        acc += tile(j, r, w, j.logits + base, j.grad ? j.grad + base : nullptr, j.inner);
-      } else {
+        Tile tl{j.logits + base, j.target ? j.target + base : nullptr,
+                full_output && j.grad_output ? j.grad_output + base : nullptr,
+                full_output && j.loss ? j.loss + base : nullptr, j.grad ? j.grad + base : nullptr, j.inner};
+        acc += tile(j, r, w, tl);
+      } else if constexpr (buffered) {
         const T* __restrict x = j.logits + r * C;
         for (std::size_t q = 0; q < w; ++q)
           for (std::size_t c = 0; c < C; ++c) xbuf[c * kTile + q] = x[q * C + c];
-        acc += tile(j, r, w, xbuf, j.grad ? gbuf : nullptr, kTile);
+        acc += tile(j, r, w, Tile{xbuf, nullptr, nullptr, nullptr, j.grad ? gbuf : nullptr, kTile});
         if (j.grad) {
           T* __restrict g = j.grad + r * C;
           for (std::size_t q = 0; q < w; ++q)
