@@ -76,12 +76,12 @@ struct RowJob {
   bool has_ignore_index;
   std::int64_t ignore_index;
   double scale;                  // upstream gradient / the mean's denominator
-  unsigned outputs;              // Output flags (kSum, kLoss, kGrad, kGradOut, kWeight)
   int threads;
   std::size_t rows_per_block;
   double* partials;              // one slot per block when threads > 1
   // Few long rows: each row's segments are spread over threads. `scratch` holds
-  // kStatsSize doubles per (row, segment); nullptr when the rows are not split.
+  // kStatsSize doubles per (row, segment); nullptr when the rows are not split. Losses that
+  // work a row at a time ignore it and use the row blocks.
   double* scratch;
 };
 

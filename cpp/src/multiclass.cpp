@@ -348,7 +348,6 @@ struct SoftmaxRows {
   // inner); consecutive rows of a few classes (inner = 1) are first transposed into a buffer.
   // Every kind takes tiles of NCHW rows; rows of a few classes (inner = 1) take them where the
   // row has no dense input or output to transpose besides the logits and the gradient.
-  static constexpr bool tileable = true;
   static constexpr bool buffered = S == Softmax::ce_labels || S == Softmax::focal || S == Softmax::logsumexp;
   static constexpr std::size_t kTile = 32, kTileClasses = 32;
 
@@ -536,7 +535,6 @@ template <class T, class Derived>
 struct RowByRow {
   static constexpr bool full_output = false;
   static constexpr bool splittable = false;
-  static constexpr bool tileable = false;
   static bool use_tiles(const RowJob<T>&) { return false; }
   double tiles(const RowJob<T>&, std::size_t, std::size_t) const { return 0.0; }
   double row(const Row<T>& r) const {

@@ -104,9 +104,7 @@ void run_impl(RowLoss loss, const RowCall<T>& c) {
   if (c.grad_output_array && !want_grad) fail("grad_output: an upstream gradient needs a gradient output");
   if (c.grad_output_array && want_value && !utility) fail("grad_output: an array needs a gradient-only call");
 
-  if (rows > 0 && C > 0) {
-    if (c.labels) check_labels(info, c, rows);
-  }
+  if (c.labels) check_labels(info, c, rows);
 
   // The mean's denominator: sum_i s_i d_i.
   double denominator = double(rows);
@@ -149,23 +147,19 @@ void run_impl(RowLoss loss, const RowCall<T>& c) {
   job.has_ignore_index = c.has_ignore_index;
   job.ignore_index = c.ignore_index;
   job.scale = utility ? 1.0 : reduction == Reduction::mean ? c.grad_output / denominator : c.grad_output;
-  job.outputs = (reduced ? (want_value ? kSum : 0u) : (want_value ? kLoss : 0u)) | (want_grad ? kGrad : 0u) |
-                (c.grad_output_array ? kGradOut : 0u) | (c.weight ? kWeight : 0u);
   job.threads = threads;
   // Rows per block: whole rows, about kBlock scores a block (one row a block for long rows).
   job.rows_per_block = C >= kBlock ? 1 : kBlock / (C ? C : 1);
 
+  // Threads share the row blocks; a few rows of many classes are split into their segments
+  // instead (by the kernels that can split a row; the others ignore the scratch).
   std::vector<double> partials;
   std::unique_ptr<double[]> scratch;
-  const bool softmax_family = loss == RowLoss::softmax_cross_entropy || loss == RowLoss::softmax_focal ||
-                              loss == RowLoss::logsumexp || loss == RowLoss::softmax ||
-                              loss == RowLoss::log_softmax;
   if (threads > 1 && n >= kParallelMin) {
-    if (softmax_family && C >= 2 * kRowSegment && rows < std::size_t(2 * threads)) {
+    partials.resize((rows + job.rows_per_block - 1) / job.rows_per_block);
+    if (C >= 2 * kRowSegment && rows < std::size_t(2 * threads)) {
       const std::size_t nseg = (C + kRowSegment - 1) / kRowSegment;
       scratch.reset(new double[rows * nseg * kStatsSize]);
-    } else {
-      partials.resize((rows + job.rows_per_block - 1) / job.rows_per_block);
     }
   }
   job.partials = partials.data();

@@ -392,22 +392,29 @@ py::object rows(int loss_id, int what, py::handle logits_obj, int axis, py::hand
                         Reduction(reduction), ignore_index);
 }
 
+// The fields every catalogue entry shares: id, name, family, parameter names and defaults.
+template <class Info>
+py::dict catalogue_entry(int id, const Info& info) {
+  py::list names, defaults;
+  for (int k = 0; k < info.num_params; ++k) {
+    names.append(info.param_names[k]);
+    defaults.append(info.param_defaults[k]);
+  }
+  py::dict d;
+  d["id"] = id;
+  d["name"] = info.name;
+  d["family"] = info.family;
+  d["params"] = py::tuple(names);
+  d["defaults"] = py::tuple(defaults);
+  return d;
+}
+
 py::list row_loss_table() {
   py::list out;
   for (int i = 0; i < lossfn::num_row_losses(); ++i) {
     const lossfn::RowLossInfo& info = lossfn::row_loss_info(lossfn::RowLoss(i));
-    py::list names, defaults;
-    for (int k = 0; k < info.num_params; ++k) {
-      names.append(info.param_names[k]);
-      defaults.append(info.param_defaults[k]);
-    }
     static const char* targets[] = {"none", "labels", "dense", "labels_or_dense"};
-    py::dict d;
-    d["id"] = i;
-    d["name"] = info.name;
-    d["family"] = info.family;
-    d["params"] = py::tuple(names);
-    d["defaults"] = py::tuple(defaults);
+    py::dict d = catalogue_entry(i, info);
     d["target"] = targets[int(info.target)];
     d["class_weight"] = info.class_weight_name ? py::object(py::str(info.class_weight_name)) : py::object(py::none());
     d["ignore_index"] = info.ignore_index;
@@ -421,17 +428,7 @@ py::list loss_table() {
   py::list out;
   for (int i = 0; i < lossfn::num_losses(); ++i) {
     const lossfn::LossInfo& info = lossfn::loss_info(Loss(i));
-    py::list names, defaults;
-    for (int k = 0; k < info.num_params; ++k) {
-      names.append(info.param_names[k]);
-      defaults.append(info.param_defaults[k]);
-    }
-    py::dict d;
-    d["id"] = i;
-    d["name"] = info.name;
-    d["family"] = info.family;
-    d["params"] = py::tuple(names);
-    d["defaults"] = py::tuple(defaults);
+    py::dict d = catalogue_entry(i, info);
     d["aux"] = info.aux == lossfn::AuxKind::none ? py::object(py::none())
                                                  : py::object(py::str(info.aux_name));
     d["aux_required"] = info.aux == lossfn::AuxKind::required;
