@@ -51,7 +51,7 @@ struct BceWithLogits {
       // and s(x) s(-x) = e r^2.
       const T e = exp_nonpositive(-abs(x)), r = T(1) / (T(1) + e);
       const bool pos = x >= T(0);
-      o.l = (a + b) * log1p_small(e) + (pos ? b * x : -a * x);
+      o.l = (a + b) * log1p_unit(e) + (pos ? b * x : -a * x);
       o.g = (pos ? b - a * e : b * e - a) * r;
       o.h = (a + b) * e * r * r;
     }
@@ -126,7 +126,7 @@ struct SigmoidFocal : NoAux {
       const bool pos = x >= T(0);
       const T s = pos ? r : e * r, sn = pos ? e * r : r;  // s(x), s(-x)
       // ce term by term, as bce_with_logits
-      const T ce = log1p_small(e) + (pos ? (T(1) - y) * x : -y * x);
+      const T ce = log1p_unit(e) + (pos ? (T(1) - y) * x : -y * x);
       const T m = y * sn + (T(1) - y) * s;
       T f, f1, f2;
       if constexpr (GammaTwo) {
@@ -236,7 +236,7 @@ struct SoftMargin : NoAux {
       const T e = exp_nonpositive(-abs(z)), r = T(1) / (T(1) + e);
       const bool pos = z >= T(0);
       const T sz = pos ? r : e * r, snz = pos ? e * r : r;
-      o.l = max(-z, T(0)) + log1p_small(e);
+      o.l = max(-z, T(0)) + log1p_unit(e);
       o.g = -s * snz;
       o.h = sz * snz;
     }

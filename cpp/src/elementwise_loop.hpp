@@ -25,12 +25,9 @@ struct Terms {
   T l = T(0), g = T(0), ga = T(0), h = T(0);
 };
 
-// Sum of w_i * l_i over [lo, hi), writing the requested per-element outputs.
-// Never inlined: the serial and the threaded drivers run this very code, so a block's sum is
-// the same bits whichever thread computes it.
+// Sum of w_i * l_i over [lo, hi), writing the requested per-element outputs: one vector loop.
 template <class Op, class T, unsigned F>
-__attribute__((noinline)) double block_loop(const Op& op, const Job<T>& j, std::size_t lo,
-                                            std::size_t hi) {
+LOSSFN_INLINE double chunk_loop(const Op& op, const Job<T>& j, std::size_t lo, std::size_t hi) {
   const T* __restrict pred = j.pred;
   const T* __restrict target = j.target;
   const T* __restrict aux = j.aux;
@@ -58,6 +55,58 @@ __attribute__((noinline)) double block_loop(const Op& op, const Job<T>& j, std::
       }
       if (F & out::kHess) hess[i] = s * t.h;
     }
+  }
+  return acc;
+}
+
+// Software prefetch for arrays that live in memory rather than in cache. A loss that spends
+// tens of instructions per element fills the out-of-order window long before the hardware
+// prefetchers have the next lines in flight, and the time becomes memory plus arithmetic. So
+// such a call runs each block in chunks of kChunkBytes per stream and, before each chunk, asks
+// for the lines kAheadBytes further on in every stream the mode reads or writes: memory and
+// arithmetic overlap (log_cosh value and gradient, float32, N = 2e7, 1 thread: 28 -> 20 ms).
+// A prefetch inside the vector loop would stop its vectorization, and bursts a whole block
+// ahead stall the pipeline. Calls below kStreamBytes per stream run whole blocks as one loop:
+// their data comes from cache, where the chunks' partial sums would only cost time (at 4e6
+// float32 elements, 2 threads, chunks were 14% slower; at 2e7, 25-30% faster).
+constexpr std::size_t kChunkBytes = 512, kAheadBytes = 2048, kLineBytes = 64;
+constexpr std::size_t kStreamBytes = std::size_t(32) << 20;
+
+template <class T, unsigned F, bool AuxDifferentiable>
+LOSSFN_INLINE void prefetch_chunk(const Job<T>& j, std::size_t at) {
+  for (std::size_t k = 0; k < kChunkBytes / sizeof(T); k += kLineBytes / sizeof(T)) {
+    const std::size_t i = at + k;
+    __builtin_prefetch(j.pred + i, 0, 3);
+    __builtin_prefetch(j.target + i, 0, 3);
+    if (F & out::kAux) __builtin_prefetch(j.aux + i, 0, 3);
+    if (F & out::kWeight) __builtin_prefetch(j.weight + i, 0, 3);
+    if (F & out::kGradOut) __builtin_prefetch(j.grad_output + i, 0, 3);
+    if (F & out::kLoss) __builtin_prefetch(j.loss + i, 1, 3);
+    if (F & out::kGrad) {
+      __builtin_prefetch(j.grad + i, 1, 3);
+      if (AuxDifferentiable) __builtin_prefetch(j.grad_aux + i, 1, 3);
+    }
+    if (F & out::kHess) __builtin_prefetch(j.hess + i, 1, 3);
+  }
+}
+
+// Sum of w_i * l_i over [lo, hi), chunk by chunk (see kStreamBytes).
+// Never inlined: the serial and the threaded drivers run this very code, so a block's sum is
+// the same bits whichever thread computes it.
+template <class Op, class T, unsigned F>
+__attribute__((noinline)) double block_loop(const Op& op, const Job<T>& j, std::size_t lo,
+                                            std::size_t hi) {
+  // Not for the Hessian alone: for several losses it reads no input at all (mse: 2 / n), and
+  // prefetching the inputs would double the traffic.
+  constexpr bool reads_inputs = (F & (out::kSum | out::kLoss | out::kGrad)) != 0;
+  const bool stream = reads_inputs && j.n * sizeof(T) >= kStreamBytes;
+  const std::size_t chunk = stream ? kChunkBytes / sizeof(T) : hi - lo;
+  constexpr std::size_t ahead = kAheadBytes / sizeof(T);
+  double acc = 0.0;
+  for (std::size_t i = lo; i < hi; i += chunk) {
+    const std::size_t end = hi - i > chunk ? i + chunk : hi;
+    if (stream && end + ahead <= j.n) prefetch_chunk<T, F, Op::aux_differentiable>(j, i + ahead);
+    acc += chunk_loop<Op, T, F>(op, j, i, end);
   }
   return acc;
 }

@@ -723,7 +723,7 @@ struct MultilabelSoftMarginRows : RowByRow<T, MultilabelSoftMarginRows<T, Weight
         const T xc = x[c * st], y = q[c * st], wc = Weighted ? w[c] : T(1);
         const T e = math::exp_nonpositive(-math::abs(xc)), rr = T(1) / (T(1) + e);
         const bool pos = xc >= T(0);
-        sum += double(wc * (math::log1p_small(e) + (pos ? (T(1) - y) * xc : -y * xc)));
+        sum += double(wc * (math::log1p_unit(e) + (pos ? (T(1) - y) * xc : -y * xc)));
         g[c * st] = k * wc * ((pos ? rr : e * rr) - y);
       }
     } else {
@@ -731,7 +731,7 @@ struct MultilabelSoftMarginRows : RowByRow<T, MultilabelSoftMarginRows<T, Weight
       for (std::size_t c = 0; c < classes; ++c) {
         const T xc = x[c * st], y = q[c * st], wc = Weighted ? w[c] : T(1);
         const T e = math::exp_nonpositive(-math::abs(xc));
-        sum += double(wc * (math::log1p_small(e) + (xc >= T(0) ? (T(1) - y) * xc : -y * xc)));
+        sum += double(wc * (math::log1p_unit(e) + (xc >= T(0) ? (T(1) - y) * xc : -y * xc)));
       }
     }
     return sum * inv_c;

@@ -4,7 +4,8 @@
 // AVX-512 copy of exp() and the baseline copy never share a symbol.
 //
 // Accuracy: exp, expm1, log, log1p within a few ulp over the whole range, with IEEE special
-// values (exp(-inf) = 0, log(0) = -inf, log(<0) = nan, nan propagates).
+// values (exp(-inf) = 0, log(0) = -inf, log(<0) = nan, nan propagates); the bound of each
+// function, per ISA and type, is checked by tests/cpp/test_simd_math.cpp.
 #ifndef LOSSFN_ISA
 #error "simd_math.hpp is included by per-ISA kernel files only"
 #endif
@@ -17,10 +18,13 @@ namespace math {
 
 // Everything here is forced inline: a call left in a kernel loop stops its vectorization.
 #define LOSSFN_INLINE inline __attribute__((always_inline))
+// A lambda's always_inline goes after its parameter list.
+#define LOSSFN_INLINE_LAMBDA __attribute__((always_inline))
 
 template <class T> struct Bits;
 template <> struct Bits<float> {
   using Int = std::int32_t;
+  using UInt = std::uint32_t;
   static constexpr int mantissa = 23;
   static constexpr Int bias = 127;
   static constexpr Int sqrt_half = 0x3f3504f3;  // bits of sqrt(0.5)
@@ -30,12 +34,16 @@ template <> struct Bits<float> {
   static constexpr float round_magic = 12582912.0f;  // 1.5 * 2^23: x + magic - magic rounds to int
   static constexpr float ln2_hi = 0.693359375f;       // ln 2 = ln2_hi + ln2_lo (Cephes split)
   static constexpr float ln2_lo = -2.12194440e-4f;
-  static constexpr float exp_max = 88.7228394f;       // above: exp overflows
-  static constexpr float exp_min = -103.972084f;      // below: exp underflows to 0
-  static constexpr float expm1_min = -30.0f;          // below: expm1 == -1 to float precision
+  // exp(x) rounds to 0 for x <= exp_floor and overflows for x >= exp_ceiling, with the
+  // reduction below: clamping there gives 0 and inf without a select.
+  static constexpr float exp_floor = -104.0f;   // exp(-103.97...) = 2^-150, half the least subnormal
+  static constexpr float exp_ceiling = 89.0f;   // exp(88.72...) = largest float
+  static constexpr float expm1_floor = -30.0f;  // expm1 rounds to -1 below: e^-30 < 2^-25
+  static constexpr int subnormal_guard = 24;    // 2^(k + guard) is normal for every k >= floor
 };
 template <> struct Bits<double> {
   using Int = std::int64_t;
+  using UInt = std::uint64_t;
   static constexpr int mantissa = 52;
   static constexpr Int bias = 1023;
   static constexpr Int sqrt_half = 0x3fe6a09e667f3bcdLL;
@@ -45,9 +53,10 @@ template <> struct Bits<double> {
   static constexpr double round_magic = 6755399441055744.0;  // 1.5 * 2^52
   static constexpr double ln2_hi = 6.93147180369123816490e-01;  // fdlibm split of ln 2
   static constexpr double ln2_lo = 1.90821492927058770002e-10;
-  static constexpr double exp_max = 709.782712893383973096;
-  static constexpr double exp_min = -745.133219101941108420;
-  static constexpr double expm1_min = -60.0;
+  static constexpr double exp_floor = -746.0;   // exp(-745.13...) = 2^-1075
+  static constexpr double exp_ceiling = 710.0;  // exp(709.78...) = largest double
+  static constexpr double expm1_floor = -60.0;  // e^-60 < 2^-54
+  static constexpr int subnormal_guard = 54;
 };
 
 // Builtins rather than std::numeric_limits: no out-of-line std:: function may be instantiated
@@ -69,6 +78,12 @@ template <class T> LOSSFN_INLINE T sign(T x) { return x > T(0) ? T(1) : (x < T(0
 LOSSFN_INLINE float sqrt(float x) { return __builtin_sqrtf(x); }
 LOSSFN_INLINE double sqrt(double x) { return __builtin_sqrt(x); }
 
+// Horner's rule, coefficients from the highest degree down: horner(x, a, b, c) = (a x + b) x + c.
+template <class T> LOSSFN_INLINE T horner(T, T c) { return c; }
+template <class T, class... C> LOSSFN_INLINE T horner(T x, T a, T b, C... rest) {
+  return horner(x, T(a * x + b), T(rest)...);
+}
+
 // 2^k for an integer k inside the normal exponent range. Integer work stays in 32 bits where
 // it can: AVX2 has no packed 64-bit conversions or arithmetic shifts.
 template <class T> LOSSFN_INLINE T pow2i(std::int32_t k) {
@@ -76,86 +91,84 @@ template <class T> LOSSFN_INLINE T pow2i(std::int32_t k) {
   return from_bits<T>(I(k + std::int32_t(Bits<T>::bias)) << Bits<T>::mantissa);
 }
 
-// e^r - 1 for |r| <= ln2/2 as r + r^2 P(r).
-// float: P of degree 4 fitted (weighted least squares, Chebyshev nodes) for relative error,
-// within 1 ulp for exp and expm1. double: Taylor to degree 13 (first omitted term < 2e-17).
-LOSSFN_INLINE float expm1_poly(float r) {
-  float p = 0.001385754905641079f;
-  p = p * r + 0.008367348462343216f;
-  p = p * r + 0.0416676327586174f;
-  p = p * r + 0.16666537523269653f;
-  p = p * r + 0.4999999701976776f;
-  return r + r * r * p;
+// e^r - 1 for |r| <= ln2/2 as r + r^2 P(r), and e^r itself as 1 + r + r^2 P(r) in one Horner
+// chain (no separate r^2).
+// float: P of degree 4 fitted (weighted least squares, Chebyshev nodes) for relative error.
+// double: Taylor to degree 13 (first omitted term < 2e-17).
+LOSSFN_INLINE float exp_p(float r) {
+  return horner(r, 0.001385754905641079f, 0.008367348462343216f, 0.0416676327586174f,
+                0.16666537523269653f, 0.4999999701976776f);
 }
-LOSSFN_INLINE double expm1_poly(double r) {
-  double p = 1.0 / 6227020800.0;  // 1/13!
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  return r + r * r * p;
+LOSSFN_INLINE double exp_p(double r) {
+  return horner(r, 1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+                1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0,
+                1.0 / 6.0, 0.5);
 }
+template <class T> LOSSFN_INLINE T expm1_poly(T r) { return r + r * r * exp_p(r); }
+template <class T> LOSSFN_INLINE T exp_poly(T r) { return (exp_p(r) * r + T(1)) * r + T(1); }
 
 // x = k ln2 + r with |r| <= ln2/2 (Cody-Waite, ln 2 split in two so k*ln2_hi is exact).
-template <class T> LOSSFN_INLINE T reduce_ln2(T x, T& k) {
+// t = x log2e + round_magic holds k in the low bits of its mantissa (two's complement: the
+// magic's own low bits are 0), which pow2_of() moves into the exponent field without a
+// float-to-int conversion.
+template <class T> struct Reduced {
+  T r, k, t;
+};
+template <class T> LOSSFN_INLINE Reduced<T> reduce_ln2(T x) {
   constexpr T log2e = T(1.44269504088896340736);
-  k = (x * log2e + Bits<T>::round_magic) - Bits<T>::round_magic;
-  return (x - k * Bits<T>::ln2_hi) - k * Bits<T>::ln2_lo;
+  const T t = x * log2e + Bits<T>::round_magic;
+  const T k = t - Bits<T>::round_magic;
+  return {(x - k * Bits<T>::ln2_hi) - k * Bits<T>::ln2_lo, k, t};
+}
+// 2^(k + offset) for the k held in t (reduce_ln2); k + offset must lie in the normal range.
+template <class T> LOSSFN_INLINE T pow2_of(T t, int offset) {
+  using U = typename Bits<T>::UInt;
+  constexpr int m = Bits<T>::mantissa;
+  return from_bits<T>(typename Bits<T>::Int((U(to_bits(t)) << m) + (U(Bits<T>::bias + offset) << m)));
 }
 
-// NonPositive: the caller guarantees x <= 0 (or nan), e.g. exp(-|x|); the overflow guard goes.
-template <bool NonPositive, class T> LOSSFN_INLINE T exp_impl(T x) {
-  T xc = max(x, Bits<T>::exp_min);
-  if (!NonPositive) xc = min(xc, Bits<T>::exp_max);
-  T k;
-  const T r = reduce_ln2(xc, k);
-  const T p = T(1) + expm1_poly(r);
-  // 2^k in two factors so that subnormal results and k = max exponent + 1 stay exact.
-  const std::int32_t ki = std::int32_t(k), k1 = ki >> 1;
-  T y = p * pow2i<T>(k1) * pow2i<T>(ki - k1);
-  if (!NonPositive) y = x > Bits<T>::exp_max ? inf<T>() : y;
-  y = x < Bits<T>::exp_min ? T(0) : y;
-  return x != x ? x : y;
+// e^x. Clamped to [exp_floor, exp_ceiling], where the result is already 0 or inf; 2^k in two
+// factors so that subnormal results and k = max exponent + 1 stay exact. A nan stays nan
+// through the clamps and the polynomial.
+template <class T> LOSSFN_INLINE T exp(T x) {
+  const T xc = min(max(x, Bits<T>::exp_floor), Bits<T>::exp_ceiling);
+  const Reduced<T> red = reduce_ln2(xc);
+  const std::int32_t ki = std::int32_t(red.k), k1 = ki >> 1;
+  return exp_poly(red.r) * pow2i<T>(k1) * pow2i<T>(ki - k1);
 }
-template <class T> LOSSFN_INLINE T exp(T x) { return exp_impl<false>(x); }
-template <class T> LOSSFN_INLINE T exp_nonpositive(T x) { return exp_impl<true>(x); }
 
-// e^x - 1, accurate near 0 (no cancellation: for |x| <= ln2/2 the series is returned as is).
-template <bool NonPositive, class T> LOSSFN_INLINE T expm1_impl(T x) {
-  T xc = max(x, Bits<T>::expm1_min);
-  if (!NonPositive) xc = min(xc, Bits<T>::exp_max);
-  T k;
-  const T r = reduce_ln2(xc, k);
-  const T q = expm1_poly(r);
-  // e^x - 1 = 2^k (1 + q) - 1 = 2^k q + (2^k - 1); k >= expm1_min/ln2 keeps 2^k normal.
-  const T s = pow2i<T>(std::int32_t(k));
-  T y = s * q + (s - T(1));
-  if (!NonPositive) y = x > Bits<T>::exp_max ? inf<T>() : y;
-  y = x < Bits<T>::expm1_min ? T(-1) : y;
-  return x != x ? x : y;
+// e^x for x <= 0 (or nan), e.g. exp(-|x|) in the sigmoid kernels and exp(x - max) in softmax:
+// one scaling 2^(k + guard), normal for every k down to the floor, then the constant
+// 2^-guard, which rounds a subnormal result once, as two factors would.
+template <class T> LOSSFN_INLINE T exp_nonpositive(T x) {
+  using U = typename Bits<T>::UInt;
+  constexpr T unguard = T(1) / T(U(1) << Bits<T>::subnormal_guard);
+  const Reduced<T> red = reduce_ln2(max(x, Bits<T>::exp_floor));
+  return exp_poly(red.r) * pow2_of(red.t, Bits<T>::subnormal_guard) * unguard;
 }
-template <class T> LOSSFN_INLINE T expm1(T x) { return expm1_impl<false>(x); }
-template <class T> LOSSFN_INLINE T expm1_nonpositive(T x) { return expm1_impl<true>(x); }
+
+// e^x - 1, accurate near 0 (no cancellation: for |x| <= ln2/2 the series is returned as is):
+// 2^k (1 + q) - 1 = 2 (s q + (s - 1/2)) with s = 2^(k-1), normal from k = expm1_floor/ln2 up
+// to the overflow (x clamped to [expm1_floor, exp_ceiling], where the result is -1 or inf).
+template <class T> LOSSFN_INLINE T expm1(T x) {
+  const Reduced<T> red = reduce_ln2(min(max(x, Bits<T>::expm1_floor), Bits<T>::exp_ceiling));
+  const T q = expm1_poly(red.r), s = pow2_of(red.t, -1);
+  return (s * q + (s - T(0.5))) * T(2);
+}
+// e^x - 1 for x <= 0 (or nan): s = 2^k is normal, no halving.
+template <class T> LOSSFN_INLINE T expm1_nonpositive(T x) {
+  const Reduced<T> red = reduce_ln2(max(x, Bits<T>::expm1_floor));
+  const T q = expm1_poly(red.r), s = pow2_of(red.t, 0);
+  return s * q + (s - T(1));
+}
 
 // log(1+f) for m = 1+f in [sqrt(1/2), sqrt(2)), f in [-0.293, 0.415].
 // float: f - f^2/2 + f^3 P(f), P of degree 7 fitted (weighted least squares on Chebyshev
 // nodes) for relative error; at most 1.23 ulp over the interval, and no division.
 LOSSFN_INLINE float log1p_reduced(float f) {
-  float p = -0.07362867891788483f;
-  p = p * f + 0.1262032687664032f;
-  p = p * f - 0.13202103972434998f;
-  p = p * f + 0.14227114617824554f;
-  p = p * f - 0.16621370613574982f;
-  p = p * f + 0.19999825954437256f;
-  p = p * f - 0.2500085234642029f;
-  p = p * f + 0.3333335518836975f;
+  const float p = horner(f, -0.07362867891788483f, 0.1262032687664032f, -0.13202103972434998f,
+                         0.14227114617824554f, -0.16621370613574982f, 0.19999825954437256f,
+                         -0.2500085234642029f, 0.3333335518836975f);
   const float f2 = f * f;
   return f - 0.5f * f2 + f2 * f * p;
 }
@@ -163,16 +176,8 @@ LOSSFN_INLINE float log1p_reduced(float f) {
 // omitted term is below 1e-19).
 LOSSFN_INLINE double log1p_reduced(double f) {
   const double s = f / (2.0 + f), z = s * s;
-  double p = 1.0 / 21;
-  p = p * z + 1.0 / 19;
-  p = p * z + 1.0 / 17;
-  p = p * z + 1.0 / 15;
-  p = p * z + 1.0 / 13;
-  p = p * z + 1.0 / 11;
-  p = p * z + 1.0 / 9;
-  p = p * z + 1.0 / 7;
-  p = p * z + 1.0 / 5;
-  p = p * z + 1.0 / 3;
+  const double p = horner(z, 1.0 / 21, 1.0 / 19, 1.0 / 17, 1.0 / 15, 1.0 / 13, 1.0 / 11, 1.0 / 9,
+                          1.0 / 7, 1.0 / 5, 1.0 / 3);
   return 2.0 * s + 2.0 * s * z * p;
 }
 
@@ -205,15 +210,23 @@ template <class T> LOSSFN_INLINE T log1p(T x) {
   return r;
 }
 
-// log(1+x) for x in [sqrt(1/2) - 1, 1] (nan propagates), with no reduction and no special
-// cases: 1+x lies in [sqrt(1/2), 2], so log(1+x) = k ln2 + log1p_reduced(f) with k = 0, f = x
-// or, from 1+x >= sqrt(2), k = 1, f = (x - 1)/2 (exact for x >= 1/2). The softplus, sigmoid
-// and log-cosh kernels only ever take log1p of such arguments (e^-|x| and friends).
-template <class T> LOSSFN_INLINE T log1p_small(T x) {
-  const bool upper = x > T(0.41421356237309504880);
-  const T f = upper ? (x - T(1)) * T(0.5) : x;
-  const T k = upper ? T(1) : T(0);
-  return k * Bits<T>::ln2_hi + (log1p_reduced(f) + k * Bits<T>::ln2_lo);
+// log(1+x) for x in [0, 1] (nan propagates), with no reduction and no special cases: the
+// softplus, sigmoid-focal and multilabel kernels only ever take log1p of e^-|x|.
+// float: x + x^2 P(x), P of degree 8 fitted (weighted least squares on Chebyshev nodes,
+// reweighted towards the minimax error, for the relative error of the result); 1.35 ulp.
+LOSSFN_INLINE float log1p_unit(float x) {
+  const float p = horner(x, -0.004518984816968441f, 0.02543811686336994f, -0.06711128354072571f,
+                         0.11592341214418411f, -0.1586219221353531f, 0.1985793560743332f,
+                         -0.24987022578716278f, 0.3333286643028259f, -0.4999999701976776f);
+  return x + x * x * p;
+}
+// double: 1+x lies in [1, 2], so log(1+x) = k ln2 + log1p_reduced(f) with k = 0, f = x or,
+// from 1+x >= sqrt(2), k = 1, f = (x - 1)/2 (exact for x >= 1/2).
+LOSSFN_INLINE double log1p_unit(double x) {
+  const bool upper = x > 0.41421356237309504880;
+  const double f = upper ? (x - 1.0) * 0.5 : x;
+  const double k = upper ? 1.0 : 0.0;
+  return k * Bits<double>::ln2_hi + (log1p_reduced(f) + k * Bits<double>::ln2_lo);
 }
 
 // Logistic sigmoid 1/(1+e^-x); e = exp(-|x|) never overflows.
@@ -224,7 +237,7 @@ template <class T> LOSSFN_INLINE T sigmoid(T x) {
 }
 
 // softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^-|x|).
-template <class T> LOSSFN_INLINE T softplus(T x) { return max(x, T(0)) + log1p_small(exp_nonpositive(-abs(x))); }
+template <class T> LOSSFN_INLINE T softplus(T x) { return max(x, T(0)) + log1p_unit(exp_nonpositive(-abs(x))); }
 
 // base^e for base >= 0, from log(base): 0^0 = 1, 0^e = 0 (e > 0), 0^e = inf (e < 0).
 // e is usually loop-invariant and a select on an invariant condition does not vectorize, so it
