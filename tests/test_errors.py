@@ -139,6 +139,27 @@ def test_gaussian_nll_rejects_negative_variance():
         lf.gaussian_nll(p, t, v)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_aux_values_are_checked_everywhere_and_the_first_offender_is_named(threads, dtype):
+    n = 3 * 32768 + 17  # several blocks, scanned in parallel
+    p, t = np.zeros(n, dtype), np.ones(n, dtype)
+    lf.set_num_threads(threads)
+    try:
+        v = np.ones(n, dtype)
+        v[[70001, 90000]] = -0.5
+        with pytest.raises(ValueError, match="var has a negative entry -0.5 at index 70001"):
+            lf.gaussian_nll(p, t, v)
+        v[[70001, 90000]] = 0.0  # zero is allowed (clamped to eps)
+        assert np.isfinite(lf.gaussian_nll(p, t, v))
+        tau = np.full(50000, 0.5, dtype)  # per column of (2, 50000): 100000 aux values
+        tau[[30001, 40000]] = [np.nan, 1.0]
+        with pytest.raises(ValueError, match=r"tau must be in \(0, 1\), got nan at index 30001"):
+            lf.quantile(np.zeros((2, 50000), dtype), np.ones((2, 50000), dtype), tau=tau)
+    finally:
+        lf.set_num_threads(2)
+
+
 def test_per_column_hyper_parameter_shapes():
     p, t = np.zeros((4, 3)), np.ones((4, 3))
     with pytest.raises(ValueError, match="tau: expected a scalar or a 1-D array of length 3"):

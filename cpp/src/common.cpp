@@ -1,5 +1,5 @@
 // Kernels shared by every family (compiled once per ISA): the deterministic blocked sum
-// used for the sum of weights, and the scan of sign labels.
+// used for the sum of weights, the scan of sign labels and the check of aux values.
 #include "loss_base.hpp"
 
 namespace lossfn {
@@ -52,6 +52,43 @@ unsigned scan_sign_labels(const T* y, std::size_t n, int threads) {
   return seen;
 }
 
+// Whether any x[lo, hi) is bad; a flag as wide as T, as in block_sign_labels.
+template <class T, class Bad>
+__attribute__((noinline)) bool block_any(const T* __restrict x, std::size_t lo, std::size_t hi, Bad bad) {
+  using Flag = typename math::Bits<T>::Int;
+  Flag any = 0;
+#pragma omp simd reduction(| : any)
+  for (std::size_t i = lo; i < hi; ++i) any |= bad(x[i]) ? Flag(1) : Flag(0);
+  return any != 0;
+}
+
+// Index of the first bad x[0, n), or n: the blocks are scanned in parallel, the first block
+// with a bad value then element by element.
+template <class T, class Bad>
+std::size_t first_bad(const T* x, std::size_t n, int threads, Bad bad) {
+  const std::size_t nb = (n + kBlock - 1) / kBlock;
+  std::size_t first_block = nb;
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(min : first_block) \
+    if (threads > 1 && n >= kParallelMin)
+  for (std::ptrdiff_t b = 0; b < std::ptrdiff_t(nb); ++b) {
+    const std::size_t lo = std::size_t(b) * kBlock;
+    if (std::size_t(b) < first_block && block_any(x, lo, lo + kBlock < n ? lo + kBlock : n, bad))
+      first_block = std::size_t(b);
+  }
+  if (first_block == nb) return n;
+  std::size_t i = first_block * kBlock;
+  while (!bad(x[i])) ++i;
+  return i;
+}
+
+template <class T>
+std::size_t check_aux(Loss loss, const T* aux, std::size_t n, int threads) {
+  if (loss == Loss::gaussian_nll) return first_bad(aux, n, threads, [](T v) { return v < T(0); });
+  if (loss == Loss::quantile)
+    return first_bad(aux, n, threads, [](T v) { return !((v > T(0)) & (v < T(1))); });
+  return n;
+}
+
 }  // namespace
 
 void fill_common(detail::KernelTable& table) {
@@ -59,6 +96,8 @@ void fill_common(detail::KernelTable& table) {
   table.sum_f64 = &blocked_sum<double>;
   table.labels_f32 = &scan_sign_labels<float>;
   table.labels_f64 = &scan_sign_labels<double>;
+  table.aux_check_f32 = &check_aux<float>;
+  table.aux_check_f64 = &check_aux<double>;
 }
 
 }  // namespace LOSSFN_ISA

@@ -39,19 +39,18 @@ void check_sign_labels(const LossInfo& info, const T* y, std::size_t n, unsigned
   fail(msg.str());
 }
 
+// gaussian_nll's var must be >= 0 and quantile's per-element tau in (0, 1): one vectorized,
+// threaded scan (the active ISA's kernel) that returns the first offending index.
 template <class T>
-void check_aux_values(Loss loss, const LossInfo& info, const T* aux, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) {
-    const T v = aux[i];
-    const bool bad = loss == Loss::gaussian_nll ? v < T(0) : loss == Loss::quantile ? !(v > T(0) && v < T(1)) : false;
-    if (bad) {
-      std::ostringstream msg;
-      msg << info.name << ": " << info.aux_name
-          << (loss == Loss::gaussian_nll ? " has a negative entry " : " must be in (0, 1), got ")
-          << double(v) << " at index " << i;
-      fail(msg.str());
-    }
-  }
+void check_aux_values(Loss loss, const LossInfo& info, const T* aux, std::size_t n,
+                      detail::AuxCheckFn<T> check, int threads) {
+  const std::size_t i = check(loss, aux, n, threads);
+  if (i == n) return;
+  std::ostringstream msg;
+  msg << info.name << ": " << info.aux_name
+      << (loss == Loss::gaussian_nll ? " has a negative entry " : " must be in (0, 1), got ")
+      << double(aux[i]) << " at index " << i;
+  fail(msg.str());
 }
 
 template <class T>
@@ -111,8 +110,12 @@ void run_impl(Loss loss, const ElementwiseCall<T>& c) {
     else scan = table.labels_f64;
     check_sign_labels(info, c.target, n, scan(c.target, n, threads));
   }
-  if (c.aux && (loss == Loss::gaussian_nll || loss == Loss::quantile))
-    check_aux_values(loss, info, c.aux, n);
+  if (c.aux && (loss == Loss::gaussian_nll || loss == Loss::quantile)) {
+    AuxCheckFn<T> check;
+    if constexpr (std::is_same<T, float>::value) check = table.aux_check_f32;
+    else check = table.aux_check_f64;
+    check_aux_values(loss, info, c.aux, n, check, threads);
+  }
 
   std::vector<double> partials;
   if (threads > 1 && n >= kParallelMin) partials.resize((n + kBlock - 1) / kBlock);

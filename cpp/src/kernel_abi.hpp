@@ -56,6 +56,10 @@ using SumFn = double (*)(const T* x, std::size_t n, int threads, double* partial
 enum LabelSeen : unsigned { kSeenMinusOne = 1u, kSeenZero = 2u, kSeenOther = 4u };
 template <class T>
 using LabelScanFn = unsigned (*)(const T* y, std::size_t n, int threads);
+// Index of the first aux value outside the loss's domain (gaussian_nll: var < 0; quantile:
+// tau outside (0, 1)), or n when there is none.
+template <class T>
+using AuxCheckFn = std::size_t (*)(Loss loss, const T* aux, std::size_t n, int threads);
 
 // One call of a row loss (see RowCall in core.hpp): the logits are (outer, classes, inner),
 // C-contiguous; rows are the (outer, inner) positions. Rows go in fixed blocks of
@@ -103,6 +107,8 @@ struct KernelTable {
   SumFn<double> sum_f64;
   LabelScanFn<float> labels_f32;
   LabelScanFn<double> labels_f64;
+  AuxCheckFn<float> aux_check_f32;
+  AuxCheckFn<double> aux_check_f64;
 };
 
 }  // namespace detail
