@@ -272,6 +272,12 @@ def test_arrays_beyond_the_cache_give_the_same_elements(loss, threads):
     for k, g in enumerate(as_tuple(full_grad)):
         assert_close(g, np.concatenate([pg[k] for pg in piece_grad]), np.float32, "grad")
     np.testing.assert_allclose(full_value, np.sum(full_loss, dtype=np.float64), rtol=1e-9)
+    upstream = weight[::-1].copy()
+    full_vjp = as_tuple(loss.grad(*args, reduction="none", grad_output=upstream))
+    piece_vjp = [as_tuple(loss.grad(*[a[p] for a in args], reduction="none", grad_output=upstream[p]))
+                 for p in pieces]
+    for k, g in enumerate(full_vjp):
+        assert_close(g, np.concatenate([pg[k] for pg in piece_vjp]), np.float32, "grad_output")
     lf.set_num_threads(1)
     value_1, grad_1 = loss.value_and_grad(*args, weight=weight, reduction="sum")
     assert value_1 == full_value
