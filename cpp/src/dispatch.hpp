@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
 
 #include "kernel_abi.hpp"
 
@@ -9,6 +10,13 @@ namespace lossfn {
 namespace detail {
 // The kernels of the level chosen at run time (LOSSFN_ISA, set_isa or the best supported).
 const KernelTable& active_table();
+
+// The kernel table's entry for the compute type T: for_type<T>(table.sum_f32, table.sum_f64).
+template <class T, class F32, class F64>
+auto for_type(F32 f32, F64 f64) {
+  if constexpr (std::is_same<T, float>::value) return f32;
+  else return f64;
+}
 
 [[noreturn]] inline void fail(const std::string& msg) { throw Error(ErrorKind::value, msg); }
 

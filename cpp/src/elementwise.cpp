@@ -3,7 +3,6 @@
 // it to the active ISA's kernel. Baseline code.
 #include <cmath>
 #include <sstream>
-#include <type_traits>
 #include <vector>
 
 #include "dispatch.hpp"
@@ -105,16 +104,12 @@ void run_impl(Loss loss, const ElementwiseCall<T>& c) {
   const KernelTable& table = active_table();
   const int threads = get_num_threads();
   if (info.target == TargetKind::sign_labels) {
-    LabelScanFn<T> scan;
-    if constexpr (std::is_same<T, float>::value) scan = table.labels_f32;
-    else scan = table.labels_f64;
+    const LabelScanFn<T> scan = for_type<T>(table.labels_f32, table.labels_f64);
     check_sign_labels(info, c.target, n, scan(c.target, n, threads));
   }
   if (c.aux && (loss == Loss::gaussian_nll || loss == Loss::quantile)) {
-    AuxCheckFn<T> check;
-    if constexpr (std::is_same<T, float>::value) check = table.aux_check_f32;
-    else check = table.aux_check_f64;
-    check_aux_values(loss, info, c.aux, n, check, threads);
+    check_aux_values(loss, info, c.aux, n, for_type<T>(table.aux_check_f32, table.aux_check_f64),
+                     threads);
   }
 
   std::vector<double> partials;
@@ -122,9 +117,7 @@ void run_impl(Loss loss, const ElementwiseCall<T>& c) {
 
   double weight_sum = double(n);
   if (c.weight && c.reduction == Reduction::mean) {
-    SumFn<T> sum;
-    if constexpr (std::is_same<T, float>::value) sum = table.sum_f32;
-    else sum = table.sum_f64;
+    const SumFn<T> sum = for_type<T>(table.sum_f32, table.sum_f64);
     weight_sum = sum(c.weight, n, threads, partials.data());
   }
 
@@ -145,9 +138,7 @@ void run_impl(Loss loss, const ElementwiseCall<T>& c) {
   job.threads = threads;
   job.partials = partials.data();
 
-  ElementwiseFn<T> fn;
-  if constexpr (std::is_same<T, float>::value) fn = table.f32[int(loss)];
-  else fn = table.f64[int(loss)];
+  const ElementwiseFn<T> fn = for_type<T>(table.f32[int(loss)], table.f64[int(loss)]);
   const double total = n > 0 ? fn(job) : 0.0;
   if (c.value) *c.value = c.reduction == Reduction::mean ? total / weight_sum : total;
 }

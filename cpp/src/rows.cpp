@@ -5,7 +5,6 @@
 #include <cmath>
 #include <memory>
 #include <sstream>
-#include <type_traits>
 #include <vector>
 
 #include "dispatch.hpp"
@@ -165,9 +164,7 @@ void run_impl(RowLoss loss, const RowCall<T>& c) {
   job.partials = partials.data();
   job.scratch = scratch.get();
 
-  RowFn<T> fn;
-  if constexpr (std::is_same<T, float>::value) fn = table.rows_f32[int(loss)];
-  else fn = table.rows_f64[int(loss)];
+  const RowFn<T> fn = for_type<T>(table.rows_f32[int(loss)], table.rows_f64[int(loss)]);
   const double total = rows > 0 ? fn(job) : 0.0;
   if (c.value) *c.value = reduction == Reduction::mean ? total / denominator : total;
 }
