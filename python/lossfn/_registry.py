@@ -271,5 +271,3 @@ ROW_SPECS = [
     RowLossSpec("softmax", U, "scipy.special.softmax, torch softmax", "p_c = e^(x_c - lse(x))", targets=()),
     RowLossSpec("log_softmax", U, "scipy.special.log_softmax, torch log_softmax", "x_c - lse(x)", targets=()),
 ]
-
-BY_NAME = {spec.name: spec for spec in SPECS + ROW_SPECS}
