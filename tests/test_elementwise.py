@@ -7,6 +7,7 @@ out=; extreme inputs; empty inputs; determinism across thread counts; concurrent
 
 import threading
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -319,6 +320,10 @@ def test_low_precision_and_integer_dtypes(loss):
     assert as_tuple(loss.grad(*half))[0].dtype == np.float32
     upcast = [a.astype(np.float32) for a in half]
     assert value == loss(*upcast)
+    # bfloat16 (ml_dtypes, as JAX hands it over) is computed in float32 too.
+    brain = [a.astype(ml_dtypes.bfloat16) for a in args]
+    assert as_tuple(loss.grad(*brain))[0].dtype == np.float32
+    assert loss(*brain) == loss(*[a.astype(np.float32) for a in brain])
     if loss.spec.target in ("binary01", "sign", "count"):
         int_target = args[1].astype(np.int8)
         assert loss(args[0], int_target) == loss(args[0], args[1])

@@ -11,6 +11,7 @@ rows split over threads); concurrent calls; bad input.
 import re
 import threading
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -520,3 +521,7 @@ def test_half_precision_inputs_compute_in_float32():
     assert grad.dtype == np.float32
     assert_close(value, lf.softmax_cross_entropy.reference(X.astype(np.float16).astype(np.float64), Y),
                  np.float32, "float16")
+    brain = X.astype(ml_dtypes.bfloat16)
+    value, grad = lf.softmax_cross_entropy.value_and_grad(brain, Y)
+    assert grad.dtype == np.float32
+    assert value == lf.softmax_cross_entropy(brain.astype(np.float32), Y)
