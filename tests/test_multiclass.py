@@ -464,6 +464,10 @@ def test_bad_axis_and_hyper_parameters():
         lf.softmax_cross_entropy(X, lf.softmax(X), ignore_index=0)
     with pytest.raises(TypeError, match="ignore_index"):
         lf.softmax_cross_entropy(X, Y, ignore_index=1.5)
+    with pytest.raises(ValueError, match="ignore_index: 1180591620717411303424 is outside the int64 range"):
+        lf.softmax_cross_entropy(X, Y, ignore_index=2**70)
+    with pytest.raises(ValueError, match="axis: -100000000000000000000 is out of range"):
+        lf.log_softmax(X, axis=-(10**20))
     with pytest.raises(TypeError, match="unexpected keyword argument 'delta'"):
         lf.softmax_cross_entropy(X, Y, delta=1.0)
     with pytest.raises(ValueError, match="reduction"):

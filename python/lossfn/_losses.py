@@ -15,6 +15,7 @@ from ._registry import ROW_SPECS, SPECS, LossSpec, RowLossSpec
 
 _REDUCTION = {"none": 0, "mean": 1, "sum": 2}
 _VALUE, _VALUE_AND_GRAD, _GRAD, _HESS, _GRAD_HESS = range(5)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _reduction_code(reduction):
@@ -147,12 +148,16 @@ class _RowBase(_LossObject):
         if ignore_index is not None and (isinstance(ignore_index, bool) or
                                          not isinstance(ignore_index, (int, np.integer))):
             raise TypeError(f"ignore_index: expected an int or None, got {type(ignore_index).__name__}")
+        if ignore_index is not None and not _INT64_MIN <= ignore_index <= _INT64_MAX:
+            raise ValueError(f"ignore_index: {ignore_index} is outside the int64 range of labels")
         return params, class_weight, ignore_index
 
     @staticmethod
     def _axis(axis):
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
             raise TypeError(f"axis: expected an int, got {type(axis).__name__}")
+        if not _INT64_MIN <= axis <= _INT64_MAX:
+            raise ValueError(f"axis: {axis} is out of range")
         return int(axis)
 
 

@@ -1,0 +1,198 @@
+"""Malformed input drawn at random, for every loss in the registry (SPEC §1, "Bad input gets a
+clear error and nothing else").
+
+Each trial takes a valid call and spoils one to three of its parts: an input (wrong shape,
+dtype, layout, special values, not an array at all), a keyword hyper-parameter, the weight, the
+reduction, the class axis, grad_output or the out= buffer. The call must then either return or
+raise ValueError/TypeError; it must not crash, hang, write outside the out= buffer (guard
+elements on both sides) or write into its inputs. The seed is fixed, so a failure reproduces.
+"""
+
+import faulthandler
+import warnings
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+import lossfn as lf
+from samples import inputs as elementwise_inputs
+
+TRIALS = 60
+GUARD = 16
+SENTINEL = 12345.0
+
+ELEMENTWISE_METHODS = ("__call__", "grad", "value_and_grad", "hess", "grad_and_hess")
+ROW_METHODS = ("__call__", "grad", "value_and_grad")
+
+DTYPES = (np.float16, np.float32, np.float64, np.int8, np.int64, np.uint8, np.bool_, np.complex64,
+          object, "U3", "S2", ml_dtypes.bfloat16, np.dtype([("a", "f4"), ("b", "f4")]))
+SPECIAL_VALUES = (np.nan, np.inf, -np.inf, 1e308, -1e308, 0.0, -1.0, 2.0, 0.5, 1e-310, 255.0, 1e4, -1e4)
+BAD_KEYWORD_VALUES = (None, "x", np.nan, np.inf, -np.inf, -1, 0, 1, 0.5, 2, 1e300, -1e300, True, 2**70, -(2**70),
+                      [], [1.0, 2.0], (1, 2, 3), 1j, object(), np.zeros((2, 2)), np.ones(7), "per-class")
+
+
+def spoil_array(a, rng):
+    """A spoiled version of array a: another dtype, shape or layout, or special values, or no array."""
+    if not isinstance(a, np.ndarray) or a.dtype.kind not in "fiub":
+        return a  # spoiled already
+    if a.ndim == 0:
+        return (a.reshape(1), np.float64(np.nan), a.astype(np.complex64))[rng.integers(0, 3)]
+    choice = rng.integers(0, 6)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if choice == 0:
+            dtype = DTYPES[rng.integers(0, len(DTYPES))]
+            try:
+                return a.astype(dtype)
+            except (TypeError, ValueError):
+                return np.zeros(a.shape, dtype=dtype)
+        if choice == 1:
+            shapes = [a.ravel()[: rng.integers(0, a.size + 1)], a[..., ::2], a.T, a[None], a.reshape(-1),
+                      np.float64(a.flat[0]) if a.size else np.float64(0.0), np.empty((0,) + a.shape[1:]),
+                      np.empty((0, 0)), np.broadcast_to(a.ravel()[:1], a.shape), a[..., None]]
+            return shapes[rng.integers(0, len(shapes))]
+        if choice == 2:
+            layouts = [a[::-1], a.T.copy().T, np.asfortranarray(a), a[..., ::-1]]
+            return layouts[rng.integers(0, len(layouts))]
+        if choice == 3:
+            b = np.array(a, dtype=np.float64 if a.dtype.kind not in "iu" else a.dtype, copy=True)
+            mask = rng.random(b.shape) < 0.3
+            if b.dtype.kind in "iu":
+                b[mask] = rng.choice([-1, -100, 2**31 - 1, -(2**31), 1000])
+            else:
+                b[mask] = rng.choice(SPECIAL_VALUES)
+            return b
+        if choice == 4:
+            objects = [None, "abc", [1.0, [2.0, 3.0]], {}, 3.0, object(), b"xy", [[]], np.ma.masked_all(3)]
+            return objects[rng.integers(0, len(objects))]
+        return a.tolist() if a.size < 100 else a
+
+
+def spoil_keyword(rng):
+    return BAD_KEYWORD_VALUES[rng.integers(0, len(BAD_KEYWORD_VALUES))]
+
+
+def guarded(shape, dtype, rng):
+    """An out= buffer inside a larger one whose ends are guards, or something that is no buffer."""
+    shape = tuple(shape)
+    choice = rng.integers(0, 5)
+    if choice == 4:
+        return None, [0.0] * int(np.prod(shape))
+    if choice == 3:
+        shape = shape[:-1] + (shape[-1] + 1,) if shape else (2,)
+    if choice == 2:
+        dtype = (np.float32, np.float64, np.int32)[rng.integers(0, 3)]
+    n = int(np.prod(shape))
+    whole = np.full(n + 2 * GUARD, SENTINEL, dtype=dtype)
+    out = whole[GUARD: GUARD + n].reshape(shape)
+    if choice == 1:
+        out.flags.writeable = False
+    return whole, out
+
+
+def unchanged(before, after):
+    if isinstance(before, np.ndarray) and before.dtype != object:
+        return before.tobytes() == after.tobytes()
+    return True
+
+
+def run_trial(loss, method, args, kwargs, guards):
+    snapshots = [a.copy() if isinstance(a, np.ndarray) and a.dtype != object else a for a in args]
+    try:
+        with warnings.catch_warnings():
+            # Casting huge float64 data to float32 warns as NumPy does; only exceptions matter here.
+            warnings.simplefilter("ignore")
+            getattr(loss, method)(*args, **kwargs)
+    except (ValueError, TypeError) as e:
+        assert str(e), f"{loss.name}.{method}: an error without a message"
+    for whole in guards:
+        if whole is not None:
+            assert np.all(whole[:GUARD] == SENTINEL) and np.all(whole[-GUARD:] == SENTINEL), \
+                f"{loss.name}.{method} wrote outside out= ({kwargs})"
+    for before, after in zip(snapshots, args):
+        assert unchanged(before, after), f"{loss.name}.{method} wrote into an input"
+
+
+def spoil_call(loss, rng, method, args, kwargs, shape, unreduced_shape):
+    """Spoils one to three parts of a valid call; returns the arguments and the out= guards."""
+    is_row = not isinstance(loss, lf.ElementwiseLoss)
+    takes_weight = not isinstance(loss, lf.RowFunction)
+    guards = []
+    for _ in range(rng.integers(1, 4)):
+        part = rng.integers(0, 8)
+        if part == 0 and args:
+            i = rng.integers(0, len(args))
+            args[i] = spoil_array(args[i], rng)
+        elif part == 1 and loss.spec.hyper:
+            keys = list(loss.spec.hyper)
+            kwargs[keys[rng.integers(0, len(keys))]] = spoil_keyword(rng)
+        elif part == 2 and takes_weight:
+            kwargs["weight"] = spoil_array(np.ones(unreduced_shape), rng)
+        elif part == 3 and takes_weight:
+            kwargs["reduction"] = ("none", "mean", "sum", "avg", None, 3, "MEAN", "")[rng.integers(0, 8)]
+        elif part == 4 and is_row:
+            kwargs["axis"] = (-5, -2, 0, 1, 2, 3, 4, 1.0, "1", None, 10**20)[rng.integers(0, 11)]
+        elif part == 5 and (method == "grad" or (isinstance(loss, lf.RowFunction) and method != "__call__")):
+            kwargs["grad_output"] = (spoil_keyword(rng) if rng.random() < 0.5
+                                     else spoil_array(np.ones(unreduced_shape), rng))
+        elif part == 6 and method in ("grad", "value_and_grad", "hess"):
+            whole, kwargs["out"] = guarded(shape, (np.float32, np.float64)[rng.integers(0, 2)], rng)
+            guards.append(whole)
+        elif part == 7:
+            args = args[: rng.integers(0, len(args) + 1)] if rng.random() < 0.5 else args + [np.ones(shape)]
+    return args, guards
+
+
+def elementwise_trial(loss, rng):
+    shape = ((37, 11), (5,), (3, 1, 2), (300_000,))[rng.integers(0, 4)]
+    args = [a.astype(np.float32) if rng.random() < 0.5 else a
+            for a in elementwise_inputs(loss, shape=shape, seed=int(rng.integers(1 << 30)))]
+    method = ELEMENTWISE_METHODS[rng.integers(0, len(ELEMENTWISE_METHODS))]
+    kwargs = {}
+    args, guards = spoil_call(loss, rng, method, args, kwargs, shape, shape)
+    return method, args, kwargs, guards
+
+
+def row_trial(loss, rng):
+    shape = ((5, 7), (2, 7, 3, 2), (3, 2000), (7,))[rng.integers(0, 4)]
+    axis = 1 if len(shape) == 4 else -1
+    x = rng.normal(0, 2, shape)
+    if loss.spec.pred != "logit":
+        x = lf.reference.log_softmax(x, axis=axis)
+        x = x if loss.spec.pred == "logprob_rows" else np.exp(x)
+    if rng.random() < 0.5:
+        x = x.astype(np.float32)
+    C = shape[axis]
+    batch = tuple(np.delete(np.array(shape), axis % len(shape)))
+    args = [x]
+    if loss.spec.targets:
+        kind = loss.spec.targets[rng.integers(0, len(loss.spec.targets))]
+        if kind == "labels":
+            args.append(rng.integers(0, C, batch))
+        elif kind == "binary01":
+            args.append(rng.integers(0, 2, shape).astype(np.float64))
+        else:
+            args.append(np.abs(rng.normal(size=shape)) / C)
+    method = ROW_METHODS[rng.integers(0, len(ROW_METHODS))]
+    kwargs = {"axis": axis}
+    args, guards = spoil_call(loss, rng, method, args, kwargs, shape,
+                              batch if isinstance(loss, lf.RowLoss) else shape)
+    return method, args, kwargs, guards
+
+
+@pytest.fixture
+def watchdog():
+    """A hung kernel ends the run with every thread's traceback instead of stalling CI."""
+    faulthandler.dump_traceback_later(120, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.mark.parametrize("loss", lf.losses(), ids=lambda loss: loss.name)
+def test_malformed_calls_raise_value_or_type_errors_only(loss, watchdog):
+    rng = np.random.default_rng(sum(map(ord, loss.name)))
+    make = elementwise_trial if isinstance(loss, lf.ElementwiseLoss) else row_trial
+    for _ in range(TRIALS):
+        method, args, kwargs, guards = make(loss, rng)
+        run_trial(loss, method, args, kwargs, guards)
