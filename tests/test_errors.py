@@ -133,6 +133,50 @@ def test_labels_outside_their_domain(loss):
     assert loss(x, y01) == loss(x, 2.0 * y01 - 1)
 
 
+MARGIN_LOSSES = [loss for loss in ALL_LOSSES if loss.spec.target == "sign"]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("loss", MARGIN_LOSSES, ids=lambda loss: loss.name)
+def test_sign_labels_are_checked_by_every_pass(loss, dtype, threads):
+    """The kernel's own pass checks the labels: every output mode, every block, any thread."""
+    n = 3 * 32768 + 17  # several blocks, spread over the threads
+    i = np.arange(n)
+    x = np.linspace(-2, 2, n).astype(dtype)
+    half = np.where(i % 2 == 0, 1, -1).astype(dtype)
+    cases = []
+    for valid in (np.ones(n, dtype), half, (i % 3 == 0).astype(dtype)):
+        bad = valid.copy()
+        bad[[70001, 90000]] = 0.5
+        cases.append((valid, bad, "found 0.5 at index 70001"))
+    bad = np.where(i < 90001, 1, 0).astype(dtype)
+    bad[90001] = -1  # 1, then -1 at 90001, then 0 from 90002: the mix is complete at 90002
+    cases.append((None, bad, r"found both -1 and 0 \(index 90002\)"))
+    for valid, bad, message in cases:
+        calls = (lambda: loss(x, bad), lambda: loss(x, bad, reduction="none"), lambda: loss.grad(x, bad),
+                 lambda: loss.value_and_grad(x, bad), lambda: loss.hess(x, bad),
+                 lambda: loss.grad_and_hess(x, bad),
+                 lambda: loss.grad(x, bad, reduction="none", grad_output=np.ones(n, dtype)))
+        lf.set_num_threads(threads)
+        try:
+            for call in calls:
+                with pytest.raises(ValueError, match=r"target must hold labels in \{-1, \+1\} or \{0, 1\}; " + message):
+                    call()
+            if valid is not None:
+                loss.value_and_grad(x, valid)
+        finally:
+            lf.set_num_threads(2)
+
+
+def test_sign_labels_are_checked_in_arrays_beyond_the_cache():
+    n = (32 << 20) // 4 + 4099  # the prefetching chunks of a float32 pass
+    x, y = np.zeros(n, np.float32), np.ones(n, np.float32)
+    y[n - 3] = 2.0
+    with pytest.raises(ValueError, match=f"found 2 at index {n - 3}"):
+        lf.hinge.value_and_grad(x, y)
+
+
 def test_gaussian_nll_rejects_negative_variance():
     p, t, v = np.zeros(5), np.ones(5), np.array([1.0, 2.0, -0.5, 1.0, 1.0])
     with pytest.raises(ValueError, match="var has a negative entry -0.5 at index 2"):

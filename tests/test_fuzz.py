@@ -50,7 +50,7 @@ def spoil_array(a, rng):
         if choice == 1:
             shapes = [a.ravel()[: rng.integers(0, a.size + 1)], a[..., ::2], a.T, a[None], a.reshape(-1),
                       np.float64(a.flat[0]) if a.size else np.float64(0.0), np.empty((0,) + a.shape[1:]),
-                      np.empty((0, 0)), np.broadcast_to(a.ravel()[:1], a.shape), a[..., None]]
+                      np.empty((0, 0)), np.broadcast_to(a.ravel()[:1], a.shape) if a.size else a, a[..., None]]
             return shapes[rng.integers(0, len(shapes))]
         if choice == 2:
             layouts = [a[::-1], a.T.copy().T, np.asfortranarray(a), a[..., ::-1]]

@@ -163,7 +163,7 @@ double run_focal(const Job<T>& j) {
 // Peer: Keras Hinge.
 struct Hinge : NoAux {
   static constexpr Loss id = Loss::hinge;
-  template <class T> struct Op : OpBase<T> {
+  template <class T> struct Op : SignLabelOp<T> {
     explicit Op(const double*) {}
     LOSSFN_INLINE void eval(T x, T y, T, Terms<T>& o) const {
       const T s = label(y), u = T(1) - s * x;
@@ -178,7 +178,7 @@ struct Hinge : NoAux {
 // Peer: Keras SquaredHinge.
 struct SquaredHinge : NoAux {
   static constexpr Loss id = Loss::squared_hinge;
-  template <class T> struct Op : OpBase<T> {
+  template <class T> struct Op : SignLabelOp<T> {
     explicit Op(const double*) {}
     LOSSFN_INLINE void eval(T x, T y, T, Terms<T>& o) const {
       const T s = label(y), u = max(T(1) - s * x, T(0));
@@ -194,7 +194,7 @@ struct SquaredHinge : NoAux {
 // dL/dx = y dL/dz with dL/dz = 0, -(1 - z)/g, -1; d2L/dx2 = 1/g in the quadratic piece.
 struct SmoothHinge : NoAux {
   static constexpr Loss id = Loss::smooth_hinge;
-  template <class T> struct Op : OpBase<T> {
+  template <class T> struct Op : SignLabelOp<T> {
     T g, inv_g;
     explicit Op(const double* p) : g(T(p[0])), inv_g(T(1 / p[0])) {}
     LOSSFN_INLINE void eval(T x, T y, T, Terms<T>& o) const {
@@ -213,7 +213,7 @@ struct SmoothHinge : NoAux {
 // SGDClassifier(loss="modified_huber").
 struct ModifiedHuber : NoAux {
   static constexpr Loss id = Loss::modified_huber;
-  template <class T> struct Op : OpBase<T> {
+  template <class T> struct Op : SignLabelOp<T> {
     explicit Op(const double*) {}
     LOSSFN_INLINE void eval(T x, T y, T, Terms<T>& o) const {
       const T s = label(y), z = s * x, u = max(T(1) - z, T(0));
@@ -229,7 +229,7 @@ struct ModifiedHuber : NoAux {
 // d2L/dx2 = s(y x) s(-y x).  Peer: torch soft_margin_loss.
 struct SoftMargin : NoAux {
   static constexpr Loss id = Loss::soft_margin;
-  template <class T> struct Op : OpBase<T> {
+  template <class T> struct Op : SignLabelOp<T> {
     explicit Op(const double*) {}
     LOSSFN_INLINE void eval(T x, T y, T, Terms<T>& o) const {
       const T s = label(y), z = s * x;

@@ -1,5 +1,5 @@
 // Kernels shared by every family (compiled once per ISA): the deterministic blocked sum
-// used for the sum of weights, the scan of sign labels and the check of aux values.
+// used for the sum of weights and the check of aux values.
 #include "loss_base.hpp"
 
 namespace lossfn {
@@ -21,38 +21,8 @@ double blocked_sum(const T* x, std::size_t n, int threads, double* partials) {
                          [x](std::size_t lo, std::size_t hi) { return block_sum(x, lo, hi); });
 }
 
-// Which of -1, 0 and other values (anything but -1, 0, +1, nan included) occur in y[lo, hi).
-// Flags as wide as T and set by selects: the comparison masks then vectorize.
-template <class T>
-__attribute__((noinline)) unsigned block_sign_labels(const T* __restrict y, std::size_t lo, std::size_t hi) {
-  using Flag = typename math::Bits<T>::Int;
-  Flag minus = 0, zero = 0, other = 0;
-#pragma omp simd reduction(| : minus, zero, other)
-  for (std::size_t i = lo; i < hi; ++i) {
-    const T v = y[i];
-    minus |= v == T(-1) ? Flag(1) : Flag(0);
-    zero |= v == T(0) ? Flag(1) : Flag(0);
-    other |= (v == T(-1)) | (v == T(0)) | (v == T(1)) ? Flag(0) : Flag(1);
-  }
-  return (minus ? unsigned(detail::kSeenMinusOne) : 0u) | (zero ? unsigned(detail::kSeenZero) : 0u) |
-         (other ? unsigned(detail::kSeenOther) : 0u);
-}
-
-// The same over y[0, n), blocks spread over threads; OR is exact and order-free.
-template <class T>
-unsigned scan_sign_labels(const T* y, std::size_t n, int threads) {
-  const std::size_t nb = (n + kBlock - 1) / kBlock;
-  unsigned seen = 0;
-#pragma omp parallel for num_threads(threads) schedule(static) reduction(| : seen) \
-    if (threads > 1 && n >= kParallelMin)
-  for (std::ptrdiff_t b = 0; b < std::ptrdiff_t(nb); ++b) {
-    const std::size_t lo = std::size_t(b) * kBlock;
-    seen |= block_sign_labels(y, lo, lo + kBlock < n ? lo + kBlock : n);
-  }
-  return seen;
-}
-
-// Whether any x[lo, hi) is bad; a flag as wide as T, as in block_sign_labels.
+// Whether any x[lo, hi) is bad; a flag as wide as T, set by a select: the comparison masks
+// then vectorize.
 template <class T, class Bad>
 __attribute__((noinline)) bool block_any(const T* __restrict x, std::size_t lo, std::size_t hi, Bad bad) {
   using Flag = typename math::Bits<T>::Int;
@@ -94,8 +64,6 @@ std::size_t check_aux(Loss loss, const T* aux, std::size_t n, int threads) {
 void fill_common(detail::KernelTable& table) {
   table.sum_f32 = &blocked_sum<float>;
   table.sum_f64 = &blocked_sum<double>;
-  table.labels_f32 = &scan_sign_labels<float>;
-  table.labels_f64 = &scan_sign_labels<double>;
   table.aux_check_f32 = &check_aux<float>;
   table.aux_check_f64 = &check_aux<double>;
 }

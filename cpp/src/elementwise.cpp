@@ -13,8 +13,9 @@ namespace {
 using detail::fail;
 using detail::require;
 
-// Sign labels must all lie in {-1, +1} or all in {0, 1}: one vectorized, threaded scan (the
-// active ISA's kernel); the offending index is looked up only when there is one.
+// Sign labels must all lie in {-1, +1} or all in {0, 1}. The kernel's pass reports which
+// values it met (reading the labels once); the offending index is looked up only when there
+// is one. The outputs are then already written, as after any failed call: unspecified.
 template <class T>
 void check_sign_labels(const LossInfo& info, const T* y, std::size_t n, unsigned seen) {
   using namespace detail;
@@ -103,10 +104,6 @@ void run_impl(Loss loss, const ElementwiseCall<T>& c) {
 
   const KernelTable& table = active_table();
   const int threads = get_num_threads();
-  if (info.target == TargetKind::sign_labels) {
-    const LabelScanFn<T> scan = for_type<T>(table.labels_f32, table.labels_f64);
-    check_sign_labels(info, c.target, n, scan(c.target, n, threads));
-  }
   if (c.aux && (loss == Loss::gaussian_nll || loss == Loss::quantile)) {
     check_aux_values(loss, info, c.aux, n, for_type<T>(table.aux_check_f32, table.aux_check_f64),
                      threads);
@@ -137,9 +134,12 @@ void run_impl(Loss loss, const ElementwiseCall<T>& c) {
   job.outputs = outputs;
   job.threads = threads;
   job.partials = partials.data();
+  unsigned labels_seen = 0;
+  job.labels_seen = &labels_seen;
 
   const ElementwiseFn<T> fn = for_type<T>(table.f32[int(loss)], table.f64[int(loss)]);
   const double total = n > 0 ? fn(job) : 0.0;
+  if (info.target == TargetKind::sign_labels) check_sign_labels(info, c.target, n, labels_seen);
   if (c.value) *c.value = c.reduction == Reduction::mean ? total / weight_sum : total;
 }
 

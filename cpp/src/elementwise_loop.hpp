@@ -26,8 +26,10 @@ struct Terms {
 };
 
 // Sum of w_i * l_i over [lo, hi), writing the requested per-element outputs: one vector loop.
+// Margin losses also OR the LabelSeen bits of target[lo, hi) into labels_seen.
 template <class Op, class T, unsigned F>
-LOSSFN_INLINE double chunk_loop(const Op& op, const Job<T>& j, std::size_t lo, std::size_t hi) {
+LOSSFN_INLINE double chunk_loop(const Op& op, const Job<T>& j, std::size_t lo, std::size_t hi,
+                                unsigned& labels_seen) {
   const T* __restrict pred = j.pred;
   const T* __restrict target = j.target;
   const T* __restrict aux = j.aux;
@@ -40,8 +42,18 @@ LOSSFN_INLINE double chunk_loop(const Op& op, const Job<T>& j, std::size_t lo, s
   const T scale = T(j.scale);
   const T aux_default = op.aux_default;
   double acc = 0.0;
-#pragma omp simd reduction(+ : acc)
+  // Which label values occur (margin losses): LabelSeen bits in an integer as wide as T, set by
+  // selects, so that the comparison masks vectorize. For other losses it stays 0 and folds away.
+  using Flag = typename math::Bits<T>::Int;
+  Flag seen = 0;
+#pragma omp simd reduction(+ : acc) reduction(| : seen)
   for (std::size_t i = lo; i < hi; ++i) {
+    if constexpr (Op::sign_labels) {
+      const T y = target[i];
+      const bool minus = y == T(-1), zero = y == T(0);
+      seen |= (minus ? Flag(out::kSeenMinusOne) : Flag(0)) | (zero ? Flag(out::kSeenZero) : Flag(0)) |
+              (minus | zero | (y == T(1)) ? Flag(0) : Flag(out::kSeenOther));
+    }
     Terms<T> t;
     op.eval(pred[i], target[i], (F & out::kAux) ? aux[i] : aux_default, t);
     const T w = (F & out::kWeight) ? weight[i] : T(1);
@@ -56,6 +68,7 @@ LOSSFN_INLINE double chunk_loop(const Op& op, const Job<T>& j, std::size_t lo, s
       if (F & out::kHess) hess[i] = s * t.h;
     }
   }
+  labels_seen |= unsigned(seen);
   return acc;
 }
 
@@ -98,16 +111,20 @@ __attribute__((noinline)) double block_loop(const Op& op, const Job<T>& j, std::
                                             std::size_t hi) {
   // Not for the Hessian alone: for several losses it reads no input at all (mse: 2 / n), and
   // prefetching the inputs would double the traffic.
-  constexpr bool reads_inputs = (F & (out::kSum | out::kLoss | out::kGrad)) != 0;
+  constexpr bool reads_inputs = (F & (out::kSum | out::kLoss | out::kGrad)) != 0 || Op::sign_labels;
   const bool stream = reads_inputs && j.n * sizeof(T) >= kStreamBytes;
   const std::size_t chunk = stream ? kChunkBytes / sizeof(T) : hi - lo;
   constexpr std::size_t ahead = kAheadBytes / sizeof(T);
   double acc = 0.0;
+  unsigned labels_seen = 0;
   for (std::size_t i = lo; i < hi; i += chunk) {
     const std::size_t end = hi - i > chunk ? i + chunk : hi;
     if (stream && end + ahead <= j.n) prefetch_chunk<T, F, Op::aux_differentiable>(j, i + ahead);
-    acc += chunk_loop<Op, T, F>(op, j, i, end);
+    acc += chunk_loop<Op, T, F>(op, j, i, end, labels_seen);
   }
+  // One atomic OR per block, exact in any order (a shared line touched per chunk would
+  // bounce between the cores).
+  if (Op::sign_labels && labels_seen) __atomic_fetch_or(j.labels_seen, labels_seen, __ATOMIC_RELAXED);
   return acc;
 }
 

@@ -40,6 +40,9 @@ struct Job {
   unsigned outputs;   // Output flags
   int threads;
   double* partials;   // one slot per block, provided by the caller when threads > 1
+  // Margin losses (sign labels): the LabelSeen bits of the targets, OR-ed in by the pass itself
+  // so that the labels are read once; the dispatcher raises the error afterwards.
+  unsigned* labels_seen;
 };
 
 // Elements per block. Sums are formed per block and the block sums are added in block order,
@@ -54,8 +57,6 @@ template <class T>
 using SumFn = double (*)(const T* x, std::size_t n, int threads, double* partials);
 // Which label values occur: bit 0 for -1, bit 1 for 0, bit 2 for anything but -1, 0, +1.
 enum LabelSeen : unsigned { kSeenMinusOne = 1u, kSeenZero = 2u, kSeenOther = 4u };
-template <class T>
-using LabelScanFn = unsigned (*)(const T* y, std::size_t n, int threads);
 // Index of the first aux value outside the loss's domain (gaussian_nll: var < 0; quantile:
 // tau outside (0, 1)), or n when there is none.
 template <class T>
@@ -105,8 +106,6 @@ struct KernelTable {
   ElementwiseFn<double> f64[int(Loss::count_)];
   SumFn<float> sum_f32;
   SumFn<double> sum_f64;
-  LabelScanFn<float> labels_f32;
-  LabelScanFn<double> labels_f64;
   AuxCheckFn<float> aux_check_f32;
   AuxCheckFn<double> aux_check_f64;
 };

@@ -15,7 +15,13 @@ struct NoAux {
 template <class T>
 struct OpBase {
   static constexpr bool aux_differentiable = false;
+  static constexpr bool sign_labels = false;  // the pass also reports which labels it met
   T aux_default = T(0);
+};
+// An Op of a margin loss: targets are sign labels, {-1, +1} or {0, 1}.
+template <class T>
+struct SignLabelOp : OpBase<T> {
+  static constexpr bool sign_labels = true;
 };
 
 }  // namespace LOSSFN_ISA
