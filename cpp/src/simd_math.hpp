@@ -68,6 +68,10 @@ template <class T> LOSSFN_INLINE typename Bits<T>::Int to_bits(T x) {
   return __builtin_bit_cast(typename Bits<T>::Int, x);
 }
 template <class T> LOSSFN_INLINE T from_bits(typename Bits<T>::Int i) { return __builtin_bit_cast(T, i); }
+// i << s on the two's complement bits: a negative i has no defined left shift in C++17.
+template <class T> LOSSFN_INLINE typename Bits<T>::Int shift_left(typename Bits<T>::Int i, int s) {
+  return typename Bits<T>::Int(typename Bits<T>::UInt(i) << s);
+}
 
 template <class T> LOSSFN_INLINE T abs(T x) { return __builtin_fabs(x); }
 // min/max return `a` when it is nan, so a nan input propagates through clamps (pass the data
@@ -88,7 +92,7 @@ template <class T, class... C> LOSSFN_INLINE T horner(T x, T a, T b, C... rest) 
 // it can: AVX2 has no packed 64-bit conversions or arithmetic shifts.
 template <class T> LOSSFN_INLINE T pow2i(std::int32_t k) {
   using I = typename Bits<T>::Int;
-  return from_bits<T>(I(k + std::int32_t(Bits<T>::bias)) << Bits<T>::mantissa);
+  return from_bits<T>(shift_left<T>(I(k + std::int32_t(Bits<T>::bias)), Bits<T>::mantissa));
 }
 
 // e^r - 1 for |r| <= ln2/2 as r + r^2 P(r), and e^r itself as 1 + r + r^2 P(r) in one Horner
@@ -189,8 +193,10 @@ template <class T> LOSSFN_INLINE T log(T x) {
   const I bits = to_bits(xs);
   // Exponent k and mantissa m in [sqrt(1/2), sqrt(2)): subtracting the bits of sqrt(1/2)
   // makes the exponent field of the difference the wanted k (arithmetic shift keeps its sign).
-  const I ki = (bits - Bits<T>::sqrt_half) >> Bits<T>::mantissa;
-  const T m = from_bits<T>(bits - (ki << Bits<T>::mantissa));
+  // (Unsigned arithmetic: for negative x, whose result is replaced below, the bits wrap.)
+  using U = typename Bits<T>::UInt;
+  const I ki = I(U(bits) - U(Bits<T>::sqrt_half)) >> Bits<T>::mantissa;
+  const T m = from_bits<T>(I(U(bits) - (U(ki) << Bits<T>::mantissa)));
   const T k = T(std::int32_t(ki)) - (tiny ? T(Bits<T>::subnormal_shift) : T(0));
   T y = k * Bits<T>::ln2_hi + (log1p_reduced(m - T(1)) + k * Bits<T>::ln2_lo);
   y = x < T(0) ? nan<T>() : y;

@@ -72,16 +72,22 @@
 
 #ifdef __cplusplus
 extern "C" {
+/* In C++ the enums below take every int value (a fixed underlying type), so a value outside
+ * the listed ones reaches the library as a number it rejects, not as undefined behaviour; the
+ * type and the ABI are those of the C enum, an int. */
+#define LOSSFN_ENUM_BASE : int
+#else
+#define LOSSFN_ENUM_BASE
 #endif
 
-typedef enum lossfn_status {
+typedef enum lossfn_status LOSSFN_ENUM_BASE {
   LOSSFN_OK = 0,
   LOSSFN_ERROR_VALUE = 1,    /* bad size, pointer, hyper-parameter or input value */
   LOSSFN_ERROR_TYPE = 2,     /* wrong kind of argument */
   LOSSFN_ERROR_INTERNAL = 3  /* out of memory or another unexpected failure */
 } lossfn_status;
 
-typedef enum lossfn_reduction {
+typedef enum lossfn_reduction LOSSFN_ENUM_BASE {
   LOSSFN_REDUCTION_NONE = 0,
   LOSSFN_REDUCTION_MEAN = 1,
   LOSSFN_REDUCTION_SUM = 2
@@ -111,7 +117,7 @@ double lossfn_param_default(const char* loss, int i);
 int lossfn_num_row_losses(void);
 const char* lossfn_row_loss_name(int index);
 /* What the target is: one of lossfn_row_target, or -1 for an unknown name. */
-typedef enum lossfn_row_target {
+typedef enum lossfn_row_target LOSSFN_ENUM_BASE {
   LOSSFN_ROW_TARGET_NONE = 0,           /* the utilities: no target */
   LOSSFN_ROW_TARGET_LABELS = 1,         /* in->labels */
   LOSSFN_ROW_TARGET_DENSE = 2,          /* in->target */
