@@ -9,6 +9,7 @@ elements on both sides) or write into its inputs. The seed is fixed, so a failur
 """
 
 import faulthandler
+import sys
 import warnings
 
 import ml_dtypes
@@ -184,7 +185,8 @@ def row_trial(loss, rng):
 @pytest.fixture
 def watchdog():
     """A hung kernel ends the run with every thread's traceback instead of stalling CI."""
-    faulthandler.dump_traceback_later(120, exit=True)
+    # The interpreter's own stderr: pytest may have replaced sys.stderr by one without a fileno.
+    faulthandler.dump_traceback_later(120, exit=True, file=sys.__stderr__)
     yield
     faulthandler.cancel_dump_traceback_later()
 
