@@ -39,6 +39,30 @@ def inputs(loss, shape=SHAPE, seed=0):
     return args
 
 
+def draw_logits(domain, shape, rng, axis=-1):
+    x = rng.normal(0.0, 2.0, shape)
+    if domain == "logit":
+        return x
+    logp = lf.reference.log_softmax(x, axis=axis)
+    return logp if domain == "logprob_rows" else np.exp(logp)
+
+
+def draw_target(domain, shape, rng, axis=-1):
+    """A target of kind `domain` for logits of `shape` with the classes on `axis`."""
+    C = shape[axis]
+    batch = tuple(np.delete(np.array(shape), axis % len(shape)))
+    if domain == "labels":
+        return rng.integers(0, C, batch)
+    if domain == "binary01":
+        return rng.integers(0, 2, shape).astype(np.float64)
+    if domain == "onehot":
+        labels = rng.integers(0, C, batch)
+        return np.moveaxis((labels[..., None] == np.arange(C)).astype(np.float64), -1, axis)
+    if domain == "probs":
+        return np.moveaxis(rng.dirichlet(np.ones(C), batch), -1, axis)
+    raise ValueError(domain)
+
+
 def hyper_settings(loss, shape=SHAPE, seed=1):
     """The default keywords and every registered variant, with 'per-column' made concrete."""
     rng = np.random.default_rng(seed)

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import lossfn as lf
+from samples import draw_logits, draw_target
 from samples import inputs as elementwise_inputs
 
 TRIALS = 60
@@ -158,23 +159,14 @@ def elementwise_trial(loss, rng):
 def row_trial(loss, rng):
     shape = ((5, 7), (2, 7, 3, 2), (3, 2000), (7,))[rng.integers(0, 4)]
     axis = 1 if len(shape) == 4 else -1
-    x = rng.normal(0, 2, shape)
-    if loss.spec.pred != "logit":
-        x = lf.reference.log_softmax(x, axis=axis)
-        x = x if loss.spec.pred == "logprob_rows" else np.exp(x)
+    x = draw_logits(loss.spec.pred, shape, rng, axis)
     if rng.random() < 0.5:
         x = x.astype(np.float32)
-    C = shape[axis]
     batch = tuple(np.delete(np.array(shape), axis % len(shape)))
     args = [x]
     if loss.spec.targets:
         kind = loss.spec.targets[rng.integers(0, len(loss.spec.targets))]
-        if kind == "labels":
-            args.append(rng.integers(0, C, batch))
-        elif kind == "binary01":
-            args.append(rng.integers(0, 2, shape).astype(np.float64))
-        else:
-            args.append(np.abs(rng.normal(size=shape)) / C)
+        args.append(draw_target(kind, shape, rng, axis))
     method = ROW_METHODS[rng.integers(0, len(ROW_METHODS))]
     kwargs = {"axis": axis}
     args, guards = spoil_call(loss, rng, method, args, kwargs, shape,

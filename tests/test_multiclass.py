@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import lossfn as lf
-from samples import assert_close
+from samples import assert_close, draw_logits, draw_target
 
 ROW_LOSSES = [loss for loss in lf.losses() if isinstance(loss, lf.RowLoss)]
 UTILITIES = [loss for loss in lf.losses() if isinstance(loss, lf.RowFunction)]
@@ -25,30 +25,6 @@ UTILITY_IDS = [loss.name for loss in UTILITIES]
 REDUCTIONS = ("mean", "sum", "none")
 DTYPES = (np.float64, np.float32)
 SHAPE = (23, 7)  # rows x classes: neither a multiple of a vector width
-
-
-def draw_logits(domain, shape, rng, axis=-1):
-    x = rng.normal(0.0, 2.0, shape)
-    if domain == "logit":
-        return x
-    logp = lf.reference.log_softmax(x, axis=axis)
-    return logp if domain == "logprob_rows" else np.exp(logp)
-
-
-def draw_target(domain, shape, rng, axis=-1):
-    """A target of kind `domain` for logits of `shape` with the classes on `axis`."""
-    C = shape[axis]
-    batch = tuple(np.delete(np.array(shape), axis % len(shape)))
-    if domain == "labels":
-        return rng.integers(0, C, batch)
-    if domain == "binary01":
-        return rng.integers(0, 2, shape).astype(np.float64)
-    if domain == "onehot":
-        labels = rng.integers(0, C, batch)
-        return np.moveaxis((labels[..., None] == np.arange(C)).astype(np.float64), -1, axis)
-    if domain == "probs":
-        return np.moveaxis(rng.dirichlet(np.ones(C), batch), -1, axis)
-    raise ValueError(domain)
 
 
 def concrete(hyper, C, rng):
