@@ -1,4 +1,4 @@
-"""Generic tests of every elementwise loss, driven by the registry (lossfn._registry.SPECS).
+"""Generic tests of every elementwise loss, driven by the registry (lossfn.registry.SPECS).
 
 Registering a loss runs it through all of these: kernels against the NumPy reference for every
 ISA level, dtype, reduction, weighting and hyper-parameter variant; layouts; grad_output and
@@ -250,7 +250,7 @@ def test_bitwise_identical_for_any_thread_count(loss, threads):
 
 
 # Calls of at least 32 MiB per array run their blocks in chunks with software prefetch
-# (cpp/src/elementwise_loop.hpp, kStreamBytes); smaller calls run each block as one loop.
+# (cpp/src/kernels/elementwise_loop.hpp, kStreamBytes); smaller calls run each block as one loop.
 STREAMING_N = (32 << 20) // 4 + 4099
 
 

@@ -1,4 +1,4 @@
-// Accuracy of the kernels' elementary functions (cpp/src/simd_math.hpp), measured in units in
+// Accuracy of the kernels' elementary functions (cpp/src/kernels/simd_math.hpp), measured in units in
 // the last place against long double <cmath>, with the functions evaluated in vectorized loops
 // exactly as the kernels evaluate them. Built once per ISA with that ISA's kernel flags (FMA
 // contraction changes the roundings), so each level's copy is checked; a level this CPU lacks
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "simd_math.hpp"
+#include "kernels/simd_math.hpp"
 
 namespace math = lossfn::LOSSFN_ISA::math;
 

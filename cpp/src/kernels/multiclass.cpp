@@ -11,8 +11,8 @@
 // online (chunked) max, a second pass writes the gradient p_c = e^(x_c - m) / s. No temporary
 // of the logits' size. Statistics are formed per segment of kRowSegment classes and merged in
 // order, so a long row split over threads gives the same bits as one that is not.
-#include "kernel_abi.hpp"
-#include "simd_math.hpp"
+#include "dispatch/kernel_abi.hpp"
+#include "kernels/simd_math.hpp"
 
 namespace lossfn {
 namespace LOSSFN_ISA {

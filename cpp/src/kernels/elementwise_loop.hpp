@@ -6,8 +6,8 @@
 #error "elementwise_loop.hpp is included by per-ISA kernel files only"
 #endif
 
-#include "kernel_abi.hpp"
-#include "simd_math.hpp"
+#include "dispatch/kernel_abi.hpp"
+#include "kernels/simd_math.hpp"
 
 namespace lossfn {
 namespace LOSSFN_ISA {

@@ -10,7 +10,7 @@
 #include <omp.h>
 #endif
 
-#include "dispatch.hpp"
+#include "dispatch/dispatch.hpp"
 
 namespace lossfn {
 namespace {

@@ -5,7 +5,7 @@
 #include <sstream>
 #include <vector>
 
-#include "dispatch.hpp"
+#include "dispatch/dispatch.hpp"
 
 namespace lossfn {
 namespace {

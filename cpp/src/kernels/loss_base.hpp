@@ -3,7 +3,7 @@
 #error "loss_base.hpp is included by per-ISA kernel files only"
 #endif
 
-#include "elementwise_loop.hpp"
+#include "kernels/elementwise_loop.hpp"
 
 namespace lossfn {
 namespace LOSSFN_ISA {

@@ -4,7 +4,7 @@
 #include <string>
 #include <type_traits>
 
-#include "kernel_abi.hpp"
+#include "dispatch/kernel_abi.hpp"
 
 namespace lossfn {
 namespace detail {

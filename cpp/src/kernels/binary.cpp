@@ -1,7 +1,7 @@
 // Binary classification losses (SPEC §2 B): elementwise over predictions (probabilities,
 // logits or scores) and targets of the same shape. For each: L, dL/dp, d2L/dp2.
 // Margin losses take sign labels y in {-1, +1} or {0, 1}; 0 is read as -1 (label()).
-#include "loss_base.hpp"
+#include "kernels/loss_base.hpp"
 
 namespace lossfn {
 namespace LOSSFN_ISA {

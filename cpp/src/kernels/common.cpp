@@ -1,6 +1,6 @@
 // Kernels shared by every family (compiled once per ISA): the deterministic blocked sum
 // used for the sum of weights and the check of aux values.
-#include "loss_base.hpp"
+#include "kernels/loss_base.hpp"
 
 namespace lossfn {
 namespace LOSSFN_ISA {

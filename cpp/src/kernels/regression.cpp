@@ -1,7 +1,7 @@
 // Regression losses (SPEC §2 A): elementwise, pred and target of one shape.
 // For each loss: L(p, y), dL/dp and d2L/dp2, with d = p - y unless said otherwise. The
 // reduction, weights and upstream gradient are applied by elementwise_loop.hpp.
-#include "loss_base.hpp"
+#include "kernels/loss_base.hpp"
 
 namespace lossfn {
 namespace LOSSFN_ISA {
