@@ -1,5 +1,5 @@
 """Generic tests of every row loss and softmax utility (SPEC §2 C), driven by the registry
-(lossfn._registry.ROW_SPECS).
+(lossfn.registry.ROW_SPECS).
 
 Registering a row loss runs it through all of these: kernels against the NumPy reference for
 every ISA level, dtype, reduction, sample weighting, target kind and hyper-parameter variant;

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core, reference
-from ._registry import ROW_SPECS, SPECS, LossSpec, RowLossSpec
+from .registry import ROW_SPECS, SPECS, LossSpec, RowLossSpec
 
 _REDUCTION = {"none": 0, "mean": 1, "sum": 2}
 _VALUE, _VALUE_AND_GRAD, _GRAD, _HESS, _GRAD_HESS = range(5)

@@ -1,0 +1,26 @@
+"""The one registry of lossfn's losses.
+
+Each spec says what a loss takes (inputs and their domains, keyword hyper-parameters
+with defaults), how its keywords map onto the kernel's parameter vector, what its peer is, its
+formula, and which inputs are errors. The loss objects (``_losses.py``), the generic tests, the
+docs and the benchmarks all iterate over ``SPECS`` and ``ROW_SPECS``: registering a loss here tests it everywhere.
+
+Input domains (used by the tests to draw sample inputs):
+  real       any real number          logit      a real score or logit
+  prob       probability in (0, 1)    positive   > 0
+  soft01     target in [0, 1]         binary01   target in {0, 1}
+  sign       label in {-1, +1}        count      non-negative integer-valued
+  unit       in (0, 1)
+"""
+
+from __future__ import annotations
+
+from . import binary, multiclass, regression
+from .specs import LossSpec, RowLossSpec
+
+# Elementwise losses, in catalogue order.
+SPECS = [*regression.SPECS, *binary.SPECS]
+# Row losses and the softmax utilities.
+ROW_SPECS = [*multiclass.SPECS]
+
+__all__ = ["LossSpec", "RowLossSpec", "SPECS", "ROW_SPECS"]

@@ -1,0 +1,54 @@
+"""The spec kinds, one per kernel shape: what the loss objects, the generic tests, the docs and the
+benchmarks need to know of a loss of that shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping, Optional, Sequence
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """An elementwise loss: pred and target of one shape, per-element value, gradient and Hessian."""
+
+    kind: ClassVar[str] = "elementwise"
+    name: str
+    family: str
+    peer: str
+    formula: str
+    pred: str = "real"
+    target: str = "real"
+    aux: Optional[str] = None            # domain of a positional third input (gaussian_nll var)
+    hyper: Mapping[str, Any] = field(default_factory=dict)   # keyword -> default
+    # Keyword settings the tests run besides the defaults.
+    variants: Sequence[Mapping[str, Any]] = ()
+    # Keyword settings that must raise ValueError.
+    bad_hyper: Sequence[Mapping[str, Any]] = ()
+    # Maps keyword values to (kernel parameter vector, per-element aux array or None).
+    to_kernel: Optional[Callable[..., Any]] = None
+    # Inputs whose loss lies on a kink (tests skip finite differences there): f(pred, target, **hyper) -> mask
+    kinks: Optional[Callable[..., Any]] = None
+
+
+@dataclass(frozen=True)
+class RowLossSpec:
+    """A loss over rows along a class axis (multi-class losses) or a softmax utility.
+
+    Logit domains: logit (real scores), prob_rows (rows of positive probabilities summing to 1),
+    logprob_rows (their logs). Target domains: labels (integers in [0, C)), probs (probability
+    rows), onehot, binary01 (independent 0/1 per class). A hyper-parameter value "per-class" in a
+    variant stands for a positive vector of length C.
+    """
+
+    kind: ClassVar[str] = "rows"
+    name: str
+    family: str
+    peer: str
+    formula: str
+    pred: str = "logit"
+    targets: Sequence[str] = ("labels",)
+    hyper: Mapping[str, Any] = field(default_factory=dict)
+    variants: Sequence[Mapping[str, Any]] = ()
+    bad_hyper: Sequence[Mapping[str, Any]] = ()
+    # Where the peer defines the row loss as a mean over classes, or other notes for the docs.
+    note: str = ""
