@@ -442,6 +442,21 @@ py::list loss_table() {
 
 }  // namespace
 
+// The thread-count hooks of lossfn's threadpoolctl controller (lossfn/_threads.py), which
+// finds them in this module by name through ctypes: exported with C linkage.
+extern "C" __attribute__((visibility("default"))) int lossfn_threadpool_get_num_threads() {
+  return lossfn::get_num_threads();
+}
+extern "C" __attribute__((visibility("default"))) int lossfn_threadpool_get_limit() {
+  return lossfn::get_thread_limit();
+}
+extern "C" __attribute__((visibility("default"))) void lossfn_threadpool_set_limit(int n) {
+  try {
+    lossfn::set_thread_limit(n < 0 ? 0 : n);
+  } catch (...) {
+  }
+}
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "lossfn C++ kernels (internal; use the lossfn package)";
   py::register_exception_translator([](std::exception_ptr p) {
@@ -461,6 +476,9 @@ PYBIND11_MODULE(_core, m) {
   m.def("has_openmp", &lossfn::has_openmp);
   m.def("set_num_threads", &lossfn::set_num_threads);
   m.def("get_num_threads", &lossfn::get_num_threads);
+  m.def("set_thread_limit", &lossfn::set_thread_limit);
+  m.def("get_thread_limit", &lossfn::get_thread_limit);
+  m.attr("MAX_THREADS") = lossfn::kMaxThreads;
   m.def("active_isa", [] { return std::string(lossfn::isa_name(lossfn::active_isa())); });
   m.def("available_isas", [] {
     py::list l;

@@ -30,6 +30,15 @@ int main(void) {
   const double delta2[1] = {2.0}, bad_delta[1] = {-1.0};
 
   CHECK(strlen(lossfn_version()) > 0);
+  /* Thread counts are bounded: an impossible count is an error, not a crash at the next call. */
+  {
+    const int before = lossfn_get_num_threads();
+    CHECK(lossfn_set_num_threads(100000) == LOSSFN_ERROR_VALUE && strstr(lossfn_last_error(), "n: ") != NULL);
+    CHECK(lossfn_set_num_threads(0) == LOSSFN_ERROR_VALUE && lossfn_set_num_threads(-5) == LOSSFN_ERROR_VALUE);
+    CHECK(lossfn_get_num_threads() == before);
+    CHECK(lossfn_set_num_threads(1024) == LOSSFN_OK && lossfn_get_num_threads() == 1024);
+    CHECK(lossfn_set_num_threads(before) == LOSSFN_OK);
+  }
   CHECK(lossfn_num_losses() == 24);
   CHECK(strcmp(lossfn_loss_name(2), "huber") == 0);
   CHECK(lossfn_num_params("huber") == 1 && strcmp(lossfn_param_name("huber", 0), "delta") == 0);

@@ -40,6 +40,20 @@ static void row_losses();
 
 int main() {
   CHECK(std::string(lossfn::version()) == LOSSFN_VERSION_STRING);
+  {
+    const int before = lossfn::get_num_threads();
+    bool threw = false;
+    try {
+      lossfn::set_num_threads(lossfn::kMaxThreads + 1);
+    } catch (const lossfn::Error& e) {
+      threw = e.kind() == lossfn::ErrorKind::value;
+    }
+    CHECK(threw && lossfn::get_num_threads() == before);
+    lossfn::set_thread_limit(1);
+    CHECK(lossfn::get_num_threads() == 1);
+    lossfn::set_thread_limit(0);
+    CHECK(lossfn::get_num_threads() == before);
+  }
   CHECK(lossfn::num_losses() == int(lossfn::Loss::count_));
   CHECK(std::string(lossfn::loss_info(lossfn::Loss::huber).param_names[0]) == "delta");
   CHECK(lossfn::loss_from_name("soft_margin") == lossfn::Loss::soft_margin);

@@ -41,8 +41,19 @@ const char* isa_name(Isa isa) noexcept;
 Isa active_isa() noexcept;            // the level kernels run at now
 bool isa_available(Isa isa) noexcept;  // compiled in and supported by this CPU
 void set_isa(Isa isa);                 // throws Error when the level is not available
-void set_num_threads(int n);           // n >= 1; throws Error otherwise
-int get_num_threads() noexcept;        // default: omp_get_max_threads() (honours OMP_NUM_THREADS)
+// Threads a call may use. set_num_threads takes 1..kMaxThreads (throws Error otherwise).
+// Until it is called, each call follows OpenMP's default for the calling thread
+// (omp_get_max_threads(): OMP_NUM_THREADS, omp_set_num_threads, threadpoolctl's OpenMP
+// limit), clamped to kMaxThreads. set_thread_limit(k) caps the count (k = 0: no cap; the
+// Python package's threadpoolctl controller uses it); set_num_threads clears the cap. A
+// process created by fork() runs single-threaded: OpenMP's pool does not survive fork.
+// Beyond a few threads per core nothing gets faster, and OpenMP runtimes fail (or abort
+// the process) when asked for hundreds of thousands of threads: hence the bound.
+constexpr int kMaxThreads = 1024;
+void set_num_threads(int n);
+int get_num_threads() noexcept;
+void set_thread_limit(int n);
+int get_thread_limit() noexcept;
 bool has_openmp() noexcept;
 const char* compiler() noexcept;
 

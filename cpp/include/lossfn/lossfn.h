@@ -97,6 +97,9 @@ const char* lossfn_version(void);
 /* The message of this thread's last failed call ("" if none). */
 const char* lossfn_last_error(void);
 
+/* Threads a large call may use: n in 1..1024 (LOSSFN_ERROR_VALUE otherwise). Until it is
+ * set, OpenMP's default (OMP_NUM_THREADS, clamped to 1024). A process created by fork() runs
+ * single-threaded. */
 lossfn_status lossfn_set_num_threads(int n);
 int lossfn_get_num_threads(void);
 /* "baseline", "avx2" or "avx512": the kernel level in use; lossfn_set_isa forces one. */

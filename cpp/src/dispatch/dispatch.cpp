@@ -6,6 +6,8 @@
 #include <cstring>
 #include <mutex>
 
+#include <pthread.h>
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -47,8 +49,25 @@ bool compiled_in(Isa isa) {
 
 detail::KernelTable tables[3];
 std::atomic<int> active{-1};
-std::atomic<int> num_threads{0};
 std::once_flag init_once;
+
+// Threads: the count set by set_num_threads (0: none set, follow OpenMP's default, which
+// OMP_NUM_THREADS, omp_set_num_threads and threadpoolctl's OpenMP limit change), a limit
+// set by an outside controller (threadpoolctl through the Python package; 0: none), and
+// whether this process is a child created by fork() after the parent's OpenMP pool existed.
+// Each call reads them afresh: nothing is latched at first use.
+std::atomic<int> requested_threads{0};
+std::atomic<int> thread_limit{0};
+std::atomic<bool> forked_child{false};
+
+// libgomp's thread pool does not survive fork(): a child that enters a parallel region the
+// parent had used waits forever for threads that were not copied. A child therefore runs
+// single-threaded (as PyTorch's intra-op pool does after fork).
+void on_fork_child() { forked_child.store(true); }
+
+int clamp_threads(long n) {
+  return n < 1 ? 1 : n > kMaxThreads ? kMaxThreads : int(n);
+}
 
 void fill(Isa isa) {
   detail::KernelTable& t = tables[int(isa)];
@@ -90,11 +109,7 @@ void init() {
         }
     }
     active.store(best);
-#ifdef _OPENMP
-    num_threads.store(omp_get_max_threads());
-#else
-    num_threads.store(1);
-#endif
+    pthread_atfork(nullptr, nullptr, on_fork_child);
   });
 }
 
@@ -129,14 +144,34 @@ void set_isa(Isa isa) {
 
 void set_num_threads(int n) {
   init();
-  if (n < 1) throw Error(ErrorKind::value, "n: the number of threads must be >= 1");
-  num_threads.store(n);
+  if (n < 1 || n > kMaxThreads)
+    throw Error(ErrorKind::value, "n: the number of threads must be in [1, " + std::to_string(kMaxThreads) +
+                                      "], got " + std::to_string(n));
+  requested_threads.store(n);
+  thread_limit.store(0);  // an explicit request replaces any outside limit
 }
 
 int get_num_threads() noexcept {
   init();
-  return num_threads.load();
+  if (forked_child.load(std::memory_order_relaxed)) return 1;
+  long n = requested_threads.load(std::memory_order_relaxed);
+#ifdef _OPENMP
+  if (n == 0) n = omp_get_max_threads();
+#else
+  n = 1;
+#endif
+  const int limit = thread_limit.load(std::memory_order_relaxed);
+  if (limit > 0 && n > limit) n = limit;
+  return clamp_threads(n);
 }
+
+void set_thread_limit(int n) {
+  init();
+  if (n < 0) throw Error(ErrorKind::value, "n: a thread limit must be >= 0 (0: no limit)");
+  thread_limit.store(n > kMaxThreads ? kMaxThreads : n);
+}
+
+int get_thread_limit() noexcept { return thread_limit.load(); }
 
 bool has_openmp() noexcept {
 #ifdef _OPENMP
