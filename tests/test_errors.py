@@ -223,3 +223,92 @@ def test_thread_and_isa_settings():
         lf.set_num_threads(2.5)
     with pytest.raises(ValueError, match="isa"):
         lf.set_isa("sse9")
+
+
+# --- Inputs that used to get through ---------------------------------------------------------
+
+
+def test_uint64_labels_beyond_int64_are_named():
+    x = np.zeros((3, 4))
+    for big in (2**63, 2**64 - 1):
+        y = np.array([0, big, 1], dtype=np.uint64)
+        for kw in ({}, {"ignore_index": -1}):
+            with pytest.raises(ValueError, match=rf"target label {big} at index \(1,\) is outside \[0, 4\)"):
+                lf.softmax_cross_entropy(x, y, **kw)
+    y2 = np.array([[0, 1], [2**64 - 1, 3]], dtype=np.uint64)
+    with pytest.raises(ValueError, match=r"at index \(1, 0\)"):
+        lf.nll(np.zeros((2, 2, 4)), y2)
+    assert lf.nll(x, np.array([0, 1, 3], dtype=np.uint64)) == 0.0
+
+
+@pytest.mark.parametrize("loss", ALL_LOSSES, ids=LOSS_IDS)
+def test_masked_arrays_are_refused(loss):
+    args = inputs(loss)
+    for i, name in enumerate(loss.inputs):
+        bad = list(args)
+        bad[i] = np.ma.masked_less(args[i], np.median(args[i]))
+        with pytest.raises(TypeError, match=rf"{name}: masked arrays are not supported"):
+            loss(*bad)
+    with pytest.raises(TypeError, match="weight: masked arrays"):
+        loss(*args, weight=np.ma.masked_equal(np.ones(SHAPE), 0))
+
+
+def test_masked_row_inputs_are_refused():
+    x = np.ma.masked_greater(np.random.default_rng(0).normal(size=(4, 3)), 1.0)
+    with pytest.raises(TypeError, match="logits: masked arrays"):
+        lf.softmax_cross_entropy(x, np.array([0, 1, 2, 0]))
+    with pytest.raises(TypeError, match="target: masked arrays"):
+        lf.softmax_cross_entropy(x.data, np.ma.masked_equal([0, 1, 2, 0], 0))
+
+
+@pytest.mark.parametrize("value,kind", [("2.0", "str"), (True, "bool"), (b"1", "bytes"), (None, "NoneType"),
+                                        ([1.0], "list"), ({}, "dict")])
+def test_hyper_parameter_of_wrong_type_names_the_keyword(value, kind):
+    for method in (lf.huber, lf.huber.grad, lf.huber.hess):
+        with pytest.raises(TypeError, match=rf"^delta: expected a number, got {kind}$"):
+            method(np.zeros(3), np.ones(3), delta=value)
+    with pytest.raises(TypeError, match=rf"^label_smoothing: expected a number, got {kind}$"):
+        lf.softmax_cross_entropy(np.zeros((2, 3)), np.array([0, 1]), label_smoothing=value)
+    with pytest.raises(TypeError, match="^full: expected a bool"):
+        lf.poisson_nll(np.ones(3), np.ones(3), full=1.0)
+    assert lf.huber(np.zeros(3), np.ones(3), delta=np.float32(2.0)) == 0.5
+
+
+@pytest.mark.parametrize("axis", [2**31, -(2**31) - 1, 2**40, 2**63 - 1])
+def test_huge_axis_is_a_value_error(axis):
+    with pytest.raises(ValueError, match=rf"axis: {axis} is out of range"):
+        lf.softmax_cross_entropy(np.zeros((2, 3)), np.array([0, 1]), axis=axis)
+    with pytest.raises(ValueError, match="axis"):
+        lf.softmax(np.zeros((2, 3)), axis=axis)
+
+
+def test_out_with_dtype_metadata_is_accepted_and_byteswapped_is_named():
+    p, y = np.zeros(5), np.ones(5)
+    out = np.empty(5, dtype=np.dtype(np.float64, metadata={"unit": "m"}))
+    g = lf.mse.grad(p, y, reduction="sum", out=out)
+    np.testing.assert_array_equal(g, -2.0)
+    with pytest.raises(TypeError, match=r"out: dtype >f8 does not match the compute dtype float64"):
+        lf.mse.grad(p, y, out=np.empty(5, dtype=">f8"))
+
+
+def test_missing_required_aux_names_it():
+    p = np.zeros(4)
+    with pytest.raises(ValueError, match=r"^var: required \(gaussian_nll takes pred, target, var\), got None$"):
+        lf.gaussian_nll(p, p, None)
+
+
+class _Raises:
+    def __init__(self, exc):
+        self.exc = exc
+
+    def __array__(self, dtype=None, copy=None):
+        raise self.exc
+
+
+@pytest.mark.parametrize("exc", [MemoryError("no room"), KeyboardInterrupt(), RuntimeError("from __array__"),
+                                 ZeroDivisionError("in __array__")])
+def test_exceptions_from_array_conversion_propagate_as_themselves(exc):
+    for call in (lambda o: lf.mse(o, np.zeros(3)), lambda o: lf.mse(np.zeros(3), o),
+                 lambda o: lf.softmax_cross_entropy(o, np.array([0])), lambda o: lf.softmax(o)):
+        with pytest.raises(type(exc)):
+            call(_Raises(exc))

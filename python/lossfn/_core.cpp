@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -40,10 +41,30 @@ void check_kind(const py::array& a, const char* name) {
              " (expected a real floating or integer dtype)");
 }
 
+// numpy.ma.MaskedArray, looked up once: its mask would be silently dropped by the conversion.
+bool is_masked_array(py::handle obj) {
+  const auto& api = py::detail::npy_api::get();
+  if (Py_TYPE(obj.ptr()) == api.PyArray_Type_) return false;
+  static PyObject* masked = nullptr;
+  if (masked == nullptr) masked = py::object(py::module_::import("numpy.ma").attr("MaskedArray")).release().ptr();
+  return PyObject_IsInstance(obj.ptr(), masked) == 1;
+}
+
 py::array as_numeric_array(py::handle obj, const char* name) {
-  // ensure() gives a null handle (and clears the error) when NumPy cannot convert obj.
-  py::array a = py::array::ensure(obj);
-  if (!a) type_error(std::string(name) + ": expected an array-like of numbers");
+  if (is_masked_array(obj))
+    type_error(std::string(name) + ": masked arrays are not supported (lossfn would ignore the mask); pass "
+               "np.ma.getdata(x) with weight=~np.ma.getmaskarray(x), or np.ma.filled(x, value)");
+  PyObject* converted = py::detail::npy_api::get().PyArray_FromAny_(
+      obj.ptr(), nullptr, 0, 0, py::detail::npy_api::NPY_ARRAY_ENSUREARRAY_, nullptr);
+  if (converted == nullptr) {
+    // What NumPy's conversion raised stays itself when it is not about the value's type:
+    // MemoryError, KeyboardInterrupt or any exception from the object's own __array__.
+    if (!PyErr_ExceptionMatches(PyExc_TypeError) && !PyErr_ExceptionMatches(PyExc_ValueError))
+      throw py::error_already_set();
+    PyErr_Clear();
+    type_error(std::string(name) + ": expected an array-like of numbers");
+  }
+  py::array a = py::reinterpret_steal<py::array>(converted);
   check_kind(a, name);
   return a;
 }
@@ -88,6 +109,37 @@ carray<T> weight_like(py::handle obj, const py::array& pred) {
   return to_compute<T>(a);
 }
 
+// The bytes a buffer of `count` elements spans, with the argument's name for messages.
+struct Extent {
+  std::string name;
+  const char* lo;
+  const char* hi;
+};
+
+template <class T>
+Extent extent(std::string name, const T* data, std::size_t count) {
+  const char* lo = reinterpret_cast<const char*>(data);
+  return Extent{std::move(name), lo, data ? lo + count * sizeof(T) : lo};
+}
+
+// out= buffers are never computed in place: the kernels read their inputs through restrict
+// pointers a vector (or a tile of rows) at a time, so an output overlapping an input, or
+// another output, would be read after it was written. Such calls are refused, naming both.
+void refuse_overlaps(const std::vector<Extent>& outputs, const std::vector<Extent>& inputs) {
+  auto overlap = [](const Extent& a, const Extent& b) { return a.lo < b.hi && b.lo < a.hi; };
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const Extent& o = outputs[i];
+    if (o.lo == o.hi) continue;
+    for (const Extent& in : inputs)
+      if (in.lo != in.hi && overlap(o, in))
+        value_error(o.name + ": overlaps the input '" + in.name +
+                    "' (lossfn does not compute in place: pass a separate buffer)");
+    for (std::size_t k = 0; k < i; ++k)
+      if (outputs[k].lo != outputs[k].hi && overlap(o, outputs[k]))
+        value_error(o.name + ": overlaps " + outputs[k].name + " (each output needs its own buffer)");
+  }
+}
+
 // A caller's out= buffer: exactly the right ndarray, or a clear error.
 template <class T>
 py::array_t<T> checked_out(py::handle obj, const std::vector<py::ssize_t>& shape, const char* name,
@@ -95,7 +147,8 @@ py::array_t<T> checked_out(py::handle obj, const std::vector<py::ssize_t>& shape
   if (!py::isinstance<py::array>(obj))
     type_error(std::string(name) + ": expected a numpy.ndarray");
   py::array a = py::reinterpret_borrow<py::array>(obj);
-  if (!a.dtype().is(py::dtype::of<T>()))
+  // Equal by value: a dtype with metadata is still float64; a byte-swapped one is not.
+  if (!a.dtype().attr("__eq__")(py::dtype::of<T>()).template cast<bool>())
     type_error(std::string(name) + ": dtype " + py::str(a.dtype()).cast<std::string>() +
                " does not match the compute dtype " + py::str(py::dtype::of<T>()).cast<std::string>());
   if (std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()) != shape)
@@ -195,6 +248,16 @@ py::object elementwise_t(Loss loss, int what, const py::array& pred_in, py::hand
   }
   if (want_value && reduction == Reduction::none) take(new_like<T>(pred_in), loss_arr, loss_ptr);
 
+  {
+    const std::size_t n = std::size_t(pred.size());
+    const bool tuple_out = two_grads && !out_obj.is_none() && what != kHess;
+    refuse_overlaps({extent(tuple_out ? "out[0]" : "out", grad_ptr, n), extent("out[1]", grad_aux_ptr, n),
+                     extent("out", hess_ptr, n)},
+                    {extent("pred", pred.data(), n), extent("target", target.data(), n),
+                     extent(info.aux_name ? info.aux_name : "aux", aux_ptr, n), extent("weight", weight_ptr, n),
+                     extent("grad_output", go_ptr, n)});
+  }
+
   lossfn::ElementwiseCall<T> call;
   call.n = std::size_t(pred.size());
   call.pred = pred.data();
@@ -292,6 +355,22 @@ py::object rows_t(lossfn::RowLoss loss, int what, const py::array& logits_in, in
       if (kind != 'i' && kind != 'u')
         type_error(std::string("target: integer class labels required, got dtype ") +
                    py::str(t.dtype()).cast<std::string>());
+      if (kind == 'u' && t.itemsize() >= 8 && t.size() > 0) {
+        // Above 2**63 - 1 a uint64 label would wrap to a negative int64 (and 2**64 - 1 to -1,
+        // a common ignore_index): name the first such label instead.
+        py::object big = py::module_::import("numpy").attr("flatnonzero")(
+            t.attr("__gt__")(py::int_(std::numeric_limits<std::int64_t>::max())));
+        if (py::len(big) > 0) {
+          const std::size_t flat = big.attr("__getitem__")(0).cast<std::size_t>();
+          py::tuple index = py::module_::import("numpy").attr("unravel_index")(flat, t.attr("shape"));
+          std::vector<std::size_t> idx;
+          for (py::handle k : index) idx.push_back(k.cast<std::size_t>());
+          value_error(std::string(info.name) + ": target label " +
+                      py::str(t.attr("__getitem__")(index)).cast<std::string>() + " at index " +
+                      py::str(py::tuple(py::cast(idx))).cast<std::string>() + " is outside [0, " +
+                      std::to_string(call.classes) + ")");
+        }
+      }
       labels = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(t);
       call.labels = labels.data();
     } else {
@@ -351,6 +430,15 @@ py::object rows_t(lossfn::RowLoss loss, int what, const py::array& logits_in, in
     }
     call.grad = g.mutable_data();
     grad = std::move(g);
+  }
+  {
+    const std::size_t n = std::size_t(logits.size());
+    refuse_overlaps({extent("out", call.grad, n)},
+                    {extent(utility ? "x" : "logits", call.logits, n), extent("target", call.target, call.target ? n : 0),
+                     extent("target", call.labels, call.labels ? std::size_t(labels.size()) : 0),
+                     extent("weight", call.weight, call.weight ? std::size_t(weight.size()) : 0),
+                     extent("grad_output", call.grad_output_array,
+                            call.grad_output_array ? std::size_t(go_array.size()) : 0)});
   }
   double value = 0.0;
   if (want_value) {

@@ -18,6 +18,37 @@ _VALUE, _VALUE_AND_GRAD, _GRAD, _HESS, _GRAD_HESS = range(5)
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
+def _check_hyper_types(name, defaults, hyper):
+    """A keyword of the wrong type is a TypeError naming it (values are checked by the kernels).
+
+    A switch (default True/False) takes a bool; a number takes a real number, never a bool or a
+    string (``delta="2.0"`` and ``delta=True`` are mistakes, not numbers). Keywords whose
+    default is None or that take arrays (class weights, per-column tau) are checked where they
+    are converted.
+    """
+    for key, value in hyper.items():
+        if key not in defaults:
+            raise TypeError(f"{name}() got an unexpected keyword argument {key!r}")
+        default = defaults[key]
+        if isinstance(default, bool):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{key}: expected a bool, got {type(value).__name__}")
+        elif isinstance(default, (int, float)):
+            if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
+                raise TypeError(f"{key}: expected a number, got {type(value).__name__}")
+
+
+def _kernel_numbers(names, values):
+    """The kernel's parameter vector: each named keyword as a float."""
+    params = []
+    for k in names:
+        try:
+            params.append(float(values[k]))
+        except (TypeError, ValueError):
+            raise TypeError(f"{k}: expected a number, got {type(values[k]).__name__}") from None
+    return params
+
+
 def _reduction_code(reduction):
     try:
         return _REDUCTION[reduction]
@@ -67,15 +98,9 @@ class ElementwiseLoss(_LossObject):
         """(parameter vector, aux array or None) for these keyword values."""
         if not hyper:
             return self._default_kernel_params, None
-        for key in hyper:
-            if key not in self._hyper_defaults:
-                raise TypeError(f"{self.name}() got an unexpected keyword argument {key!r}")
+        _check_hyper_types(self.name, self._hyper_defaults, hyper)
         if self.spec.to_kernel is None:
-            values = dict(self._hyper_defaults, **hyper)
-            try:
-                return [float(values[k]) for k in self._kernel_params], None
-            except (TypeError, ValueError) as e:
-                raise TypeError(f"{self.name}: hyper-parameters must be numbers ({e})") from None
+            return _kernel_numbers(self._kernel_params, dict(self._hyper_defaults, **hyper)), None
         shape = getattr(pred, "shape", None)
         if shape is None:
             shape = np.shape(pred)
@@ -86,6 +111,8 @@ class ElementwiseLoss(_LossObject):
         if len(args) != expected:
             raise TypeError(f"{self.name}() takes {expected} positional inputs "
                             f"({', '.join(self.inputs)}), got {len(args)}")
+        if expected == 3 and args[2] is None:
+            raise ValueError(f"{self._aux_input}: required ({self.name} takes {', '.join(self.inputs)}), got None")
         return args[0], args[1], (args[2] if expected == 3 else None)
 
     def _run(self, what, args, weight, reduction, grad_output, out, hyper):
@@ -130,14 +157,9 @@ class _RowBase(_LossObject):
 
     def _kernel(self, logits, axis, hyper):
         """(parameter vector, class-weight vector or None, ignore_index or None)."""
-        for key in hyper:
-            if key not in self._hyper_defaults:
-                raise TypeError(f"{self.name}() got an unexpected keyword argument {key!r}")
+        _check_hyper_types(self.name, self._hyper_defaults, hyper)
         values = dict(self._hyper_defaults, **hyper)
-        try:
-            params = [float(values[k]) for k in self._kernel_params]
-        except (TypeError, ValueError) as e:
-            raise TypeError(f"{self.name}: hyper-parameters must be numbers ({e})") from None
+        params = _kernel_numbers(self._kernel_params, values)
         class_weight = values.get(self._class_weight_name) if self._class_weight_name else None
         if class_weight is not None and self._class_weight_name == "alpha" and np.ndim(class_weight) == 0:
             # A scalar alpha weighs every class alike.
@@ -156,7 +178,7 @@ class _RowBase(_LossObject):
     def _axis(axis):
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
             raise TypeError(f"axis: expected an int, got {type(axis).__name__}")
-        if not _INT64_MIN <= axis <= _INT64_MAX:
+        if not -(2**31) <= axis < 2**31:
             raise ValueError(f"axis: {axis} is out of range")
         return int(axis)
 

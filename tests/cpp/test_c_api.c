@@ -1,6 +1,7 @@
 /* C ABI: known values, and every error coming back as a status with a message. */
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <lossfn/lossfn.h>
@@ -76,6 +77,12 @@ int main(void) {
   CHECK(lossfn_hinge_value_f64(&value, NULL, pred, pred, NULL, NULL, 3, NULL, LOSSFN_REDUCTION_MEAN) == LOSSFN_ERROR_VALUE);
   CHECK(strstr(lossfn_last_error(), "target") != NULL);
   CHECK(lossfn_set_num_threads(0) == LOSSFN_ERROR_VALUE);
+  /* sizes no memory can hold are errors, not a silent no-op (the block count wrapped) or a crash */
+  CHECK(lossfn_mse_value_f64(&value, NULL, pred, target, NULL, NULL, SIZE_MAX, NULL, LOSSFN_REDUCTION_MEAN) == LOSSFN_ERROR_VALUE);
+  CHECK(strstr(lossfn_last_error(), "pred") != NULL && strstr(lossfn_last_error(), "too large") != NULL);
+  CHECK(lossfn_mse_value_f64(&value, NULL, pred, target, NULL, NULL, SIZE_MAX / 8 + 1, NULL, LOSSFN_REDUCTION_SUM) == LOSSFN_ERROR_VALUE);
+  CHECK(lossfn_mse_grad_f64(grad, NULL, pred, target, NULL, NULL, ((size_t)1 << 62), NULL, LOSSFN_REDUCTION_SUM, 1.0, NULL) == LOSSFN_ERROR_VALUE);
+  CHECK(lossfn_mse_value_f32(&value, NULL, (const float*)pred, (const float*)target, NULL, NULL, SIZE_MAX / 4, NULL, LOSSFN_REDUCTION_SUM) == LOSSFN_ERROR_VALUE);
   CHECK(lossfn_set_isa("sse9") == LOSSFN_ERROR_VALUE && strstr(lossfn_last_error(), "isa") != NULL);
   CHECK(lossfn_set_isa("baseline") == LOSSFN_OK && strcmp(lossfn_isa(), "baseline") == 0);
   CHECK(lossfn_mse_value_f64(&value, NULL, pred, target, NULL, NULL, 3, NULL, LOSSFN_REDUCTION_MEAN) == LOSSFN_OK);
@@ -121,6 +128,16 @@ static void row_losses(void) {
   CHECK(lossfn_row_loss_ignore_index("nll") == 1 && lossfn_row_loss_ignore_index("softmax_focal") == 0);
   CHECK(lossfn_row_loss_full_output("softmax") == 1 && lossfn_row_loss_full_output("logsumexp") == 0);
   CHECK(lossfn_row_loss_full_output(NULL) == -1 && lossfn_row_loss_ignore_index("nope") == -1);
+
+  /* a shape no memory can hold */
+  {
+    lossfn_rows_f64 big = in;
+    big.outer = SIZE_MAX / 16, big.classes = 3, big.inner = 1;
+    CHECK(lossfn_softmax_cross_entropy_value_f64(&big, &value, NULL) == LOSSFN_ERROR_VALUE);
+    CHECK(strstr(lossfn_last_error(), "too large") != NULL);
+    big.outer = SIZE_MAX, big.inner = 2;
+    CHECK(lossfn_softmax_cross_entropy_value_f64(&big, &value, NULL) == LOSSFN_ERROR_VALUE);
+  }
 
   /* softmax_cross_entropy: value, value and gradient (softmax - onehot) / rows, per row */
   CHECK(lossfn_softmax_cross_entropy_value_f64(&in, &value, NULL) == LOSSFN_OK && close_to(value, L0));

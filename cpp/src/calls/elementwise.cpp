@@ -29,13 +29,15 @@ void check_sign_labels(const LossInfo& info, const T* y, std::size_t n, unsigned
     seen_zero |= v == T(0);
     if (!(v == T(1) || v == T(-1) || v == T(0))) {
       msg << "found " << double(v) << " at index " << i;
-      break;
+      fail(msg.str());
     }
     if (seen_minus && seen_zero) {
       msg << "found both -1 and 0 (index " << i << ")";
-      break;
+      fail(msg.str());
     }
   }
+  // The kernel's pass met a bad label that is gone now: another thread changed the targets.
+  msg << "they changed during the call";
   fail(msg.str());
 }
 
@@ -69,6 +71,13 @@ void run_impl(Loss loss, const ElementwiseCall<T>& c) {
   if (info.aux == AuxKind::none && c.aux)
     fail(std::string(info.name) + ": takes no aux input");
   if (info.aux == AuxKind::required) require(c.aux, n, info.aux_name);
+  check_optional(c.aux, n, info.aux_name ? info.aux_name : "aux");
+  check_optional(c.weight, n, "weight");
+  check_optional(c.grad_output_array, n, "grad_output");
+  check_optional(c.loss, n, "loss");
+  check_optional(c.grad, n, "grad");
+  check_optional(c.grad_aux, n, "grad_aux");
+  check_optional(c.hess, n, "hess");
 
   const bool reduced = c.reduction != Reduction::none;
   if (c.reduction != Reduction::none && c.reduction != Reduction::mean &&

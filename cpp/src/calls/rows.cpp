@@ -31,11 +31,16 @@ std::string position(std::size_t flat, const std::size_t* shape, int ndim) {
   return s.str();
 }
 
+// Copies the labels while checking them: the kernels index the logits, the gradient and the
+// class weights with the copy, so a caller's thread that rewrites its labels during the call
+// (the GIL is released) cannot make them address memory outside the buffers. A label is
+// 8 bytes per row of C scores: the copy costs nothing next to the logits.
 template <class T>
-void check_labels(const RowLossInfo& info, const RowCall<T>& c, std::size_t rows) {
+void copy_checked_labels(const RowLossInfo& info, const RowCall<T>& c, std::size_t rows, std::int64_t* out) {
   const std::int64_t C = std::int64_t(c.classes);
   for (std::size_t r = 0; r < rows; ++r) {
     const std::int64_t y = c.labels[r];
+    out[r] = y;
     if ((y < 0 || y >= C) && !(c.has_ignore_index && y == c.ignore_index)) {
       std::ostringstream msg;
       msg << info.name << ": target label " << y << " at index " << position(r, c.batch_shape, c.batch_ndim)
@@ -61,6 +66,12 @@ void run_impl(RowLoss loss, const RowCall<T>& c) {
 
   if (rows > 0 && C == 0) fail(std::string(info.name) + ": logits: the class axis has length 0");
   require(c.logits, n, "logits");
+  check_optional(c.target, n, "target");
+  check_optional(c.labels, rows, "labels");
+  check_optional(c.weight, rows, "weight");
+  check_optional(c.grad, n, "grad");
+  check_optional(c.loss, info.full_output ? n : rows, "loss");
+  check_optional(c.grad_output_array, info.full_output ? n : rows, "grad_output");
 
   // Targets: labels, a dense array, either, or none.
   const bool wants_labels = info.target == RowTarget::labels || info.target == RowTarget::labels_or_dense;
@@ -103,7 +114,11 @@ void run_impl(RowLoss loss, const RowCall<T>& c) {
   if (c.grad_output_array && !want_grad) fail("grad_output: an upstream gradient needs a gradient output");
   if (c.grad_output_array && want_value && !utility) fail("grad_output: an array needs a gradient-only call");
 
-  if (c.labels) check_labels(info, c, rows);
+  std::vector<std::int64_t> labels;
+  if (c.labels) {
+    labels.resize(rows);
+    copy_checked_labels(info, c, rows, labels.data());
+  }
 
   // The mean's denominator: sum_i s_i d_i.
   double denominator = double(rows);
@@ -115,7 +130,7 @@ void run_impl(RowLoss loss, const RowCall<T>& c) {
       for (std::size_t r = 0; r < rows; ++r) {
         double d = 1.0;
         if (c.labels) {
-          const std::int64_t y = c.labels[r];
+          const std::int64_t y = labels[r];
           if (c.has_ignore_index && y == c.ignore_index) continue;
           if (by_class) d = c.class_weight[y];
         }
@@ -134,7 +149,7 @@ void run_impl(RowLoss loss, const RowCall<T>& c) {
   job.classes = C;
   job.inner = c.inner;
   job.logits = c.logits;
-  job.labels = c.labels;
+  job.labels = c.labels ? labels.data() : nullptr;
   job.target = c.target;
   job.class_weight = c.class_weight;
   job.class_weight_t = c.class_weight ? class_weight_t.data() : nullptr;

@@ -1,6 +1,7 @@
 // Baseline-only internal interface of the dispatcher.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <type_traits>
 
@@ -20,10 +21,29 @@ auto for_type(F32 f32, F64 f64) {
 
 [[noreturn]] inline void fail(const std::string& msg) { throw Error(ErrorKind::value, msg); }
 
-// A null pointer is an error only where it should hold elements.
+// Whether `n` elements of P starting at p could exist: their bytes fit in PTRDIFF_MAX and do
+// not run past the top of the address space. (A count that passes may still be larger than
+// the caller's buffer; that a C caller must get right.)
+template <class P>
+bool span_fits(const P* p, std::size_t n) {
+  if (n > std::size_t(PTRDIFF_MAX) / sizeof(P)) return false;
+  const std::uintptr_t start = reinterpret_cast<std::uintptr_t>(p);
+  return start + n * sizeof(P) >= start;
+}
+
+// A buffer of n elements that must be there: not null, and a size that memory can hold.
 template <class P>
 void require(const P* p, std::size_t n, const char* name) {
-  if (p == nullptr && n > 0) fail(std::string(name) + ": null pointer for " + std::to_string(n) + " elements");
+  if (p == nullptr && n > 0)
+    fail(std::string(name) + ": required, got a null pointer for " + std::to_string(n) + " elements");
+  if (p != nullptr && !span_fits(p, n))
+    fail(std::string(name) + ": " + std::to_string(n) + " elements cannot be in memory (the size is too large)");
+}
+
+// An optional buffer of n elements: null, or a size that memory can hold.
+template <class P>
+void check_optional(const P* p, std::size_t n, const char* name) {
+  if (p != nullptr) require(p, n, name);
 }
 }  // namespace detail
 }  // namespace lossfn

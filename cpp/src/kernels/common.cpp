@@ -46,9 +46,12 @@ std::size_t first_bad(const T* x, std::size_t n, int threads, Bad bad) {
       first_block = std::size_t(b);
   }
   if (first_block == nb) return n;
-  std::size_t i = first_block * kBlock;
-  while (!bad(x[i])) ++i;
-  return i;
+  // Within the block that had a bad value. The caller's other threads may have changed it
+  // since (the GIL is released): never look past the block, and report none if it is gone.
+  const std::size_t end = first_block * kBlock + kBlock < n ? first_block * kBlock + kBlock : n;
+  for (std::size_t i = first_block * kBlock; i < end; ++i)
+    if (bad(x[i])) return i;
+  return n;
 }
 
 template <class T>

@@ -1,0 +1,116 @@
+"""Another thread rewriting the inputs during a call (the GIL is released) never makes lossfn
+read or write outside the buffers: labels are copied as they are checked, the aux scans stay
+within the array, and nothing is written around out=. The results of such calls are
+unspecified; they either finish or raise ValueError. Run under the sanitizer build in CI."""
+
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import lossfn as lf
+
+GUARD = 4096
+CALLS = 60
+
+
+def guarded(shape, dtype=np.float64):
+    """(view of `shape` in the middle of a buffer, the buffer): the guards around it hold 7.0."""
+    n = int(np.prod(shape))
+    buf = np.full(n + 2 * GUARD, 7.0, dtype=dtype)
+    return buf[GUARD : GUARD + n].reshape(shape), buf
+
+
+def assert_guards_intact(buf):
+    assert (buf[:GUARD] == 7.0).all() and (buf[-GUARD:] == 7.0).all(), "written outside out="
+
+
+def race(target, values, call, calls=CALLS):
+    """Runs call() `calls` times while a thread keeps writing `values` into `target`."""
+    stop = threading.Event()
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, target.size, 64)
+    flat = target.reshape(-1)
+
+    original = flat[idx].copy()
+
+    def writer():
+        # A bad value appears and disappears again: most calls pass the checks, and some
+        # of those meet the bad value in the kernel.
+        k = 0
+        while not stop.is_set():
+            i = k % 64
+            flat[idx[i]] = values[k % len(values)]
+            for _ in range(k % 50):  # held for a varying while
+                pass
+            flat[idx[i]] = original[i]
+            for _ in range((k * 7) % 50):  # and gone for a varying while
+                pass
+            k += 1
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    thread = threading.Thread(target=writer)
+    thread.start()
+    errors = 0
+    try:
+        for _ in range(calls):
+            try:
+                call()
+            except ValueError:
+                errors += 1
+    finally:
+        stop.set()
+        thread.join()
+        sys.setswitchinterval(old)
+    return errors
+
+
+@pytest.mark.parametrize("name", ["nll", "softmax_cross_entropy", "sparse_categorical_crossentropy",
+                                  "softmax_focal", "multi_margin"])
+@pytest.mark.parametrize("layout", ["rows", "nchw"])
+def test_labels_rewritten_during_a_call(name, layout):
+    loss = getattr(lf, name)
+    rng = np.random.default_rng(1)
+    if layout == "rows":
+        shape, axis, batch = (3000, 40), -1, (3000,)
+    else:
+        shape, axis, batch = (4, 21, 40, 40), 1, (4, 40, 40)
+    x = rng.normal(size=shape)
+    if loss.spec.pred == "logprob_rows":
+        x = lf.log_softmax(x, axis=axis)
+    elif loss.spec.pred == "prob_rows":
+        x = lf.softmax(x, axis=axis)
+    labels = rng.integers(0, shape[axis], batch)
+    out, buf = guarded(shape)
+    kw = {"class_weight": np.ones(shape[axis])} if name in ("nll", "softmax_cross_entropy") else {}
+    race(labels, [10**6, -5, 2**40, 1, -(2**62), 0],
+         lambda: loss.value_and_grad(x, labels, axis=axis, out=out, **kw))
+    assert_guards_intact(buf)
+    labels[...] = 0
+    race(labels, [10**6, -5, 2**40, 1], lambda: loss.grad(x, labels, axis=axis, out=out, ignore_index=-5)
+         if loss.spec.hyper.get("ignore_index", 0) is None else loss.grad(x, labels, axis=axis, out=out))
+    assert_guards_intact(buf)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_variance_rewritten_during_a_call(dtype):
+    n = 1 << 18
+    rng = np.random.default_rng(2)
+    p, y = rng.normal(size=n).astype(dtype), rng.normal(size=n).astype(dtype)
+    var = rng.uniform(0.5, 2.0, n).astype(dtype)
+    g, gbuf = guarded((n,), dtype)
+    gv, gvbuf = guarded((n,), dtype)
+    race(var, [-1.0, 1.0, -3.0, 0.5], lambda: lf.gaussian_nll.grad(p, y, var, out=(g, gv)))
+    assert_guards_intact(gbuf)
+    assert_guards_intact(gvbuf)
+
+
+def test_sign_labels_rewritten_during_a_call():
+    n = 1 << 18
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=n), rng.choice([-1.0, 1.0], n)
+    g, buf = guarded((n,))
+    race(y, [5.0, 1.0, 0.0, -1.0], lambda: lf.hinge.value_and_grad(x, y, out=g))
+    assert_guards_intact(buf)
