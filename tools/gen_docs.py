@@ -21,7 +21,11 @@ Every loss has the same methods: `lf.<name>(*inputs, weight=None, reduction="mea
 - `mae`, `quantile`, `hinge`: the gradient at the kink is 0 (a valid subgradient, as torch's `sign`).
 - `bce`, `binary_focal`: probabilities are clipped to `[eps, 1 - eps]` in the input's precision
   (as Keras 3; in float32 `1 - 1e-7` rounds to `1 - 2**-23`) and the gradient is 0 where the
-  input lies outside. The focal factor of `binary_focal` uses the unclipped probability (Keras).
+  input lies outside. The focal factor of `binary_focal` uses the unclipped probability (Keras);
+  its derivatives that grow without bound at `p_t = 1` (`gamma < 1`, and the Hessian's for
+  `gamma < 2`) are taken at `1 - p_t = eps` there, so nothing is inf or nan. `log(1 - pc)` is
+  computed as `log1p(-pc)` (Keras rounds `1 - pc` first: 1.3% off at `pc = 1e-6` in float32).
+  Targets must lie in `[0, 1]` (`ValueError` otherwise; `nan` propagates).
 - `gaussian_nll`: `var` is clamped below at `eps` without differentiating the clamp (torch);
   a negative `var` is a `ValueError`. It returns two gradients, w.r.t. `pred` and `var`.
 - Margin losses (`hinge`, `squared_hinge`, `smooth_hinge`, `modified_huber`, `soft_margin`) take
@@ -29,7 +33,13 @@ Every loss has the same methods: `lf.<name>(*inputs, weight=None, reduction="mea
   `ValueError`. torch's `soft_margin_loss` does not check its labels.
 - `quantile`'s `tau` and `bce_with_logits`' `pos_weight` may be 1-D over the last axis (several
   quantiles; per-class positive weights, as torch).
-- `general_robust` at `alpha` = 0, 2 and -inf is the limit (Cauchy, `r^2/2`, Welsch).
+- `general_robust` at `alpha` = 0, 2 and -inf is the limit (Cauchy, `r^2/2`, Welsch); so is
+  `|alpha| < 1e-20`, where the Cauchy limit is exact to far below an ulp. The robust losses are
+  exact for any residual and scale (no cap on `r^2`), and a `nan` input gives a `nan` gradient
+  (`mae`, `smooth_l1`, `mape`, `quantile`, `msle`, `bce`, `hinge` too).
+- Hyper-parameters must be representable in the compute dtype: for float32 inputs a value that
+  overflows or underflows to 0 in float32 (`gamma=1e308`, `eps=1e308`), or a scale `c` whose
+  `1/c` overflows (`c=1e-50`), is a `ValueError` naming it.
 - Reductions: `"mean"` with weights is `sum(w l) / sum(w)`; empty input gives `nan` for
   `"mean"` and `0.0` for `"sum"`.
 - `hess` of `"mean"`/`"sum"` is the Hessian diagonal of the reduced loss; of `"none"`, each

@@ -76,7 +76,8 @@ enum class Reduction : int { none = 0, mean = 1, sum = 2 };
 enum class AuxKind : int { none = 0, optional = 1, required = 2 };
 
 // What the target holds. `sign_labels`: {-1, +1} or {0, 1} (0 is read as -1).
-enum class TargetKind : int { real = 0, sign_labels = 1 };
+// real: any value; sign_labels: {-1, +1} or {0, 1}; unit_interval: in [0, 1] (bce, binary_focal).
+enum class TargetKind : int { real = 0, sign_labels = 1, unit_interval = 2 };
 
 constexpr int kMaxParams = 4;
 

@@ -41,6 +41,44 @@ void check_sign_labels(const LossInfo& info, const T* y, std::size_t n, unsigned
   fail(msg.str());
 }
 
+// bce / binary_focal targets are probabilities: a target outside [0, 1] (nan passes, as any
+// nan input does) makes the kernel's pass set kSeenOther; the first one is named here.
+template <class T>
+void check_unit_targets(const LossInfo& info, const T* y, std::size_t n, unsigned seen) {
+  if (!(seen & detail::kSeenOther)) return;
+  std::ostringstream msg;
+  msg << info.name << ": target must hold probabilities in [0, 1]; ";
+  for (std::size_t i = 0; i < n; ++i) {
+    const T v = y[i];
+    if (v < T(0) || v > T(1)) {
+      msg << "found " << double(v) << " at index " << i;
+      fail(msg.str());
+    }
+  }
+  msg << "they changed during the call";
+  fail(msg.str());
+}
+
+// A hyper-parameter valid in float64 may not be one in float32, the compute dtype of float32
+// inputs: one that overflows or underflows to 0 there, or a scale c whose reciprocal (which
+// the kernels multiply by) overflows, is refused rather than computed with as inf or 0.
+template <class T>
+void check_params_fit(const LossInfo& info, const double* params) {
+  for (int i = 0; i < info.num_params; ++i) {
+    const double v = params[i];
+    const char* name = info.param_names[i];
+    const bool scale = std::string(name) == "c";
+    if (!std::isfinite(v)) continue;  // validate_params has ruled on those
+    const T t = T(v);
+    if (std::isfinite(double(t)) && (v == 0 || t != T(0)) && (!scale || std::isfinite(double(T(1 / v))))) continue;
+    std::ostringstream msg;
+    msg << info.name << ": " << name << " = " << v << " is outside the range of "
+        << (sizeof(T) == 4 ? "float32" : "float64") << ", the compute dtype"
+        << (scale ? " (c and 1/c must both be finite and nonzero there)" : "");
+    fail(msg.str());
+  }
+}
+
 // gaussian_nll's var must be >= 0 and quantile's per-element tau in (0, 1): one vectorized,
 // threaded scan (the active ISA's kernel) that returns the first offending index.
 template <class T>
@@ -65,6 +103,7 @@ void run_impl(Loss loss, const ElementwiseCall<T>& c) {
   for (int i = 0; i < info.num_params; ++i)
     params[i] = c.params ? c.params[i] : info.param_defaults[i];
   validate_params(loss, params);
+  check_params_fit<T>(info, params);
 
   require(c.pred, n, "pred");
   require(c.target, n, "target");
@@ -149,6 +188,7 @@ void run_impl(Loss loss, const ElementwiseCall<T>& c) {
   const ElementwiseFn<T> fn = for_type<T>(table.f32[int(loss)], table.f64[int(loss)]);
   const double total = n > 0 ? fn(job) : 0.0;
   if (info.target == TargetKind::sign_labels) check_sign_labels(info, c.target, n, labels_seen);
+  if (info.target == TargetKind::unit_interval) check_unit_targets(info, c.target, n, labels_seen);
   if (c.value) *c.value = c.reduction == Reduction::mean ? total / weight_sum : total;
 }
 

@@ -13,11 +13,12 @@ template <class T> LOSSFN_INLINE T label(T y) { return y == T(0) ? T(-1) : y; }
 
 // bce on probabilities, clipped to [eps, 1 - eps] as Keras 3 (the gradient is 0 where p lies
 // outside), class weights (w0, w1): L = -(w1 y log pc + w0 (1-y) log(1-pc));
-// dL/dp = -w1 y/pc + w0 (1-y)/(1-pc); d2L/dp2 = w1 y/pc^2 + w0 (1-y)/(1-pc)^2.
-// Peer: Keras BinaryCrossentropy.
+// dL/dp = -w1 y/pc + w0 (1-y)/(1-pc) = (w0 (pc - y) + (w0 - w1) y (1-pc)) / (pc (1-pc)) (the
+// two fractions cancel where pc ~ y; pc - y does not); d2L/dp2 = w1 y/pc^2 + w0 (1-y)/(1-pc)^2.
+// Targets outside [0, 1] are an error (checked by the pass). Peer: Keras BinaryCrossentropy.
 struct Bce : NoAux {
   static constexpr Loss id = Loss::bce;
-  template <class T> struct Op : OpBase<T> {
+  template <class T> struct Op : UnitTargetOp<T> {
     T lo, hi, w0, w1;
     explicit Op(const double* p)
         : lo(T(p[0])), hi(T(1) - T(p[0])), w0(T(p[1])), w1(T(p[2])) {}
@@ -25,10 +26,11 @@ struct Bce : NoAux {
       const bool live = (p >= lo) & (p <= hi);  // & not &&: no branch in the loop
       const T pc = min(max(p, lo), hi), qc = T(1) - pc;
       const T a = w1 * y, b = w0 * (T(1) - y);
-      o.l = -(a * log(pc) + b * log(qc));
+      o.l = -(a * log(pc) + b * log1p(-pc));  // log1p(-pc), not log(qc): 1 - pc rounds for pc ~ 0
       const T ip = T(1) / pc, iq = T(1) / qc;
-      o.g = live ? b * iq - a * ip : T(0);
-      o.h = live ? a * ip * ip + b * iq * iq : T(0);
+      const T dead = p != p ? p : T(0);  // outside the clip the derivatives are 0; nan stays nan
+      o.g = live ? (w0 * (pc - y) + (w0 - w1) * y * qc) * ip * iq : dead;
+      o.h = live ? a * ip * ip + b * iq * iq : dead;
     }
   };
 };
@@ -64,22 +66,27 @@ struct BceWithLogits {
 // (alpha < 0: none). L = alpha_t f bce; with m' = 1 - 2y:
 // dL/dp = alpha_t (f' bce + f bce'), f' = gamma m^(gamma-1) m';
 // d2L/dp2 = alpha_t (f'' bce + 2 f' bce' + f bce''), f'' = gamma (gamma-1) m^(gamma-2) m'^2.
-// m^k is exp(k log m) with 0^0 = 1 (pow_from_log).
+// m^k is exp(k log m) with 0^0 = 1 (pow_from_log). Where m < eps (p within eps of its
+// target, outside the clipped range, where bce' = 0) f' (gamma < 1) and f'' (gamma < 2) grow
+// without bound and 0 * inf would give nan: those powers are taken at max(m, eps), as
+// max(log m, log eps) -- the exact derivatives wherever they are finite.
 // GammaTwo: gamma == 2 (the default) as m^2, without log and exp; run_binary_focal picks.
 template <bool GammaTwo>
 struct BinaryFocal : NoAux {
   static constexpr Loss id = Loss::binary_focal;
-  template <class T> struct Op : OpBase<T> {
-    T gamma, lo, hi, alpha_pos, alpha_neg;
+  template <class T> struct Op : UnitTargetOp<T> {
+    T gamma, lo, hi, alpha_pos, alpha_neg, log_floor1, log_floor2;
     explicit Op(const double* p)
         : gamma(T(p[0])), lo(T(p[2])), hi(T(1) - T(p[2])), alpha_pos(p[1] >= 0 ? T(p[1]) : T(1)),
-          alpha_neg(p[1] >= 0 ? T(1 - p[1]) : T(1)) {}
+          alpha_neg(p[1] >= 0 ? T(1 - p[1]) : T(1)),
+          log_floor1(p[0] < 1 ? T(__builtin_log(p[2])) : -inf<T>()),
+          log_floor2(p[0] < 2 ? T(__builtin_log(p[2])) : -inf<T>()) {}
     LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
       const bool live = (p >= lo) & (p <= hi);  // & not &&: no branch in the loop
       const T pc = min(max(p, lo), hi), qc = T(1) - pc;
-      const T bce = -(y * log(pc) + (T(1) - y) * log(qc));
+      const T bce = -(y * log(pc) + (T(1) - y) * log1p(-pc));  // as bce
       const T ip = T(1) / pc, iq = T(1) / qc;
-      const T dbce = live ? (T(1) - y) * iq - y * ip : T(0);
+      const T dbce = live ? (pc - y) * ip * iq : T(0);  // (1-y)/(1-pc) - y/pc, as bce
       const T d2bce = live ? y * ip * ip + (T(1) - y) * iq * iq : T(0);
       const T m = y * (T(1) - p) + (T(1) - y) * p, dm = T(1) - T(2) * y;
       T f, f1, f2;
@@ -91,10 +98,10 @@ struct BinaryFocal : NoAux {
         const T lm = log(m);
         f = pow_from_log(lm, gamma);
         // gamma m^(gamma-1) is 0 for gamma = 0 and gamma (gamma-1) m^(gamma-2) for gamma in
-        // {0, 1}, even at m = 0 where the power is inf (0 * inf).
-        const T f1_raw = gamma * pow_from_log(lm, gamma - T(1)) * dm;
+        // {0, 1}; a huge gamma makes the powers 0 and their factors inf.
+        const T f1_raw = gamma * pow_from_log(max(lm, log_floor1), gamma - T(1)) * dm;
         f1 = f1_raw != f1_raw ? T(0) : f1_raw;
-        const T f2_raw = gamma * (gamma - T(1)) * pow_from_log(lm, gamma - T(2)) * dm * dm;
+        const T f2_raw = gamma * (gamma - T(1)) * pow_from_log(max(lm, log_floor2), gamma - T(2)) * dm * dm;
         f2 = f2_raw != f2_raw ? T(0) : f2_raw;
       }
       const T at = alpha_pos * y + alpha_neg * (T(1) - y);
@@ -143,9 +150,12 @@ struct SigmoidFocal : NoAux {
         const T t2 = y == T(1) ? T(0) : (T(1) - y) * ex_pos;
         const T q = (T(1) - T(2) * y) / (T(1) + t1 + t2);
         f1 = gamma * f * q;
-        f2 = gamma * f * q * ((gamma - T(1)) * q + T(1) - T(2) * s);
+        // f1 = 0 (f underflowed, or gamma = 0) is f'' = 0 too, even where (gamma - 1) q is inf.
+        f2 = f1 == T(0) ? T(0) : f1 * ((gamma - T(1)) * q + T(1) - T(2) * s);
       }
-      const T dce = s - y, d2ce = s * sn;
+      // s - y without cancellation for confident logits (s rounds to 1): as bce_with_logits,
+      // ((1 - y) - y e) r for x >= 0 and ((1 - y) e - y) r below.
+      const T dce = (pos ? (T(1) - y) - y * e : (T(1) - y) * e - y) * r, d2ce = s * sn;
       const T at = alpha_pos * y + alpha_neg * (T(1) - y);
       o.l = at * f * ce;
       o.g = at * (dce * f + ce * f1);
@@ -168,7 +178,7 @@ struct Hinge : NoAux {
     LOSSFN_INLINE void eval(T x, T y, T, Terms<T>& o) const {
       const T s = label(y), u = T(1) - s * x;
       o.l = max(u, T(0));
-      o.g = u > T(0) ? -s : T(0);
+      o.g = u > T(0) ? -s : (u != u ? u : T(0));
       o.h = T(0);
     }
   };
@@ -217,7 +227,7 @@ struct ModifiedHuber : NoAux {
     explicit Op(const double*) {}
     LOSSFN_INLINE void eval(T x, T y, T, Terms<T>& o) const {
       const T s = label(y), z = s * x, u = max(T(1) - z, T(0));
-      const bool quad = z >= T(-1);
+      const bool quad = !(z < T(-1));  // a nan z takes the quadratic piece: nan stays nan
       o.l = quad ? u * u : T(-4) * z;
       o.g = s * (quad ? T(-2) * u : T(-4));
       o.h = quad & (z < T(1)) ? T(2) : T(0);

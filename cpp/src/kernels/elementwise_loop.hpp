@@ -26,7 +26,8 @@ struct Terms {
 };
 
 // Sum of w_i * l_i over [lo, hi), writing the requested per-element outputs: one vector loop.
-// Margin losses also OR the LabelSeen bits of target[lo, hi) into labels_seen.
+// Margin losses also OR the LabelSeen bits of target[lo, hi) into labels_seen; losses whose
+// targets are probabilities set kSeenOther for a target outside [0, 1].
 template <class Op, class T, unsigned F>
 LOSSFN_INLINE double chunk_loop(const Op& op, const Job<T>& j, std::size_t lo, std::size_t hi,
                                 unsigned& labels_seen) {
@@ -53,6 +54,10 @@ LOSSFN_INLINE double chunk_loop(const Op& op, const Job<T>& j, std::size_t lo, s
       const bool minus = y == T(-1), zero = y == T(0);
       seen |= (minus ? Flag(out::kSeenMinusOne) : Flag(0)) | (zero ? Flag(out::kSeenZero) : Flag(0)) |
               (minus | zero | (y == T(1)) ? Flag(0) : Flag(out::kSeenOther));
+    }
+    if constexpr (Op::unit_targets) {
+      const T y = target[i];
+      seen |= (y < T(0)) | (y > T(1)) ? Flag(out::kSeenOther) : Flag(0);
     }
     Terms<T> t;
     op.eval(pred[i], target[i], (F & out::kAux) ? aux[i] : aux_default, t);
@@ -111,7 +116,8 @@ __attribute__((noinline)) double block_loop(const Op& op, const Job<T>& j, std::
                                             std::size_t hi) {
   // Not for the Hessian alone: for several losses it reads no input at all (mse: 2 / n), and
   // prefetching the inputs would double the traffic.
-  constexpr bool reads_inputs = (F & (out::kSum | out::kLoss | out::kGrad)) != 0 || Op::sign_labels;
+  constexpr bool checks_targets = Op::sign_labels || Op::unit_targets;
+  constexpr bool reads_inputs = (F & (out::kSum | out::kLoss | out::kGrad)) != 0 || checks_targets;
   const bool stream = reads_inputs && j.n * sizeof(T) >= kStreamBytes;
   const std::size_t chunk = stream ? kChunkBytes / sizeof(T) : hi - lo;
   constexpr std::size_t ahead = kAheadBytes / sizeof(T);
@@ -124,7 +130,7 @@ __attribute__((noinline)) double block_loop(const Op& op, const Job<T>& j, std::
   }
   // One atomic OR per block, exact in any order (a shared line touched per chunk would
   // bounce between the cores).
-  if (Op::sign_labels && labels_seen) __atomic_fetch_or(j.labels_seen, labels_seen, __ATOMIC_RELAXED);
+  if (checks_targets && labels_seen) __atomic_fetch_or(j.labels_seen, labels_seen, __ATOMIC_RELAXED);
   return acc;
 }
 

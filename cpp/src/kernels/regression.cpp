@@ -23,7 +23,8 @@ struct Mse : NoAux {
   };
 };
 
-// mae: L = |d|, dL/dp = sign(d) (0 at d = 0, as torch), d2L/dp2 = 0.  Peer: torch l1_loss.
+// mae: L = |d|, dL/dp = sign(d) (0 at d = 0, as torch; nan for a nan input), d2L/dp2 = 0.
+// Peer: torch l1_loss.
 struct Mae : NoAux {
   static constexpr Loss id = Loss::mae;
   template <class T> struct Op : OpBase<T> {
@@ -88,8 +89,10 @@ struct LogCosh : NoAux {
       const T lg = log1p_reduced(small ? -th * th : e);
       o.l = small ? T(-0.5) * lg : (a - T(0.693147180559945309417)) + lg;
       o.g = d < T(0) ? -th : th;
-      const T opl = T(1) + e;
-      o.h = T(4) * e / (opl * opl);
+      // 1 + expm1(-2|d|) has lost e's digits by |d| ~ 8 (float32): the Hessian takes its own
+      // e^(-2|d|) (dead code in the modes that do not store it).
+      const T eh = exp_nonpositive(T(-2) * a), opl = T(1) + eh;
+      o.h = T(4) * eh / (opl * opl);
     }
   };
 };
@@ -105,7 +108,7 @@ struct Quantile {
     LOSSFN_INLINE void eval(T p, T y, T tau, Terms<T>& o) const {
       const T r = y - p;
       o.l = r >= T(0) ? tau * r : (tau - T(1)) * r;
-      o.g = r > T(0) ? -tau : (r < T(0) ? T(1) - tau : T(0));
+      o.g = r > T(0) ? -tau : (r < T(0) ? T(1) - tau : r);  // r: 0 at the kink, nan stays nan
       o.h = T(0);
     }
   };
@@ -114,6 +117,8 @@ struct Quantile {
 // msle (eps > 0): inputs clipped below at eps, as Keras: u = log1p(max(p, eps)),
 // v = log1p(max(y, eps)); L = (u - v)^2; dL/dp = 2(u - v)/(1 + p) where p > eps, else 0;
 // d2L/dp2 = 2(1 - (u - v))/(1 + p)^2 where p > eps.  Peer: Keras MeanSquaredLogarithmicError.
+// u - v = log(R), R = (1 + p)/(1 + y), with one log1p: of (p - y)/(1 + y) where R is within
+// [1/2, 2] (u - v would cancel there; p - y does not), of R - 1 (exact) elsewhere.
 struct Msle : NoAux {
   static constexpr Loss id = Loss::msle;
   template <class T> struct Op : OpBase<T> {
@@ -122,11 +127,14 @@ struct Msle : NoAux {
     LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
       const bool live = p > eps;
       const T pc = max(p, eps), yc = max(y, eps);
-      const T diff = log1p(pc) - log1p(yc);
+      const T inv_y1 = T(1) / (T(1) + yc), ratio = (T(1) + pc) * inv_y1;
+      const bool close = (ratio >= T(0.5)) & (ratio <= T(2));
+      const T diff = log1p(close ? (pc - yc) * inv_y1 : ratio - T(1));
       const T inv = T(1) / (T(1) + pc);
+      const T dead = p != p ? p : T(0);  // below eps the derivatives are 0; nan stays nan
       o.l = diff * diff;
-      o.g = live ? T(2) * diff * inv : T(0);
-      o.h = live ? T(2) * (T(1) - diff) * inv * inv : T(0);
+      o.g = live ? T(2) * diff * inv : dead;
+      o.h = live ? T(2) * (T(1) - diff) * inv * inv : dead;
     }
   };
 };
@@ -149,6 +157,7 @@ struct Mape : NoAux {
 
 // poisson_nll, as torch poisson_nll_loss:
 //   log_input: L = e^p - y p,            dL/dp = e^p - y,         d2L/dp2 = e^p
+//              (dL/dp as expm1(p) - (y - 1): exact where e^p ~ y = 1, a count's commonest value)
 //   otherwise: L = p - y log(p + eps),   dL/dp = 1 - y/(p + eps),  d2L/dp2 = y/(p + eps)^2
 //   full adds Stirling's y log y - y + log(2 pi y)/2 where y > 1 (no effect on derivatives).
 // log_input and full are compile-time here (a branch in the loop would stop vectorization);
@@ -161,9 +170,10 @@ struct PoissonNll : NoAux {
     explicit Op(const double* p) : eps(T(p[2])) {}
     LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
       if constexpr (LogInput) {
-        const T ep = exp(p);
+        // One expm1 serves every term, so each mode computes the loss from the same e^p.
+        const T em1 = expm1(p), ep = em1 + T(1);
         o.l = ep - y * p;
-        o.g = ep - y;
+        o.g = em1 - (y - T(1));
         o.h = ep;
       } else {
         const T q = p + eps, inv = T(1) / q;
@@ -212,7 +222,7 @@ struct GaussianNll {
 // with scale c > 0 and r = d/c; kornia's losses are the c = 1 cases.
 // charbonnier (alpha = 1): L = sqrt(r^2 + 1) - 1, dL/dp = r/(c s), d2L/dp2 = 1/(c^2 s^3),
 // s = sqrt(r^2 + 1), computed as |r| sqrt(1 + 1/r^2) for |r| > 1 so r^2 cannot overflow, and
-// L = r^2/(s + 1) for |r| <= 1 (no cancellation).
+// L = r^2/(s + 1) for |r| <= 1 (no cancellation); dL/dp = sign(r)/(c sqrt(1 + 1/r^2)) there.
 struct Charbonnier : NoAux {
   static constexpr Loss id = Loss::charbonnier;
   template <class T> struct Op : OpBase<T> {
@@ -224,7 +234,8 @@ struct Charbonnier : NoAux {
       const T ia = T(1) / (big ? a : T(1));
       const T s = big ? a * sqrt(T(1) + ia * ia) : sqrt(T(1) + r * r);
       o.l = big ? s - T(1) : r * r / (s + T(1));
-      o.g = r / s * inv_c;
+      // r/s = sign(r)/sqrt(1 + 1/r^2) for |r| > 1: finite when r overflows to inf.
+      o.g = (big ? sign(r) / sqrt(T(1) + ia * ia) : r / s) * inv_c;
       const T is = T(1) / s;
       o.h = is * is * is * inv_c * inv_c;
     }
@@ -233,7 +244,7 @@ struct Charbonnier : NoAux {
 
 // cauchy / Lorentzian (alpha = 0): L = log(1 + r^2/2), dL/dp = r q / c,
 // d2L/dp2 = (2q - 1) q / c^2 with q = 1/(1 + r^2/2) (no inf/inf when r^2 overflows).
-// Beyond |r| = 1e15, L = 2 log|r| - log 2 (log1p(|r|) = log|r| there).
+// Beyond |r| = 1e15, L = 2 log|r| - log 2 (log1p(|r|) = log|r| there) and dL/dp = 2/(r c).
 struct Cauchy : NoAux {
   static constexpr Loss id = Loss::cauchy;
   template <class T> struct Op : OpBase<T> {
@@ -245,7 +256,8 @@ struct Cauchy : NoAux {
       const T lg = log1p(huge ? a : z);
       o.l = huge ? T(2) * lg - T(0.693147180559945309417) : lg;
       const T q = T(1) / (T(1) + z);
-      o.g = r * q * inv_c;
+      // r q = 2/(r + 2/r) -> 2/r: no inf * 0 when r^2 (or r) overflows.
+      o.g = (huge ? T(2) / r : r * q) * inv_c;
       o.h = (T(2) * q - T(1)) * q * inv_c * inv_c;
     }
   };
@@ -262,48 +274,68 @@ struct Welsch : NoAux {
       const T r = (p - y) * inv_c, z = min(T(0.5) * r * r, T(1e4));
       const T e = exp_nonpositive(-z);  // not 1 + expm1(-z): that rounds to 0 long before e^-z does
       o.l = -expm1_nonpositive(-z);
-      o.g = r * e * inv_c;
+      // r is clamped where e = 0 already: no inf * 0 when r overflows (nan still propagates).
+      o.g = min(max(r, T(-1e4)), T(1e4)) * e * inv_c;
       o.h = (T(1) - T(2) * z) * e * inv_c * inv_c;
     }
   };
 };
 
 // geman_mcclure (alpha = -2): L = 2 r^2/(r^2 + 4), dL/dp = 16 r q^2 / c,
-// d2L/dp2 = 16 (4 - 3 r^2) q^3 / c^2 with q = 1/(r^2 + 4); r^2 capped at 1e30 (L = 2 there).
+// d2L/dp2 = 16 (4 - 3 r^2) q^3 / c^2 with q = 1/(r^2 + 4). For |r| > 1 the same in t = 1/|r|
+// (t^2 = 1/r^2, no overflow at any r): L = 2/(1 + 4t^2), dL/dp = 16 sign(r) t^3/((1 + 4t^2)^2 c),
+// d2L/dp2 = 16 (4t^2 - 3) t^4/((1 + 4t^2)^3 c^2) -- exact down to 16/r^3 at r = 1e100.
 struct GemanMcclure : NoAux {
   static constexpr Loss id = Loss::geman_mcclure;
   template <class T> struct Op : OpBase<T> {
     T inv_c;
     explicit Op(const double* p) : inv_c(T(1 / p[0])) {}
     LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
-      const T r = (p - y) * inv_c, z = min(r * r, T(1e30));
-      const T q = T(1) / (z + T(4));
-      o.l = T(2) * z * q;
-      o.g = T(16) * r * q * q * inv_c;
-      o.h = T(16) * (T(4) - T(3) * z) * q * q * q * inv_c * inv_c;
+      const T r = (p - y) * inv_c, a = abs(r);
+      const bool big = a > T(1);
+      const T s = big ? T(1) / a : a, s2 = s * s;
+      const T den = big ? T(1) + T(4) * s2 : s2 + T(4), q = T(1) / den;
+      o.l = T(2) * (big ? T(1) : s2) * q;
+      o.g = T(16) * (big ? sign(r) * s2 * s : r) * q * q * inv_c;
+      o.h = T(16) * (big ? (T(4) * s2 - T(3)) * s2 * s2 : T(4) - T(3) * s2) * q * q * q * inv_c * inv_c;
     }
   };
 };
 
 // general_robust (Barron's rho(x, alpha, c)), alpha outside {0, 2, -inf} (those limits are
-// cauchy, r^2/2 and welsch, routed in run_general_robust): with b = r^2/|alpha-2| + 1,
-// L = |alpha-2|/alpha (b^(alpha/2) - 1) = |alpha-2|/alpha expm1(alpha/2 log1p(r^2/|alpha-2|)),
+// cauchy, r^2/2 and welsch, routed in run_general_robust, as is |alpha| < 1e-20, where the
+// cauchy limit is exact to far below an ulp): with b = r^2/|alpha-2| + 1 and lb = log b,
+// L = |alpha-2|/alpha (b^(alpha/2) - 1) = |alpha-2|/alpha expm1(alpha/2 lb),
 // dL/dp = r b^(alpha/2-1) / c, d2L/dp2 = b^(alpha/2-2) (b + sign(alpha-2) r^2) / c^2.
-// r^2 is capped at 1e30.
+// Exact at every r: b + sign(alpha-2) r^2 = 1 + r^2 (1/|alpha-2| + sign(alpha-2)) (no
+// cancellation: alpha = 1 gives exactly 1); for |r| > 1e15, lb = 2 log|r| - log|alpha-2| +
+// log1p(|alpha-2|/r^2) so r^2 never overflows, dL/dp = sign(r) e^((alpha/2-1) lb + log|r|) / c
+// and b^(alpha/2-2) (b + ...) = e^((alpha/2-1) lb + log|r|) (|alpha-2|/|r|) (1/r^2 + k) /
+// (1 + |alpha-2|/r^2), k = 1/|alpha-2| + sign(alpha-2).
 struct GeneralRobust : NoAux {
   static constexpr Loss id = Loss::general_robust;
   template <class T> struct Op : OpBase<T> {
-    T half_alpha, inv_abs_am2, coef, sgn, inv_c;
+    T half_alpha, inv_abs_am2, abs_am2, log_abs_am2, k, coef, inv_c;
     explicit Op(const double* p)
-        : half_alpha(T(p[0] / 2)), inv_abs_am2(T(1 / __builtin_fabs(p[0] - 2))),
-          coef(T(__builtin_fabs(p[0] - 2) / p[0])), sgn(p[0] > 2 ? T(1) : T(-1)),
-          inv_c(T(1 / p[1])) {}
+        : half_alpha(T(p[0] / 2)), inv_abs_am2(T(1 / __builtin_fabs(p[0] - 2))), abs_am2(T(__builtin_fabs(p[0] - 2))),
+          log_abs_am2(T(__builtin_log(__builtin_fabs(p[0] - 2)))),
+          k(T(1 / __builtin_fabs(p[0] - 2) + (p[0] > 2 ? 1.0 : -1.0))),
+          coef(T(__builtin_fabs(p[0] - 2) / p[0])), inv_c(T(1 / p[1])) {}
     LOSSFN_INLINE void eval(T p, T y, T, Terms<T>& o) const {
-      const T r = (p - y) * inv_c, z = min(r * r, T(1e30));
-      const T lb = log1p(z * inv_abs_am2), b = T(1) + z * inv_abs_am2;
+      const T r = (p - y) * inv_c, a = min(abs(r), max_finite<T>());
+      const bool big = a > T(1e15);
+      const T ia = T(1) / a, ia2 = ia * ia, z = big ? T(0) : a * a;
+      const T la = big ? log(a) : T(0);
+      const T lb = big ? T(2) * la - log_abs_am2 + log1p(abs_am2 * ia2) : log1p(z * inv_abs_am2);
       o.l = coef * expm1(half_alpha * lb);
-      o.g = r * exp((half_alpha - T(1)) * lb) * inv_c;
-      o.h = exp((half_alpha - T(2)) * lb) * (b + sgn * z) * inv_c * inv_c;
+      // b^(alpha/2-1), times |r| when big (for the gradient; b^(alpha/2-1) alone may underflow
+      // where r b^(alpha/2-1) does not) or not (for the Hessian; times |r| it may overflow where
+      // the Hessian does not). A mode that stores one of the two computes one exp.
+      const T e1 = exp((half_alpha - T(1)) * lb + la), e2 = exp((half_alpha - T(1)) * lb);
+      o.g = (big ? sign(r) : r) * e1 * inv_c;
+      const T per_b = big ? abs_am2 / (T(1) + abs_am2 * ia2) : T(1) / (T(1) + z * inv_abs_am2);
+      // per_b times the last factor first: e2 * per_b alone may underflow in float32.
+      o.h = e2 * (per_b * (big ? ia2 + k : T(1) + z * k)) * inv_c * inv_c;
     }
   };
 };
@@ -327,11 +359,12 @@ struct HalfSquared : NoAux {
 template <class T>
 double run_general_robust(const Job<T>& j) {
   const double alpha = j.params[0];
-  if (alpha != 0 && alpha != 2 && alpha != -__builtin_inf()) return run_elementwise<GeneralRobust, T>(j);
+  const bool cauchy_limit = __builtin_fabs(alpha) < 1e-20;
+  if (!cauchy_limit && alpha != 2 && alpha != -__builtin_inf()) return run_elementwise<GeneralRobust, T>(j);
   if (alpha == 2) return run_elementwise<HalfSquared, T>(j);
   Job<T> shifted = j;
   shifted.params[0] = j.params[1];
-  return alpha == 0 ? run_elementwise<Cauchy, T>(shifted) : run_elementwise<Welsch, T>(shifted);
+  return cauchy_limit ? run_elementwise<Cauchy, T>(shifted) : run_elementwise<Welsch, T>(shifted);
 }
 
 }  // namespace

@@ -78,7 +78,10 @@ template <class T> LOSSFN_INLINE T abs(T x) { return __builtin_fabs(x); }
 // first, the bound second).
 template <class T> LOSSFN_INLINE T min(T a, T b) { return b < a ? b : a; }
 template <class T> LOSSFN_INLINE T max(T a, T b) { return b > a ? b : a; }
-template <class T> LOSSFN_INLINE T sign(T x) { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0)); }
+// sign(x) in {-1, 0, 1}; a nan stays nan (it is returned as it came, as zeros are).
+template <class T> LOSSFN_INLINE T sign(T x) { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : x); }
+// The largest finite value of T.
+template <class T> LOSSFN_INLINE T max_finite() { return T(sizeof(T) == 4 ? 3.4028234663852886e38 : 1.7976931348623157e308); }
 LOSSFN_INLINE float sqrt(float x) { return __builtin_sqrtf(x); }
 LOSSFN_INLINE double sqrt(double x) { return __builtin_sqrt(x); }
 

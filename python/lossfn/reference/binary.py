@@ -10,8 +10,9 @@ def _bce(p, y, eps=1e-7, class_weight=None):
     live = (p >= eps) & (p <= 1 - eps)
     pc = np.clip(p, eps, 1 - eps)
     a, b = w1 * y, w0 * (1 - y)
-    l = -(a * np.log(pc) + b * np.log(1 - pc))
-    g = np.where(live, -a / pc + b / (1 - pc), 0.0)
+    l = -(a * np.log(pc) + b * np.log1p(-pc))
+    # -a/pc + b/(1 - pc), written without the cancellation of the two fractions where pc ~ y
+    g = np.where(live, (w0 * (pc - y) + (w0 - w1) * y * (1 - pc)) / (pc * (1 - pc)), 0.0)
     h = np.where(live, a / pc**2 + b / (1 - pc) ** 2, 0.0)
     return l, g, h
 
@@ -31,10 +32,14 @@ def _binary_focal(p, y, gamma=2.0, alpha=None, eps=1e-7):
     bce, dbce, d2bce = _bce(p, y, eps)
     m = y * (1 - p) + (1 - y) * p
     dm = 1 - 2 * y
-    with np.errstate(divide="ignore"):
+    # The powers that grow without bound at m = 0 (m^(gamma-1) for gamma < 1, m^(gamma-2) for
+    # gamma < 2) are taken at max(m, eps), where bce' = 0 anyway.
+    m1 = np.maximum(m, eps) if gamma < 1 else m
+    m2 = np.maximum(m, eps) if gamma < 2 else m
+    with np.errstate(divide="ignore", over="ignore", under="ignore"):
         f = m**gamma
-        f1 = gamma * (m ** (gamma - 1) if gamma != 1 else 1.0) * dm
-        f2 = 0.0 if gamma in (0, 1) else gamma * (gamma - 1) * m ** (gamma - 2) * dm**2
+        f1 = gamma * (m1 ** (gamma - 1) if gamma != 1 else 1.0) * dm
+        f2 = 0.0 if gamma in (0, 1) else gamma * (gamma - 1) * m2 ** (gamma - 2) * dm**2
     at = 1.0 if alpha is None else alpha * y + (1 - alpha) * (1 - y)
     l = at * f * bce
     return l, at * (f1 * bce + f * dbce), at * (f2 * bce + 2 * f1 * dbce + f * d2bce)
@@ -52,7 +57,7 @@ def _sigmoid_focal(x, y, gamma=2.0, alpha=0.25):
     q = (1 - 2 * y) / (1 + t1 + t2)
     f1 = gamma * f * q
     f2 = gamma * f * q * ((gamma - 1) * q + 1 - 2 * s)
-    dce, d2ce = s - y, s * sn
+    dce, d2ce = np.where(x >= 0, (1 - y) - sn, s - y), s * sn  # s - y without cancellation
     at = 1.0 if alpha is None or alpha < 0 else alpha * y + (1 - alpha) * (1 - y)
     return at * f * ce, at * (dce * f + ce * f1), at * (d2ce * f + 2 * dce * f1 + ce * f2)
 

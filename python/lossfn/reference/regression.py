@@ -37,7 +37,8 @@ def _log_cosh(p, y):
     # log cosh d = |d| + log(1 + e^{-2|d|}) - log 2, for small |d| the series d^2/2 - d^4/12.
     l = np.where(a < 1e-4, 0.5 * d * d - d**4 / 12, a + np.log1p(np.exp(-2 * a)) - LN2)
     t = np.tanh(d)
-    return l, t, 1.0 / np.cosh(np.minimum(a, 350.0)) ** 2
+    e = np.exp(-2 * a)
+    return l, t, 4 * e / (1 + e) ** 2  # sech^2, down to where it underflows
 
 
 def _quantile(p, y, tau=0.5):
@@ -68,7 +69,7 @@ def _stirling(y):
 
 def _poisson_nll(p, y, log_input=True, full=False, eps=1e-8):
     if log_input:
-        l, g, h = np.exp(p) - y * p, np.exp(p) - y, np.exp(p)
+        l, g, h = np.exp(p) - y * p, np.expm1(p) - (y - 1), np.exp(p)  # e^p - y without cancellation at y = 1
     else:
         l, g, h = p - y * np.log(p + eps), 1 - y / (p + eps), y / (p + eps) ** 2
     if full:
@@ -89,7 +90,7 @@ def _barron(p, y, alpha, c):
     z = r * r
     if alpha == 2:
         return 0.5 * z, r / c, np.full_like(r, 1 / c**2)
-    if alpha == 0:
+    if abs(alpha) < 1e-20:  # the alpha -> 0 limit is exact to far below an ulp there
         q = 1 / (1 + 0.5 * z)
         return np.log1p(0.5 * z), r * q / c, (2 * q - 1) * q / c**2
     if alpha == -np.inf:
@@ -98,8 +99,14 @@ def _barron(p, y, alpha, c):
     k = abs(alpha - 2)
     b = z / k + 1
     l = k / alpha * np.expm1(alpha / 2 * np.log1p(z / k))
-    g = r * b ** (alpha / 2 - 1) / c
-    h = b ** (alpha / 2 - 2) * (b + np.sign(alpha - 2) * z) / c**2
+    # r b^(alpha/2 - 1) in log space: b^(alpha/2 - 1) alone underflows long before the product
+    with np.errstate(divide="ignore"):
+        g = np.sign(r) * np.exp((alpha / 2 - 1) * np.log1p(z / k) + np.log(np.abs(r))) / c
+    # b + sign(alpha - 2) z = 1 + z (1/k + sign(alpha - 2)): no cancellation (alpha = 1: 1)
+    # in log space as the gradient: b^(alpha/2 - 2) alone may underflow
+    q = 1 + z * (1 / k + np.sign(alpha - 2))
+    with np.errstate(divide="ignore"):
+        h = np.sign(q) * np.exp((alpha / 2 - 2) * np.log1p(z / k) + np.log(np.abs(q))) / c**2
     return l, g, h
 
 

@@ -63,7 +63,7 @@ def _margin_kink(points):
 B = "binary"
 
 SPECS = [
-    LossSpec("bce", B, "Keras BinaryCrossentropy", "L = -(w1 y log pc + w0 (1-y) log(1-pc)), pc = clip(p, eps, 1-eps)",
+    LossSpec("bce", B, "Keras BinaryCrossentropy", "L = -(w1 y log pc + w0 (1-y) log1p(-pc)), pc = clip(p, eps, 1-eps)",
              pred="prob", target="soft01", hyper={"eps": 1e-7, "class_weight": None},
              variants=[{"class_weight": (0.3, 2.0)}, {"eps": 1e-3}],
              bad_hyper=[{"eps": -1.0}, {"eps": 0.7}, {"class_weight": (1.0, -2.0)}, {"class_weight": 3}],
