@@ -167,7 +167,7 @@ enum class Softmax { ce_labels, ce_dense, focal, logsumexp, softmax, log_softmax
 // What the second pass needs: the gradient is k e^(x_c - m) - kb b_c, minus ky at the label;
 // softmax and log_softmax use inv_s, lse and d.
 struct Finish {
-  double loss, k, kb, ky, inv_s, lse, d;
+  double loss, k, kb, ky, inv_s, lse, d, ls;  // ls = log s, lse = m + ls
 };
 
 template <class T, Softmax S, int K>
@@ -220,7 +220,7 @@ struct SoftmaxRows {
 
   // `ls` is log(st.s), passed in so that the tiles below can take it from a vector loop.
   Finish finish(const Row<T>& r, const Stats& st, double ls) const {
-    Finish f{0.0, 0.0, 0.0, 0.0, 1.0 / st.s, 0.0, 0.0};
+    Finish f{0.0, 0.0, 0.0, 0.0, 1.0 / st.s, 0.0, 0.0, ls};
     f.lse = st.m + ls;
     if (S == Softmax::ce_labels) {
       const double wy = cw ? cw[r.label] : 1.0;
@@ -247,8 +247,10 @@ struct SoftmaxRows {
       const double p = __builtin_exp(L), q = -__builtin_expm1(L);
       const double qg = gamma == 0.0 ? 1.0 : __builtin_pow(q, gamma);
       const double ratio = q > 0.0 ? L / q : -1.0;
+      // p L / q is 0 where p underflowed, even when the logit gap overflowed L to -inf.
+      const double p_ratio = p == 0.0 ? 0.0 : p * ratio;
       f.loss = -a * qg * L;
-      const double A = a * qg * (1.0 - gamma * p * ratio);
+      const double A = a * qg * (1.0 - gamma * p_ratio);
       f.k = r.rs * A / st.s;
       f.ky = r.rs * A;
     } else if (S == Softmax::logsumexp) {
@@ -271,7 +273,7 @@ struct SoftmaxRows {
   template <bool Unit>
   void write_impl(const Row<T>& r, const Stats& st, const Finish& f, std::size_t c0, std::size_t c1) const {
     const std::size_t st_ = Unit ? 1 : r.stride;
-    if (r.y) write_output<Unit>(r.x, r.y, st_, c0, c1, T(st.m), T(f.inv_s), T(f.lse));
+    if (r.y) write_output<Unit>(r.x, r.y, st_, c0, c1, T(st.m), T(f.inv_s), T(f.ls));
     if (r.g) {
       if (S == Softmax::softmax) {
         softmax_vjp<Unit>(r.x, r.v, r.g, st_, c0, c1, T(st.m), T(f.inv_s), T(f.d));
@@ -302,13 +304,15 @@ struct SoftmaxRows {
 
   template <bool Unit>
   __attribute__((noinline)) void write_output(const T* __restrict x, T* __restrict y, std::size_t st, std::size_t c0,
-                                              std::size_t c1, T m, T inv_s, T lse) const {
+                                              std::size_t c1, T m, T inv_s, T ls) const {
     if (S == Softmax::softmax) {
 #pragma omp simd
       for (std::size_t c = c0; c < c1; ++c) y[c * st] = math::exp_nonpositive(x[c * st] - m) * inv_s;
     } else {
 #pragma omp simd
-      for (std::size_t c = c0; c < c1; ++c) y[c * st] = x[c * st] - lse;
+      // (x_c - m) - log s, never x_c - (m + log s): m + log s rounds at m's magnitude, and
+      // log_softmax would lose every digit below it (12 700 ulp at offset 1e4 in float32).
+      for (std::size_t c = c0; c < c1; ++c) y[c * st] = (x[c * st] - m) - ls;
     }
   }
 
@@ -410,7 +414,7 @@ struct SoftmaxRows {
     for (std::size_t q = 0; q < w; ++q) ls[q] = math::log(s[q]);
 
     // Per-row factors of the second pass (see Finish).
-    T k[kTile], kb[kTile], ky[kTile], inv_s[kTile], lse[kTile], d[kTile];
+    T k[kTile], kb[kTile], ky[kTile], inv_s[kTile], d[kTile];
     double acc = 0.0;
     for (std::size_t q = 0; q < w; ++q) {
       const std::size_t row = r + q;
@@ -431,7 +435,7 @@ struct SoftmaxRows {
       acc += sw * f.loss;
       if (j.loss && !full_output) j.loss[row] = T(sw * f.loss);
       k[q] = T(f.k), kb[q] = T(f.kb), ky[q] = T(f.ky);
-      inv_s[q] = T(f.inv_s), lse[q] = T(f.lse), d[q] = T(f.d);
+      inv_s[q] = T(f.inv_s), d[q] = T(f.d);
     }
     if (tl.y) {
       for (std::size_t c = 0; c < C; ++c) {
@@ -442,7 +446,7 @@ struct SoftmaxRows {
           for (std::size_t q = 0; q < w; ++q) yc[q] = math::exp_nonpositive(xc[q] - m[q]) * inv_s[q];
         } else {
 #pragma omp simd
-          for (std::size_t q = 0; q < w; ++q) yc[q] = xc[q] - lse[q];
+          for (std::size_t q = 0; q < w; ++q) yc[q] = (xc[q] - m[q]) - ls[q];  // as write_output
         }
       }
     }
@@ -589,11 +593,13 @@ struct ProbCrossEntropyRows : RowByRow<T, ProbCrossEntropyRows<T, Sparse>> {
     const T* __restrict q = r.q;
     const double S = row_sum<Unit>(x, classes, st);
     const T inv_s = T(1.0 / S);
-    double loss = 0.0, U = 0.0;
+    // An inf or nan probability makes the row nan (inf / inf, as NumPy): the clip would hide it.
+    const double poison = S - S;
+    double loss = poison, U = poison;
     if (Sparse) {
       const T ratio = x[std::size_t(r.label) * st] * inv_s;
-      loss = -double(math::log(math::min(math::max(ratio, lo), hi)));
-      U = (ratio >= lo) & (ratio <= hi) ? 1.0 : 0.0;
+      loss -= double(math::log(math::min(math::max(ratio, lo), hi)));
+      U += (ratio >= lo) & (ratio <= hi) ? 1.0 : 0.0;
     } else {
       const T a = alpha, b = beta, l0 = lo, h0 = hi;
 #pragma omp simd reduction(+ : loss, U)
@@ -724,7 +730,8 @@ struct MultilabelSoftMarginRows : RowByRow<T, MultilabelSoftMarginRows<T, Weight
         const T e = math::exp_nonpositive(-math::abs(xc)), rr = T(1) / (T(1) + e);
         const bool pos = xc >= T(0);
         sum += double(wc * (math::log1p_unit(e) + (pos ? (T(1) - y) * xc : -y * xc)));
-        g[c * st] = k * wc * ((pos ? rr : e * rr) - y);
+        // s(x) - y without cancellation for confident logits, as bce_with_logits
+        g[c * st] = k * wc * ((pos ? (T(1) - y) - y * e : (T(1) - y) * e - y) * rr);
       }
     } else {
 #pragma omp simd reduction(+ : sum)
@@ -835,7 +842,8 @@ double split_rows(const Loss& loss, const RowJob<T>& j) {
     }
     const double* park = scratch + r * nseg * kStatsSize;
     const Stats st{park[0], park[1], 0.0, 0.0, 0.0};
-    Finish f{0.0, park[2], park[3], park[4], 1.0 / park[1], park[0] + __builtin_log(park[1]), park[5]};
+    const double ls = __builtin_log(park[1]);
+    Finish f{0.0, park[2], park[3], park[4], 1.0 / park[1], park[0] + ls, park[5], ls};
     loss.write(row, st, f, c0, c1);
   }
   return total;

@@ -126,7 +126,8 @@ def _multilabel_soft_margin(x, t, class_weight=None):
     C = x.shape[-1]
     w = _class_weights(class_weight, C)
     l = np.sum(w * (t * _softplus(-x) + (1 - t) * _softplus(x)), axis=-1) / C
-    return l, np.ones(l.shape), w * (_sigmoid(x) - t) / C
+    # s(x) - t without cancellation for confident logits: (1 - t) - s(-x) where x >= 0
+    return l, np.ones(l.shape), w * np.where(x >= 0, (1 - t) - _sigmoid(-x), _sigmoid(x) - t) / C
 
 
 # Utilities: each returns (value, vjp) in the class-last layout; vjp maps the upstream gradient
