@@ -312,3 +312,26 @@ def test_exceptions_from_array_conversion_propagate_as_themselves(exc):
                  lambda o: lf.softmax_cross_entropy(o, np.array([0])), lambda o: lf.softmax(o)):
         with pytest.raises(type(exc)):
             call(_Raises(exc))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_misaligned_buffers(dtype):
+    """Inputs at odd addresses are read through an aligned copy (well-defined loads); an out=
+    buffer at an odd address is refused."""
+    n = 50
+    raw = np.random.default_rng(0).normal(size=2 * n).astype(dtype)
+    buf = bytearray(raw.tobytes()) + b"\0"
+    shifted = bytes(1) + bytes(buf)
+    p = np.frombuffer(shifted, dtype=dtype, count=n, offset=1)
+    t = np.frombuffer(shifted, dtype=dtype, count=n, offset=1 + n * np.dtype(dtype).itemsize)
+    assert not p.flags.aligned
+    want = lf.huber.value_and_grad(p.copy(), t.copy(), reduction="sum")
+    got = lf.huber.value_and_grad(p, t, reduction="sum")
+    assert got[0] == want[0]
+    np.testing.assert_array_equal(got[1], want[1])
+    labels = np.frombuffer(bytes(1) + np.arange(5, dtype=np.int64).tobytes(), dtype=np.int64, offset=1)
+    x = np.zeros((5, 6))
+    assert lf.nll(x, labels) == lf.nll(x, labels.copy())
+    out = np.frombuffer(bytearray(n * np.dtype(dtype).itemsize + 1), dtype=dtype, count=n, offset=1)
+    with pytest.raises(ValueError, match="out: must be aligned"):
+        lf.huber.grad(p.copy(), t.copy(), out=out)

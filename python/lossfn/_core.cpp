@@ -51,6 +51,12 @@ bool is_masked_array(py::handle obj) {
 }
 
 py::array as_numeric_array(py::handle obj, const char* name) {
+  const auto& api = py::detail::npy_api::get();
+  if (Py_TYPE(obj.ptr()) == api.PyArray_Type_) {  // an ndarray: no conversion to make
+    py::array a = py::reinterpret_borrow<py::array>(obj);
+    check_kind(a, name);
+    return a;
+  }
   if (is_masked_array(obj))
     type_error(std::string(name) + ": masked arrays are not supported (lossfn would ignore the mask); pass "
                "np.ma.getdata(x) with weight=~np.ma.getmaskarray(x), or np.ma.filled(x, value)");
@@ -79,12 +85,28 @@ bool computes_in_float32(const py::array& pred) {
 template <class T>
 using carray = py::array_t<T, py::array::c_style | py::array::forcecast>;
 
+// The kernels read their inputs as aligned, C-contiguous arrays of T: an array that already is
+// one is used in place; anything else (another dtype or layout, or a buffer at an odd address,
+// np.frombuffer(..., offset=1), where a T load would be misaligned) is copied into one.
 template <class T>
 carray<T> to_compute(const py::array& a) {
-  carray<T> c = carray<T>::ensure(a);
-  if (!c) type_error("cannot convert an input of dtype " + py::str(a.dtype()).cast<std::string>() +
-                     " to " + py::str(py::dtype::of<T>()).cast<std::string>());
-  return c;
+  namespace npy = py::detail;
+  const auto& api = npy::npy_api::get();
+  const auto* proxy = npy::array_proxy(a.ptr());
+  constexpr int ready = npy::npy_api::NPY_ARRAY_C_CONTIGUOUS_ | npy::npy_api::NPY_ARRAY_ALIGNED_;
+  if ((proxy->flags & ready) == ready && api.PyArray_EquivTypes_(proxy->descr, py::dtype::of<T>().ptr()))
+    return py::reinterpret_borrow<carray<T>>(a);
+  PyObject* c = api.PyArray_FromAny_(a.ptr(), py::dtype::of<T>().release().ptr(), 0, 0,
+                                     npy::npy_api::NPY_ARRAY_ENSUREARRAY_ | npy::npy_api::NPY_ARRAY_FORCECAST_ | ready,
+                                     nullptr);
+  if (c == nullptr) {
+    if (!PyErr_ExceptionMatches(PyExc_TypeError) && !PyErr_ExceptionMatches(PyExc_ValueError))
+      throw py::error_already_set();
+    PyErr_Clear();
+    type_error("cannot convert an input of dtype " + py::str(a.dtype()).cast<std::string>() + " to " +
+               py::str(py::dtype::of<T>()).cast<std::string>());
+  }
+  return py::reinterpret_steal<carray<T>>(c);
 }
 
 template <class T>
@@ -155,6 +177,9 @@ py::array_t<T> checked_out(py::handle obj, const std::vector<py::ssize_t>& shape
     value_error(std::string(name) + ": shape " + shape_str(a) + " does not match " + what + " shape " +
                 py::str(py::tuple(py::cast(shape))).cast<std::string>());
   if (!(a.flags() & py::array::c_style)) value_error(std::string(name) + ": must be C-contiguous");
+  if (!(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+    value_error(std::string(name) + ": must be aligned to its dtype (a buffer at an odd address, e.g. "
+                                    "np.frombuffer(..., offset=1), cannot be written in place)");
   if (!a.writeable()) value_error(std::string(name) + ": must be writable");
   return py::reinterpret_borrow<py::array_t<T>>(a);
 }
@@ -191,12 +216,35 @@ double parse_grad_output(py::handle obj, bool scalar_ok, bool array_ok, Reductio
   return 1.0;
 }
 
+// The kernel's parameter vector, from the list the loss object keeps (a few floats): read
+// directly, without building a std::vector per call.
+struct Params {
+  double values[lossfn::kMaxParams] = {0, 0, 0, 0};
+  int count = 0;
+  std::size_t size() const { return std::size_t(count); }
+  const double* data() const { return values; }
+};
+
+Params parse_params(py::handle obj) {
+  if (!PyList_Check(obj.ptr())) type_error("params: expected a list of floats");
+  Params p;
+  const Py_ssize_t n = PyList_GET_SIZE(obj.ptr());
+  if (n > lossfn::kMaxParams) value_error("params: wrong count");
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    const double v = PyFloat_AsDouble(PyList_GET_ITEM(obj.ptr(), i));
+    if (v == -1.0 && PyErr_Occurred()) throw py::error_already_set();
+    p.values[i] = v;
+  }
+  p.count = int(n);
+  return p;
+}
+
 enum What : int { kValue = 0, kValueAndGrad = 1, kGrad = 2, kHess = 3, kGradHess = 4 };
 
 template <class T>
 py::object elementwise_t(Loss loss, int what, const py::array& pred_in, py::handle target_obj,
                          py::handle aux_obj, py::handle weight_obj, py::handle grad_output_obj,
-                         py::handle out_obj, const std::vector<double>& params, Reduction reduction) {
+                         py::handle out_obj, const Params& params, Reduction reduction) {
   const lossfn::LossInfo& info = lossfn::loss_info(loss);
   carray<T> pred = to_compute<T>(pred_in);
   carray<T> target = input_like<T>(target_obj, "target", pred_in);
@@ -292,7 +340,8 @@ py::object elementwise_t(Loss loss, int what, const py::array& pred_in, py::hand
 
 py::object elementwise(int loss_id, int what, py::handle pred_obj, py::handle target,
                        py::handle aux, py::handle weight, py::handle grad_output, py::handle out,
-                       const std::vector<double>& params, int reduction) {
+                       py::handle params_obj, int reduction) {
+  const Params params = parse_params(params_obj);
   if (loss_id < 0 || loss_id >= lossfn::num_losses()) value_error("loss: unknown id");
   const Loss loss = Loss(loss_id);
   if (int(params.size()) != lossfn::loss_info(loss).num_params) value_error("params: wrong count");
@@ -319,7 +368,7 @@ bool has_shape(const py::array& a, const std::vector<py::ssize_t>& shape) {
 template <class T>
 py::object rows_t(lossfn::RowLoss loss, int what, const py::array& logits_in, int axis, py::handle target_obj,
                   py::handle class_weight_obj, py::handle weight_obj, py::handle grad_output_obj,
-                  py::handle out_obj, const std::vector<double>& params, Reduction reduction,
+                  py::handle out_obj, const Params& params, Reduction reduction,
                   py::handle ignore_index_obj) {
   const lossfn::RowLossInfo& info = lossfn::row_loss_info(loss);
   const bool utility = info.target == lossfn::RowTarget::none;
@@ -371,7 +420,7 @@ py::object rows_t(lossfn::RowLoss loss, int what, const py::array& logits_in, in
                       std::to_string(call.classes) + ")");
         }
       }
-      labels = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(t);
+      labels = to_compute<std::int64_t>(t);
       call.labels = labels.data();
     } else {
       std::string expected = labels_ok && dense_ok ? "neither the label shape " + tuple_str(batch) + " nor the logits shape " + tuple_str(shape)
@@ -461,8 +510,9 @@ py::object rows_t(lossfn::RowLoss loss, int what, const py::array& logits_in, in
 }
 
 py::object rows(int loss_id, int what, py::handle logits_obj, int axis, py::handle target, py::handle class_weight,
-                py::handle weight, py::handle grad_output, py::handle out, const std::vector<double>& params,
+                py::handle weight, py::handle grad_output, py::handle out, py::handle params_obj,
                 int reduction, py::handle ignore_index) {
+  const Params params = parse_params(params_obj);
   if (loss_id < 0 || loss_id >= lossfn::num_row_losses()) value_error("loss: unknown id");
   const lossfn::RowLoss loss = lossfn::RowLoss(loss_id);
   const lossfn::RowLossInfo& info = lossfn::row_loss_info(loss);

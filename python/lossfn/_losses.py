@@ -80,7 +80,8 @@ class ElementwiseLoss(_LossObject):
     def __init__(self, spec: LossSpec, info: dict):
         super().__init__(spec, info)
         self._aux_input = info["aux"] if info["aux_required"] else None
-        self._default_kernel_params = list(info["defaults"])
+        self._default_kernel_params = [float(v) for v in info["defaults"]]
+        self._fast = self._aux_input is None  # two positional inputs, nothing to map
         self.__doc__ = (f"{spec.name}: {spec.formula}\n\nPeer: {spec.peer}.\n"
                         f"Hyper-parameters (keyword-only): "
                         f"{', '.join(f'{k}={v!r}' for k, v in spec.hyper.items()) or 'none'}.")
@@ -116,6 +117,10 @@ class ElementwiseLoss(_LossObject):
         return args[0], args[1], (args[2] if expected == 3 else None)
 
     def _run(self, what, args, weight, reduction, grad_output, out, hyper):
+        if not hyper and len(args) == 2 and self._aux_input is None and type(reduction) is str and reduction in _REDUCTION:
+            # The common call, with nothing to map: straight to the kernel (per-call cost).
+            return _core.elementwise(self._id, what, args[0], args[1], None, weight, grad_output, out,
+                                     self._default_kernel_params, _REDUCTION[reduction])
         pred, target, aux = self._split(args)
         params, hyper_aux = self._kernel(pred, hyper)
         if hyper_aux is not None:
@@ -125,6 +130,9 @@ class ElementwiseLoss(_LossObject):
 
     def __call__(self, *args, weight=None, reduction="mean", **hyper):
         """The loss: a float for "mean"/"sum", the per-element losses for "none"."""
+        if not hyper and len(args) == 2 and self._fast and reduction == "mean":  # the commonest call
+            return _core.elementwise(self._id, _VALUE, args[0], args[1], None, weight, None, None,
+                                     self._default_kernel_params, 1)
         return self._run(_VALUE, args, weight, reduction, None, None, hyper)
 
     def grad(self, *args, weight=None, reduction="mean", grad_output=None, out=None, **hyper):
