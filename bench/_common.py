@@ -95,21 +95,27 @@ def copy_bandwidth(nbytes, reps=11):
     return 2 * src.nbytes / t
 
 
-def parallel_copy_bandwidth(nbytes, threads, reps=11):
-    """Informational: the same copy split into `threads` chunks copied by a thread pool."""
-    if threads <= 1:
-        return None
-    from concurrent.futures import ThreadPoolExecutor
-    n = nbytes // 4
-    src = np.ones(n, np.float32)
-    dst = np.empty_like(src)
-    dst.fill(0)
-    bounds = np.linspace(0, n, threads + 1).astype(int)
-    chunks = [(dst[a:b], src[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-    with ThreadPoolExecutor(threads) as ex:
-        t, _, _ = measure(lambda: list(ex.map(lambda c: np.copyto(*c), chunks)), 0.0,
-                          min_reps=reps)
-    return 2 * src.nbytes / t
+def per_call_costs(n=1000, reps=7, number=20000):
+    """Per-call cost of a small reduced loss, side by side: lf.mse(p, t) against what a user
+    would write instead, np.mean((p - t)**2) and torch.nn.functional.mse_loss on tensors sharing
+    the arrays (float64, N = n). Median over `reps` batches of `number` calls, in seconds."""
+    import timeit
+    rng = np.random.default_rng(0)
+    p, t = rng.random(n), rng.random(n)
+    cands = {"lossfn": lambda: lf.mse(p, t), "numpy": lambda: np.mean((p - t) ** 2)}
+    if torch is not None:
+        tp, tt = torch.from_numpy(p), torch.from_numpy(t)
+        cands["torch"] = lambda: torch.nn.functional.mse_loss(tp, tt).item()
+    out = {}
+    for name, fn in cands.items():
+        fn()
+        out[name] = statistics.median(timeit.repeat(fn, number=number, repeat=reps)) / number
+    return out
+
+
+# Cells whose traffic is at least this many bytes come from memory; smaller ones may sit in the
+# caches, where a memory-bound limit does not apply.
+MEMORY_RESIDENT_BYTES = 64 << 20
 
 
 # ----------------------------------------------------------------------------------------------
@@ -305,18 +311,68 @@ def finish_info(info, t_start):
     info["wall_s"] = perf() - t_start
 
 
+def stream_library():
+    """bench/stream.cpp built with the system compiler (-O3 -march=native -fopenmp) into
+    bench/build/, rebuilt when the source is newer; loaded with ctypes."""
+    import ctypes
+    import subprocess
+    here = os.path.dirname(os.path.abspath(__file__))
+    src = os.path.join(here, "stream.cpp")
+    lib = os.path.join(here, "build", "libstream.so")
+    if not os.path.exists(lib) or os.path.getmtime(lib) < os.path.getmtime(src):
+        os.makedirs(os.path.dirname(lib), exist_ok=True)
+        cxx = os.environ.get("CXX", "g++")
+        subprocess.run([cxx, "-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", src, "-o", lib], check=True)
+    so = ctypes.CDLL(lib)
+    f32p, size_t, c_int = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int
+    so.stream_copy.argtypes = [f32p, f32p, size_t, c_int, c_int, c_int]
+    so.stream_triad.argtypes = [f32p, f32p, f32p, size_t, c_int, c_int, c_int]
+    so.stream_copy.restype = so.stream_triad.restype = ctypes.c_double
+    return so
+
+
+def stream_bandwidths(nbytes, threads, reps=15):
+    """STREAM-style bandwidths in bytes/s on `threads` threads over float32 arrays of nbytes
+    each: copy (8 B per element counted) and triad (12 B), with ordinary and non-temporal
+    stores. The memory-bound limit is the best of the four."""
+    so = stream_library()
+    n = nbytes // 4
+    a, b, c = np.zeros(n, np.float32), np.ones(n, np.float32), np.full(n, 2.0, np.float32)
+    out = {}
+    for nt in (0, 1):
+        so.stream_copy(a.ctypes.data, b.ctypes.data, n, nt, threads, 2)  # warm-up
+        out[f"copy{'_nt' if nt else ''}"] = 8 * n / so.stream_copy(a.ctypes.data, b.ctypes.data, n, nt, threads, reps)
+        so.stream_triad(a.ctypes.data, b.ctypes.data, c.ctypes.data, n, nt, threads, 2)
+        out[f"triad{'_nt' if nt else ''}"] = 12 * n / so.stream_triad(a.ctypes.data, b.ctypes.data, c.ctypes.data,
+                                                                       n, nt, threads, reps)
+    return out
+
+
 def add_copy_bandwidth(info, copy_mb, threads):
-    """Measure the copy bandwidth (and, for information, the copy split over each thread count
-    > 1) into info; returns the one-thread bandwidth in bytes/s."""
-    bw = copy_bandwidth(copy_mb * 2 ** 20)
-    info["copy_bw"] = bw
+    """The memory-bound limit's bandwidth, into info["copy_bw"] (bytes/s): the best of a
+    STREAM-style copy and triad on all threads, with and without non-temporal stores
+    (bench/stream.cpp), over arrays of copy_mb MB. Every cell is a fraction of it, so no cell
+    can honestly exceed 100%. Also, for information, np.copyto on one thread."""
+    all_threads = max(threads)
+    variants = stream_bandwidths(copy_mb * 2 ** 20, all_threads)
+    best = max(variants, key=variants.get)
+    info["copy_bw"] = variants[best]
     info["copy_mb"] = copy_mb
-    info["parallel_copy_bw"] = {str(n): parallel_copy_bandwidth(copy_mb * 2 ** 20, n)
-                                for n in threads if n > 1}
-    print(f"copy bandwidth (np.copyto, {copy_mb} MB float32): {bw / 1e9:.2f} GB/s; "
-          + ", ".join(f"{n} threads: {v / 1e9:.2f} GB/s"
-                      for n, v in info["parallel_copy_bw"].items()), flush=True)
-    return bw
+    info["stream"] = {"threads": all_threads, "best": best, **variants}
+    info["np_copyto_bw"] = copy_bandwidth(copy_mb * 2 ** 20)
+    print(f"memory-bound limit: STREAM {best} on {all_threads} threads, {copy_mb} MB float32 arrays: "
+          f"{info['copy_bw'] / 1e9:.2f} GB/s ("
+          + ", ".join(f"{k} {v / 1e9:.1f}" for k, v in variants.items())
+          + f" GB/s; np.copyto on one thread {info['np_copyto_bw'] / 1e9:.1f} GB/s)", flush=True)
+    return info["copy_bw"]
+
+
+def check_limits(results):
+    """No cell may be faster than the memory-bound limit: such a cell means the limit (or the
+    traffic model of the cell) is wrong. Returns the offending cells' descriptions."""
+    return [f"{r.get('loss')} n={r.get('n', r.get('elems'))} {r.get('dtype')} t={r['threads']}: "
+            f"{100 * r['limit'] / r['lossfn']:.0f}%" for r in results
+            if r["lossfn"] < r["limit"] and r["limit"] * r["bandwidth"] >= MEMORY_RESIDENT_BYTES]
 
 
 def measure_with_load(fn, target_s, slow=None):
@@ -367,10 +423,15 @@ def report_head(title, script, info):
         L.append(f"- load average (1/5/15 min) at start {la0[0]:.2f}/{la0[1]:.2f}/{la0[2]:.2f}, "
                  f"at end {la1[0]:.2f}/{la1[1]:.2f}/{la1[2]:.2f} (the machine is shared: "
                  f"medians, not means)")
-    L.append(f"- **copy bandwidth** (`np.copyto` of a {info['copy_mb']} MB float32 buffer, "
-             f"2 x nbytes / median time): **{info['copy_bw'] / 1e9:.2f} GB/s**"
-             + "".join(f"; for information, the same copy split over {n} threads: "
-                       f"{v / 1e9:.2f} GB/s" for n, v in info["parallel_copy_bw"].items()))
+    st = info["stream"]
+    L.append(f"- **memory-bound limit bandwidth**: the best of a STREAM-style copy and triad "
+             f"(`bench/stream.cpp`) on all {st['threads']} threads over {info['copy_mb']} MB float32 "
+             f"arrays, with ordinary and non-temporal stores: **{info['copy_bw'] / 1e9:.2f} GB/s** "
+             f"({st['best']}); copy {st['copy'] / 1e9:.1f}, copy with non-temporal stores "
+             f"{st['copy_nt'] / 1e9:.1f}, triad {st['triad'] / 1e9:.1f}, triad with non-temporal "
+             f"stores {st['triad_nt'] / 1e9:.1f} GB/s (STREAM counts: copy 8 B, triad 12 B per "
+             f"element). For comparison, `np.copyto` on one thread: "
+             f"{info['np_copyto_bw'] / 1e9:.2f} GB/s.")
     return L
 
 
@@ -428,6 +489,21 @@ def run_and_write(args, run, evaluate_goals, write_report, write_plot):
     paths."""
     info, results = run(args)
     goals = evaluate_goals(info, results)
+    for r in results:
+        r["bandwidth"] = info["copy_bw"]
+    over = check_limits(results)
+    goals.append((f"(limit) no cell of {MEMORY_RESIDENT_BYTES >> 20} MiB of traffic or more faster than "
+                  f"the memory-bound limit", "PASS" if not over else "FAIL",
+                  over or ["every memory-resident cell is at or below 100% of the STREAM limit"]))
+    if "per_call" in info:
+        pc = info["per_call"]
+        lines = [f"lf.mse(p, t), float64, N = 1000: lossfn {pc['lossfn'] * 1e6:.2f} us, "
+                 f"np.mean((p - t)**2) {pc['numpy'] * 1e6:.2f} us ({pc['numpy'] / pc['lossfn']:.1f}x)"
+                 + (f", torch mse_loss {pc['torch'] * 1e6:.2f} us ({pc['torch'] / pc['lossfn']:.1f}x)"
+                    if "torch" in pc else "")]
+        ok = pc["numpy"] >= 3 * pc["lossfn"] and pc.get("torch", 3 * pc["lossfn"]) >= 3 * pc["lossfn"]
+        goals.append(("(per call) lf.mse at N = 1000 >= 3x cheaper than the NumPy one-liner and than torch",
+                      "PASS" if ok else "FAIL", lines))
     os.makedirs(args.out_dir, exist_ok=True)
     md = os.path.join(args.out_dir, args.name + ".md")
     png = os.path.join(args.out_dir, args.name + ".png")

@@ -18,7 +18,8 @@ float32 throughout.  Every case (loss, shape, threads) times
 * NumPy    ``lf.reference.<loss>.value_and_grad(...)`` (float64 arithmetic, single-threaded:
            measured once per case; skipped above --ref-max-elems),
 
-and compares lossfn with a memory limit: bytes moved / ``np.copyto`` bandwidth, where
+and compares lossfn with a memory limit: bytes moved / the best STREAM-style copy or triad
+bandwidth on all threads (``bench/stream.cpp``), where
 softmax_cross_entropy moves "two reads and one write of the logits" (3 x 4 B x N x C).
 See bench/README.md for the options and the meaning of every column.
 """
