@@ -505,3 +505,21 @@ def test_half_precision_inputs_compute_in_float32():
     value, grad = lf.softmax_cross_entropy.value_and_grad(brain, Y)
     assert grad.dtype == np.float32
     assert value == lf.softmax_cross_entropy(brain.astype(np.float32), Y)
+
+
+@pytest.mark.parametrize("name", ["softmax_cross_entropy", "logsumexp", "softmax_focal"])
+def test_gradient_beyond_the_caches_is_streamed_with_the_same_bits(name, threads):
+    """A gradient of 32 MiB or more is written with streaming stores: the same numbers as the
+    same rows computed in pieces small enough for ordinary stores."""
+    f = getattr(lf, name)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(520, 16411)).astype(np.float32)  # 34 MB; odd row length: unaligned rows
+    y = rng.integers(0, x.shape[1], x.shape[0])
+    args = (x,) if name == "logsumexp" else (x, y)
+    kw = {} if name == "logsumexp" else {"reduction": "none"}
+    for nt in (1, 2):
+        lf.set_num_threads(nt)
+        g = f.grad(*args, **kw)
+        for lo in range(0, x.shape[0], 130):
+            part = (x[lo:lo + 130],) if name == "logsumexp" else (x[lo:lo + 130], y[lo:lo + 130])
+            np.testing.assert_array_equal(g[lo:lo + 130], f.grad(*part, **kw))

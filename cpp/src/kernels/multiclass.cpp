@@ -13,6 +13,7 @@
 // order, so a long row split over threads gives the same bits as one that is not.
 #include "dispatch/kernel_abi.hpp"
 #include "kernels/simd_math.hpp"
+#include "kernels/stream_store.hpp"
 
 namespace lossfn {
 namespace LOSSFN_ISA {
@@ -183,9 +184,11 @@ struct SoftmaxRows {
   T alpha = T(0), beta = T(1);   // dense coefficient: b_c = cw_c (alpha q_c + beta)
   double bscale = 1.0;           // factor of the coefficient sums in the loss
   double class_weight_sum;       // sum_c b_c of a label row with smoothing: C or the class weights' sum
+  bool stream_grad;              // the gradient outgrows the caches: streaming stores (grad_pass)
 
   explicit SoftmaxRows(const RowJob<T>& j)
-      : classes(j.classes), cw(j.class_weight), cw_t(j.class_weight_t), class_weight_sum(double(j.classes)) {
+      : classes(j.classes), cw(j.class_weight), cw_t(j.class_weight_t), class_weight_sum(double(j.classes)),
+        stream_grad(j.grad != nullptr && j.outer * j.classes * j.inner * sizeof(T) >= kStreamOutputBytes) {
     if (cw) {
       class_weight_sum = 0.0;
       for (std::size_t c = 0; c < classes; ++c) class_weight_sum += cw[c];
@@ -294,6 +297,24 @@ struct SoftmaxRows {
                                            std::size_t c0, std::size_t c1, T m, T k, T kb) const {
     const T* __restrict w = cw_t;
     const T a = alpha, b = beta;
+    if (Unit && stream_grad) {
+      // A gradient larger than the caches: each chunk is computed into an L1 buffer and
+      // streamed out, so its lines are not read from memory before being written.
+      constexpr std::size_t kChunk = 1024;
+      T buf[kChunk];
+      for (std::size_t c = c0; c < c1; c += kChunk) {
+        const std::size_t e = c1 - c < kChunk ? c1 : c + kChunk;
+#pragma omp simd
+        for (std::size_t i = c; i < e; ++i) {
+          T gc = k * math::exp_nonpositive(x[i] - m);
+          if (K != kNoCoef) gc -= kb * coef<K>(q, w, i, 1, a, b);
+          buf[i - c] = gc;
+        }
+        stream_copy(g + c, buf, e - c);
+      }
+      stream_fence();
+      return;
+    }
 #pragma omp simd
     for (std::size_t c = c0; c < c1; ++c) {
       T gc = k * math::exp_nonpositive(x[c * st] - m);

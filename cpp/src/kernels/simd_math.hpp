@@ -6,6 +6,8 @@
 // Accuracy: exp, expm1, log, log1p within a few ulp over the whole range, with IEEE special
 // values (exp(-inf) = 0, log(0) = -inf, log(<0) = nan, nan propagates); the bound of each
 // function, per ISA and type, is checked by tests/cpp/test_simd_math.cpp.
+#pragma once
+
 #ifndef LOSSFN_ISA
 #error "simd_math.hpp is included by per-ISA kernel files only"
 #endif
