@@ -326,7 +326,9 @@ struct GeneralRobust : NoAux {
       const bool big = a > T(1e15);
       const T ia = T(1) / a, ia2 = ia * ia, z = big ? T(0) : a * a;
       const T la = big ? log(a) : T(0);
-      const T lb = big ? T(2) * la - log_abs_am2 + log1p(abs_am2 * ia2) : log1p(z * inv_abs_am2);
+      // One log1p for both ranges (a vector loop evaluates both sides of a select).
+      const T l1 = log1p(big ? abs_am2 * ia2 : z * inv_abs_am2);
+      const T lb = big ? T(2) * la - log_abs_am2 + l1 : l1;
       o.l = coef * expm1(half_alpha * lb);
       // b^(alpha/2-1), times |r| when big (for the gradient; b^(alpha/2-1) alone may underflow
       // where r b^(alpha/2-1) does not) or not (for the Hessian; times |r| it may overflow where
