@@ -2,6 +2,7 @@
 // gradient scale, picks the fused pass that writes exactly the requested outputs and hands
 // it to the active ISA's kernel. Baseline code.
 #include <cmath>
+#include <cstring>
 #include <sstream>
 #include <vector>
 
@@ -67,7 +68,7 @@ void check_params_fit(const LossInfo& info, const double* params) {
   for (int i = 0; i < info.num_params; ++i) {
     const double v = params[i];
     const char* name = info.param_names[i];
-    const bool scale = std::string(name) == "c";
+    const bool scale = std::strcmp(name, "c") == 0;  // a scale: the kernels multiply by 1/c
     if (!std::isfinite(v)) continue;  // validate_params has ruled on those
     const T t = T(v);
     if (std::isfinite(double(t)) && (v == 0 || t != T(0)) && (!scale || std::isfinite(double(T(1 / v))))) continue;
