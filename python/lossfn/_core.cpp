@@ -109,26 +109,97 @@ carray<T> to_compute(const py::array& a) {
   return py::reinterpret_steal<carray<T>>(c);
 }
 
+// An elementwise input as the kernel reads it: in place through its strides when it already
+// has the compute dtype (a broadcast weight, a per-column vector, a transposed or sliced view:
+// no temporary of the input's size), else converted. `keep` holds whatever array `data`
+// points into for the duration of the call; `strides` (in elements) is empty for a
+// C-contiguous input.
 template <class T>
-carray<T> input_like(py::handle obj, const char* name, const py::array& pred) {
+struct Input {
+  py::object keep;
+  const T* data = nullptr;
+  std::vector<std::ptrdiff_t> strides;
+  const std::ptrdiff_t* strides_or_null() const { return strides.empty() ? nullptr : strides.data(); }
+};
+
+template <class T>
+bool has_compute_dtype(const py::array& a) {
+  const auto& api = py::detail::npy_api::get();
+  return api.PyArray_EquivTypes_(py::detail::array_proxy(a.ptr())->descr, py::dtype::of<T>().ptr());
+}
+
+template <class T>
+Input<T> read_in_place(py::array a) {
+  namespace npy = py::detail;
+  Input<T> in;
+  const int flags = npy::array_proxy(a.ptr())->flags;
+  if (a.ndim() > 0 && !(flags & npy::npy_api::NPY_ARRAY_C_CONTIGUOUS_) && !has_compute_dtype<T>(a)) {
+    // A broadcast view of another dtype: convert the values it repeats (one index along each
+    // axis of stride 0), then broadcast the converted array again.
+    bool broadcast = false;
+    py::tuple index(a.ndim());
+    for (py::ssize_t k = 0; k < a.ndim(); ++k) {
+      const bool repeated = a.strides(k) == 0 && a.shape(k) > 1;
+      broadcast |= repeated;
+      index[k] = repeated ? py::slice(0, 1, 1) : py::slice(py::none(), py::none(), py::none());
+    }
+    if (broadcast) {
+      carray<T> compact = to_compute<T>(a[index]);
+      a = py::module_::import("numpy").attr("broadcast_to")(compact, a.attr("shape"));
+    }
+  }
+  const bool aligned = npy::array_proxy(a.ptr())->flags & npy::npy_api::NPY_ARRAY_ALIGNED_;
+  if (a.ndim() > 0 && has_compute_dtype<T>(a) && aligned &&
+      !(npy::array_proxy(a.ptr())->flags & npy::npy_api::NPY_ARRAY_C_CONTIGUOUS_)) {
+    bool whole = true;
+    for (py::ssize_t k = 0; k < a.ndim(); ++k) whole &= a.strides(k) % py::ssize_t(sizeof(T)) == 0;
+    if (whole) {
+      for (py::ssize_t k = 0; k < a.ndim(); ++k) in.strides.push_back(a.strides(k) / py::ssize_t(sizeof(T)));
+      in.data = static_cast<const T*>(a.data());
+      in.keep = std::move(a);
+      return in;
+    }
+  }
+  carray<T> c = to_compute<T>(a);
+  in.data = c.data();
+  in.keep = std::move(c);
+  return in;
+}
+
+template <class T>
+Input<T> input_like(py::handle obj, const char* name, const py::array& pred) {
   py::array a = as_numeric_array(obj, name);
   if (!same_shape(a, pred))
     value_error(std::string(name) + ": shape " + shape_str(a) + " does not match pred shape " +
                 shape_str(pred) + " (no broadcasting)");
-  return to_compute<T>(a);
+  return read_in_place<T>(a);
 }
 
+// A weight broadcast to pred's shape, read in place: its strides, with 0 along each axis it
+// is repeated on (NumPy's broadcasting rules, without building a view per call).
 template <class T>
-carray<T> weight_like(py::handle obj, const py::array& pred) {
+Input<T> weight_like(py::handle obj, const py::array& pred) {
   py::array a = as_numeric_array(obj, "weight");
-  if (!same_shape(a, pred)) {
-    try {
-      a = py::module_::import("numpy").attr("broadcast_to")(a, pred.attr("shape"));
-    } catch (py::error_already_set&) {
-      value_error("weight: shape " + shape_str(a) + " cannot be broadcast to " + shape_str(pred));
+  if (same_shape(a, pred)) return read_in_place<T>(a);
+  const py::ssize_t nd = pred.ndim(), lead = nd - a.ndim();
+  bool fits = lead >= 0;
+  for (py::ssize_t k = 0; fits && k < a.ndim(); ++k) fits = a.shape(k) == 1 || a.shape(k) == pred.shape(lead + k);
+  if (!fits) value_error("weight: shape " + shape_str(a) + " cannot be broadcast to " + shape_str(pred));
+  if (!has_compute_dtype<T>(a) || !(py::detail::array_proxy(a.ptr())->flags & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+    a = to_compute<T>(a);  // the small array, before it is broadcast
+  Input<T> in;
+  in.strides.assign(std::size_t(nd), 0);
+  for (py::ssize_t k = 0; k < a.ndim(); ++k) {
+    if (a.shape(k) == 1) continue;
+    if (a.strides(k) % py::ssize_t(sizeof(T)) != 0) {  // a stride between whole elements: copy
+      a = to_compute<T>(a);
+      return weight_like<T>(a, pred);
     }
+    in.strides[std::size_t(lead + k)] = a.strides(k) / py::ssize_t(sizeof(T));
   }
-  return to_compute<T>(a);
+  in.data = static_cast<const T*>(a.data());
+  in.keep = std::move(a);
+  return in;
 }
 
 // The bytes a buffer of `count` elements spans, with the argument's name for messages.
@@ -142,6 +213,19 @@ template <class T>
 Extent extent(std::string name, const T* data, std::size_t count) {
   const char* lo = reinterpret_cast<const char*>(data);
   return Extent{std::move(name), lo, data ? lo + count * sizeof(T) : lo};
+}
+
+// The bytes an input spans, contiguous or strided over `shape`.
+template <class T>
+Extent extent(std::string name, const Input<T>& in, const std::vector<py::ssize_t>& shape, std::size_t count) {
+  if (in.strides.empty() || count == 0) return extent(std::move(name), in.data, count);
+  std::ptrdiff_t low = 0, high = 0;
+  for (std::size_t k = 0; k < shape.size(); ++k) {
+    const std::ptrdiff_t span = std::ptrdiff_t(shape[k] - 1) * in.strides[k];
+    (span < 0 ? low : high) += span;
+  }
+  const char* at = reinterpret_cast<const char*>(in.data);
+  return Extent{std::move(name), at + low * std::ptrdiff_t(sizeof(T)), at + (high + 1) * std::ptrdiff_t(sizeof(T))};
 }
 
 // out= buffers are never computed in place: the kernels read their inputs through restrict
@@ -196,12 +280,10 @@ py::array_t<T> new_like(const py::array& pred) {
 }
 
 // The upstream gradient: a 0-d value is the scalar (returned; when `scalar_ok`), anything else
-// an array of `shape` for an unreduced output (`array_ok`), kept alive in `keep` and pointed to
-// by `array` (left null otherwise).
-template <class T>
+// an array of `shape` for an unreduced output (`array_ok`), left in `array` (left empty
+// otherwise).
 double parse_grad_output(py::handle obj, bool scalar_ok, bool array_ok, Reduction reduction,
-                         const std::vector<py::ssize_t>& shape, const char* shape_name, carray<T>& keep,
-                         const T*& array) {
+                         const std::vector<py::ssize_t>& shape, const char* shape_name, py::object& array) {
   if (obj.is_none()) return 1.0;
   py::array g = as_numeric_array(obj, "grad_output");
   if (g.ndim() == 0 && scalar_ok) return to_compute<double>(g).data()[0];
@@ -211,8 +293,7 @@ double parse_grad_output(py::handle obj, bool scalar_ok, bool array_ok, Reductio
   if (std::vector<py::ssize_t>(g.shape(), g.shape() + g.ndim()) != shape)
     value_error("grad_output: shape " + shape_str(g) + " does not match " + shape_name + " " +
                 py::str(py::tuple(py::cast(shape))).cast<std::string>());
-  keep = to_compute<T>(g);
-  array = keep.data();
+  array = std::move(g);
   return 1.0;
 }
 
@@ -246,23 +327,18 @@ py::object elementwise_t(Loss loss, int what, const py::array& pred_in, py::hand
                          py::handle aux_obj, py::handle weight_obj, py::handle grad_output_obj,
                          py::handle out_obj, const Params& params, Reduction reduction) {
   const lossfn::LossInfo& info = lossfn::loss_info(loss);
-  carray<T> pred = to_compute<T>(pred_in);
-  carray<T> target = input_like<T>(target_obj, "target", pred_in);
-  // Converted inputs stay alive in these arrays for the duration of the call.
-  carray<T> aux, weight, go_array;
-  const T *aux_ptr = nullptr, *weight_ptr = nullptr, *go_ptr = nullptr;
-  if (!aux_obj.is_none()) {
-    aux = input_like<T>(aux_obj, info.aux_name ? info.aux_name : "aux", pred_in);
-    aux_ptr = aux.data();
-  }
-  if (!weight_obj.is_none()) {
-    weight = weight_like<T>(weight_obj, pred_in);
-    weight_ptr = weight.data();
-  }
-
-  const double go_scalar = parse_grad_output<T>(grad_output_obj, true, reduction == Reduction::none, reduction,
-                                                std::vector<py::ssize_t>(pred_in.shape(), pred_in.shape() + pred_in.ndim()),
-                                                "pred shape", go_array, go_ptr);
+  const char* aux_name = info.aux_name ? info.aux_name : "aux";
+  const std::vector<py::ssize_t> shape(pred_in.shape(), pred_in.shape() + pred_in.ndim());
+  // The inputs stay alive in these for the duration of the call.
+  const Input<T> pred = read_in_place<T>(pred_in);
+  const Input<T> target = input_like<T>(target_obj, "target", pred_in);
+  Input<T> aux, weight, go;
+  if (!aux_obj.is_none()) aux = input_like<T>(aux_obj, aux_name, pred_in);
+  if (!weight_obj.is_none()) weight = weight_like<T>(weight_obj, pred_in);
+  py::object go_given;
+  const double go_scalar = parse_grad_output(grad_output_obj, true, reduction == Reduction::none, reduction, shape,
+                                             "pred shape", go_given);
+  if (go_given) go = read_in_place<T>(py::reinterpret_borrow<py::array>(go_given));
 
   const bool want_value = what == kValue || what == kValueAndGrad;
   const bool want_grad = what == kValueAndGrad || what == kGrad || what == kGradHess;
@@ -296,26 +372,34 @@ py::object elementwise_t(Loss loss, int what, const py::array& pred_in, py::hand
   }
   if (want_value && reduction == Reduction::none) take(new_like<T>(pred_in), loss_arr, loss_ptr);
 
+  const std::size_t n = std::size_t(pred_in.size());
   {
-    const std::size_t n = std::size_t(pred.size());
     const bool tuple_out = two_grads && !out_obj.is_none() && what != kHess;
     refuse_overlaps({extent(tuple_out ? "out[0]" : "out", grad_ptr, n), extent("out[1]", grad_aux_ptr, n),
                      extent("out", hess_ptr, n)},
-                    {extent("pred", pred.data(), n), extent("target", target.data(), n),
-                     extent(info.aux_name ? info.aux_name : "aux", aux_ptr, n), extent("weight", weight_ptr, n),
-                     extent("grad_output", go_ptr, n)});
+                    {extent("pred", pred, shape, n), extent("target", target, shape, n),
+                     extent(aux_name, aux, shape, n), extent("weight", weight, shape, n),
+                     extent("grad_output", go, shape, n)});
   }
 
   lossfn::ElementwiseCall<T> call;
-  call.n = std::size_t(pred.size());
-  call.pred = pred.data();
-  call.target = target.data();
-  call.aux = aux_ptr;
-  call.weight = weight_ptr;
+  call.n = n;
+  call.pred = pred.data;
+  call.target = target.data;
+  call.aux = aux.data;
+  call.weight = weight.data;
   call.params = params.data();
   call.reduction = reduction;
   call.grad_output = go_scalar;
-  call.grad_output_array = go_ptr;
+  call.grad_output_array = go.data;
+  std::vector<std::size_t> extents(shape.begin(), shape.end());
+  call.ndim = int(shape.size());
+  call.shape = extents.data();
+  call.pred_strides = pred.strides_or_null();
+  call.target_strides = target.strides_or_null();
+  call.aux_strides = aux.strides_or_null();
+  call.weight_strides = weight.strides_or_null();
+  call.grad_output_strides = go.strides_or_null();
   double value = 0.0;
   if (want_value && reduction != Reduction::none) call.value = &value;
   call.loss = loss_ptr;
@@ -461,9 +545,13 @@ py::object rows_t(lossfn::RowLoss loss, int what, const py::array& logits_in, in
   }
 
   const std::vector<py::ssize_t>& out_shape = info.full_output ? shape : batch;
-  call.grad_output = parse_grad_output<T>(grad_output_obj, !utility, utility || reduction == Reduction::none,
-                                          reduction, out_shape, "the output shape", go_array,
-                                          call.grad_output_array);
+  py::object go;
+  call.grad_output = parse_grad_output(grad_output_obj, !utility, utility || reduction == Reduction::none,
+                                       reduction, out_shape, "the output shape", go);
+  if (go) {
+    go_array = to_compute<T>(py::reinterpret_borrow<py::array>(go));
+    call.grad_output_array = go_array.data();
+  }
   call.params = params.data();
   call.reduction = reduction;
 

@@ -105,6 +105,50 @@ int main() {
   lossfn::run(lossfn::Loss::mse, call);
   CHECK(close(v, 5.0 / 3));
 
+  // strided inputs: a transposed pred and a per-column weight (stride 0 down the rows) read in
+  // place give the bits of their contiguous copies
+  {
+    const std::size_t rows = 300, cols = 130, n = rows * cols;  // several blocks, threaded
+    std::vector<double> p(n), pt(n), y(n), w_col(cols), w_full(n), g1(n), g2(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      p[i] = std::sin(0.37 * double(i));
+      y[i] = std::cos(0.11 * double(i));
+    }
+    for (std::size_t c = 0; c < cols; ++c) w_col[c] = 0.5 + double(c) / cols;
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t c = 0; c < cols; ++c) {
+        pt[c * rows + r] = p[r * cols + c];  // stored column-major
+        w_full[r * cols + c] = w_col[c];
+      }
+    const std::size_t shape[2] = {rows, cols};
+    const std::ptrdiff_t column_major[2] = {1, std::ptrdiff_t(rows)}, per_column[2] = {0, 1};
+    double v1 = 0, v2 = 0;
+    lossfn::ElementwiseCall<double> a;
+    a.n = n;
+    a.pred = p.data();
+    a.target = y.data();
+    a.weight = w_full.data();
+    a.value = &v1;
+    a.grad = g1.data();
+    lossfn::run(lossfn::Loss::huber, a);
+    lossfn::ElementwiseCall<double> b = a;
+    b.pred = pt.data();
+    b.weight = w_col.data();
+    b.ndim = 2;
+    b.shape = shape;
+    b.pred_strides = column_major;
+    b.weight_strides = per_column;
+    b.value = &v2;
+    b.grad = g2.data();
+    lossfn::run(lossfn::Loss::huber, b);
+    CHECK(v1 == v2 && g1 == g2);
+    const std::size_t wrong[2] = {rows, cols + 1};
+    b.shape = wrong;
+    expect_error([&] { lossfn::run(lossfn::Loss::huber, b); }, "shape");
+    b.shape = nullptr;
+    expect_error([&] { lossfn::run(lossfn::Loss::huber, b); }, "shape");
+  }
+
   // errors
   lossfn::Huber bad;
   bad.delta = -1.0;

@@ -80,6 +80,8 @@ enum class AuxKind : int { none = 0, optional = 1, required = 2 };
 enum class TargetKind : int { real = 0, sign_labels = 1, unit_interval = 2 };
 
 constexpr int kMaxParams = 4;
+// The most axes a strided input may have (NumPy's limit).
+constexpr int kMaxDims = 64;
 
 struct LossInfo {
   const char* name;
@@ -101,8 +103,15 @@ int num_losses() noexcept;
 // Checks hyper-parameters; throws Error naming the first invalid one.
 void validate_params(Loss loss, const double* params);
 
-// One call of an elementwise loss. Inputs are contiguous arrays of n elements. Request the
-// outputs you need by setting their pointers; every combination below is one fused pass:
+// An input read in place through strides, for an ElementwiseCall with a `shape`: element
+// (i_0, ..., i_{ndim-1}) of the call's shape is at data[sum_k i_k * strides[k]]. Strides count
+// elements (not bytes), may be negative, and are 0 along a broadcast axis, so a scalar weight,
+// a per-column vector or a transposed view is read without a temporary of the input's size.
+// The result has the same bits as for the same values in a contiguous array.
+
+// One call of an elementwise loss. Inputs are arrays of n elements, contiguous unless strides
+// are given. Request the outputs you need by setting their pointers; every combination below
+// is one fused pass:
 //   value                      -> value (mean/sum) or loss (none)
 //   value + grad               -> value_and_grad
 //   grad                       -> gradient, scaled by grad_output (scalar or per element)
@@ -120,6 +129,17 @@ struct ElementwiseCall {
   Reduction reduction = Reduction::mean;
   double grad_output = 1.0;
   const T* grad_output_array = nullptr;  // reduction none only
+
+  // Optional layout: with `shape` set (ndim extents whose product is n), an input whose strides
+  // are given is read through them (see above); one without strides is contiguous. Outputs are
+  // always contiguous.
+  int ndim = 0;
+  const std::size_t* shape = nullptr;
+  const std::ptrdiff_t* pred_strides = nullptr;
+  const std::ptrdiff_t* target_strides = nullptr;
+  const std::ptrdiff_t* aux_strides = nullptr;
+  const std::ptrdiff_t* weight_strides = nullptr;
+  const std::ptrdiff_t* grad_output_strides = nullptr;
 
   double* value = nullptr;  // mean/sum: the reduced loss
   T* loss = nullptr;        // none: per-element weighted loss

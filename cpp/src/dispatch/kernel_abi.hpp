@@ -22,7 +22,23 @@ enum Output : unsigned {
   kAux = 1u << 6,       // per-element aux input present
 };
 
-// One kernel invocation over n contiguous elements.
+// An input read in place through strides (ElementwiseCall's layout), reduced to its fewest
+// axes: axes of extent 1 dropped, an axis merged into the next where the two step through
+// memory as one. A kernel copies what a block needs into a scratch slot (gather_block in
+// kernels/gather.hpp), so the block's arithmetic is that of a contiguous input, bit for bit.
+template <class T>
+struct StridedView {
+  const T* data;
+  int ndim;
+  std::size_t extent[kMaxDims];
+  std::ptrdiff_t stride[kMaxDims];
+};
+
+// The inputs of an elementwise pass, as slots of the per-thread scratch.
+enum InputSlot : int { kSlotPred, kSlotTarget, kSlotAux, kSlotWeight, kSlotGradOut, kInputSlots };
+
+// One kernel invocation over n elements: outputs contiguous, inputs contiguous unless their
+// slot has a view.
 template <class T>
 struct Job {
   std::size_t n;
@@ -43,6 +59,12 @@ struct Job {
   // Margin losses (sign labels): the LabelSeen bits of the targets, OR-ed in by the pass itself
   // so that the labels are read once; the dispatcher raises the error afterwards.
   unsigned* labels_seen;
+  // Strided inputs: views[slot] for each input read through strides (nullptr for a contiguous
+  // one; `views` itself nullptr when all are contiguous), and kInputSlots slots of
+  // scratch_slot elements (kBlock, or fewer for a call of fewer elements) per worker thread.
+  const StridedView<T>* const* views;
+  T* scratch;
+  std::size_t scratch_slot;
 };
 
 // Elements per block. Sums are formed per block and the block sums are added in block order,
@@ -55,12 +77,19 @@ template <class T>
 using ElementwiseFn = double (*)(const Job<T>&);
 template <class T>
 using SumFn = double (*)(const T* x, std::size_t n, int threads, double* partials);
+// The same sum, with the same bits, of a strided input of n elements (`scratch`: kBlock
+// elements per thread, or n when n < kBlock).
+template <class T>
+using StridedSumFn = double (*)(const StridedView<T>& x, std::size_t n, int threads, double* partials,
+                                T* scratch);
 // Which label values occur: bit 0 for -1, bit 1 for 0, bit 2 for anything but -1, 0, +1.
 enum LabelSeen : unsigned { kSeenMinusOne = 1u, kSeenZero = 2u, kSeenOther = 4u };
 // Index of the first aux value outside the loss's domain (gaussian_nll: var < 0; quantile:
-// tau outside (0, 1)), or n when there is none.
+// tau outside (0, 1)), or n when there is none. A strided aux has its `view` (else nullptr) and
+// `scratch` of kInputSlots * kBlock elements per thread (or n elements when n < kBlock).
 template <class T>
-using AuxCheckFn = std::size_t (*)(Loss loss, const T* aux, std::size_t n, int threads);
+using AuxCheckFn = std::size_t (*)(Loss loss, const T* aux, const StridedView<T>* view, std::size_t n,
+                                   int threads, T* scratch);
 
 // One call of a row loss (see RowCall in core.hpp): the logits are (outer, classes, inner),
 // C-contiguous; rows are the (outer, inner) positions. Rows go in fixed blocks of
@@ -106,6 +135,8 @@ struct KernelTable {
   ElementwiseFn<double> f64[int(Loss::count_)];
   SumFn<float> sum_f32;
   SumFn<double> sum_f64;
+  StridedSumFn<float> strided_sum_f32;
+  StridedSumFn<double> strided_sum_f64;
   AuxCheckFn<float> aux_check_f32;
   AuxCheckFn<double> aux_check_f64;
 };

@@ -1,5 +1,5 @@
 // Kernels shared by every family (compiled once per ISA): the deterministic blocked sum
-// used for the sum of weights and the check of aux values.
+// used for the sum of weights (of a contiguous or a strided input) and the check of aux values.
 #include "kernels/loss_base.hpp"
 
 namespace lossfn {
@@ -18,7 +18,19 @@ __attribute__((noinline)) double block_sum(const T* __restrict x, std::size_t lo
 template <class T>
 double blocked_sum(const T* x, std::size_t n, int threads, double* partials) {
   return sum_over_blocks(n, threads, partials,
-                         [x](std::size_t lo, std::size_t hi) { return block_sum(x, lo, hi); });
+                         [x](std::size_t lo, std::size_t hi, int) { return block_sum(x, lo, hi); });
+}
+
+// The same sum of a strided input: each block gathered into the thread's scratch, then summed
+// by the same block_sum, so the bits are those of the contiguous sum.
+template <class T>
+double blocked_sum_strided(const detail::StridedView<T>& x, std::size_t n, int threads, double* partials,
+                           T* scratch) {
+  return sum_over_blocks(n, threads, partials, [&](std::size_t lo, std::size_t hi, int worker) {
+    T* slot = scratch + std::size_t(worker) * kBlock;
+    gather_block(x, lo, hi - lo, slot);
+    return block_sum(slot, 0, hi - lo);
+  });
 }
 
 // Whether any x[lo, hi) is bad; a flag as wide as T, set by a select: the comparison masks
@@ -33,32 +45,48 @@ __attribute__((noinline)) bool block_any(const T* __restrict x, std::size_t lo, 
 }
 
 // Index of the first bad x[0, n), or n: the blocks are scanned in parallel, the first block
-// with a bad value then element by element.
+// with a bad value then element by element. A strided x (`view`) is scanned block by block in
+// the worker's slot of `scratch`.
 template <class T, class Bad>
-std::size_t first_bad(const T* x, std::size_t n, int threads, Bad bad) {
+std::size_t first_bad(const T* x, const detail::StridedView<T>* view, std::size_t n, int threads, T* scratch,
+                      Bad bad) {
   const std::size_t nb = (n + kBlock - 1) / kBlock;
+  auto block_of = [&](std::size_t lo, std::size_t hi, int worker) -> const T* {
+    if (view == nullptr) return x + lo;
+    T* slot = scratch + std::size_t(worker) * detail::kInputSlots * kBlock;
+    gather_block(*view, lo, hi - lo, slot);
+    return slot;
+  };
   std::size_t first_block = nb;
 #pragma omp parallel for num_threads(threads) schedule(static) reduction(min : first_block) \
     if (threads > 1 && n >= kParallelMin)
   for (std::ptrdiff_t b = 0; b < std::ptrdiff_t(nb); ++b) {
-    const std::size_t lo = std::size_t(b) * kBlock;
-    if (std::size_t(b) < first_block && block_any(x, lo, lo + kBlock < n ? lo + kBlock : n, bad))
+    const std::size_t lo = std::size_t(b) * kBlock, hi = lo + kBlock < n ? lo + kBlock : n;
+#ifdef _OPENMP
+    const int worker = omp_get_thread_num();
+#else
+    const int worker = 0;
+#endif
+    if (std::size_t(b) < first_block && block_any(block_of(lo, hi, worker), 0, hi - lo, bad))
       first_block = std::size_t(b);
   }
   if (first_block == nb) return n;
   // Within the block that had a bad value. The caller's other threads may have changed it
   // since (the GIL is released): never look past the block, and report none if it is gone.
-  const std::size_t end = first_block * kBlock + kBlock < n ? first_block * kBlock + kBlock : n;
-  for (std::size_t i = first_block * kBlock; i < end; ++i)
-    if (bad(x[i])) return i;
+  const std::size_t lo = first_block * kBlock, hi = lo + kBlock < n ? lo + kBlock : n;
+  const T* values = block_of(lo, hi, 0);
+  for (std::size_t i = 0; i < hi - lo; ++i)
+    if (bad(values[i])) return lo + i;
   return n;
 }
 
 template <class T>
-std::size_t check_aux(Loss loss, const T* aux, std::size_t n, int threads) {
-  if (loss == Loss::gaussian_nll) return first_bad(aux, n, threads, [](T v) { return v < T(0); });
+std::size_t check_aux(Loss loss, const T* aux, const detail::StridedView<T>* view, std::size_t n, int threads,
+                      T* scratch) {
+  if (loss == Loss::gaussian_nll)
+    return first_bad(aux, view, n, threads, scratch, [](T v) { return v < T(0); });
   if (loss == Loss::quantile)
-    return first_bad(aux, n, threads, [](T v) { return !((v > T(0)) & (v < T(1))); });
+    return first_bad(aux, view, n, threads, scratch, [](T v) { return !((v > T(0)) & (v < T(1))); });
   return n;
 }
 
@@ -67,6 +95,8 @@ std::size_t check_aux(Loss loss, const T* aux, std::size_t n, int threads) {
 void fill_common(detail::KernelTable& table) {
   table.sum_f32 = &blocked_sum<float>;
   table.sum_f64 = &blocked_sum<double>;
+  table.strided_sum_f32 = &blocked_sum_strided<float>;
+  table.strided_sum_f64 = &blocked_sum_strided<double>;
   table.aux_check_f32 = &check_aux<float>;
   table.aux_check_f64 = &check_aux<double>;
 }

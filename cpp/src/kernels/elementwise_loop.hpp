@@ -6,7 +6,12 @@
 #error "elementwise_loop.hpp is included by per-ISA kernel files only"
 #endif
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "dispatch/kernel_abi.hpp"
+#include "kernels/gather.hpp"
 #include "kernels/simd_math.hpp"
 
 namespace lossfn {
@@ -90,15 +95,17 @@ LOSSFN_INLINE double chunk_loop(const Op& op, const Job<T>& j, std::size_t lo, s
 constexpr std::size_t kChunkBytes = 512, kAheadBytes = 2048, kLineBytes = 64;
 constexpr std::size_t kStreamBytes = std::size_t(32) << 20;
 
+// `gathered`: the bits (1 << slot) of inputs read from a scratch slot, already in cache.
 template <class T, unsigned F, bool AuxDifferentiable>
-LOSSFN_INLINE void prefetch_chunk(const Job<T>& j, std::size_t at) {
+LOSSFN_INLINE void prefetch_chunk(const Job<T>& j, std::size_t at, unsigned gathered) {
+  auto in_memory = [gathered](int slot) { return !(gathered & (1u << slot)); };
   for (std::size_t k = 0; k < kChunkBytes / sizeof(T); k += kLineBytes / sizeof(T)) {
     const std::size_t i = at + k;
-    __builtin_prefetch(j.pred + i, 0, 3);
-    __builtin_prefetch(j.target + i, 0, 3);
-    if (F & out::kAux) __builtin_prefetch(j.aux + i, 0, 3);
-    if (F & out::kWeight) __builtin_prefetch(j.weight + i, 0, 3);
-    if (F & out::kGradOut) __builtin_prefetch(j.grad_output + i, 0, 3);
+    if (in_memory(detail::kSlotPred)) __builtin_prefetch(j.pred + i, 0, 3);
+    if (in_memory(detail::kSlotTarget)) __builtin_prefetch(j.target + i, 0, 3);
+    if ((F & out::kAux) && in_memory(detail::kSlotAux)) __builtin_prefetch(j.aux + i, 0, 3);
+    if ((F & out::kWeight) && in_memory(detail::kSlotWeight)) __builtin_prefetch(j.weight + i, 0, 3);
+    if ((F & out::kGradOut) && in_memory(detail::kSlotGradOut)) __builtin_prefetch(j.grad_output + i, 0, 3);
     if (F & out::kLoss) __builtin_prefetch(j.loss + i, 1, 3);
     if (F & out::kGrad) {
       __builtin_prefetch(j.grad + i, 1, 3);
@@ -108,24 +115,31 @@ LOSSFN_INLINE void prefetch_chunk(const Job<T>& j, std::size_t at) {
   }
 }
 
-// Sum of w_i * l_i over [lo, hi), chunk by chunk (see kStreamBytes).
-// Never inlined: the serial and the threaded drivers run this very code, so a block's sum is
-// the same bits whichever thread computes it.
+// Whether a call streams its arrays from memory in prefetched chunks (see kStreamBytes).
 template <class Op, class T, unsigned F>
-__attribute__((noinline)) double block_loop(const Op& op, const Job<T>& j, std::size_t lo,
-                                            std::size_t hi) {
+bool streams(std::size_t n) {
   // Not for the Hessian alone: for several losses it reads no input at all (mse: 2 / n), and
   // prefetching the inputs would double the traffic.
+  constexpr bool reads_inputs =
+      (F & (out::kSum | out::kLoss | out::kGrad)) != 0 || Op::sign_labels || Op::unit_targets;
+  return reads_inputs && n * sizeof(T) >= kStreamBytes;
+}
+
+// Sum of w_i * l_i over [lo, hi), chunk by chunk when `stream` (see kStreamBytes); prefetches
+// stay below j.n and skip the `gathered` inputs.
+// Never inlined: the serial and the threaded drivers run this very code, so a block's sum is
+// the same bits whichever thread computes it, and whether its inputs were strided or not.
+template <class Op, class T, unsigned F>
+__attribute__((noinline)) double block_loop(const Op& op, const Job<T>& j, std::size_t lo,
+                                            std::size_t hi, bool stream, unsigned gathered) {
   constexpr bool checks_targets = Op::sign_labels || Op::unit_targets;
-  constexpr bool reads_inputs = (F & (out::kSum | out::kLoss | out::kGrad)) != 0 || checks_targets;
-  const bool stream = reads_inputs && j.n * sizeof(T) >= kStreamBytes;
   const std::size_t chunk = stream ? kChunkBytes / sizeof(T) : hi - lo;
   constexpr std::size_t ahead = kAheadBytes / sizeof(T);
   double acc = 0.0;
   unsigned labels_seen = 0;
   for (std::size_t i = lo; i < hi; i += chunk) {
     const std::size_t end = hi - i > chunk ? i + chunk : hi;
-    if (stream && end + ahead <= j.n) prefetch_chunk<T, F, Op::aux_differentiable>(j, i + ahead);
+    if (stream && end + ahead <= j.n) prefetch_chunk<T, F, Op::aux_differentiable>(j, i + ahead, gathered);
     acc += chunk_loop<Op, T, F>(op, j, i, end, labels_seen);
   }
   // One atomic OR per block, exact in any order (a shared line touched per chunk would
@@ -134,33 +148,74 @@ __attribute__((noinline)) double block_loop(const Op& op, const Job<T>& j, std::
   return acc;
 }
 
-// Sum of block(lo, hi) over the fixed blocks of [0, n), added in block order. Above
+// Sum of block(lo, hi, worker) over the fixed blocks of [0, n), added in block order. Above
 // kParallelMin the blocks are spread over `threads` OpenMP threads, their sums parked in
 // `partials` (one slot per block) and added afterwards in the same order, so the result has
-// the same bits for every thread count.
+// the same bits for every thread count. `worker` (0 .. threads-1) picks a block's scratch: 0
+// on the serial path, which may run inside a caller's own parallel region.
 template <class BlockFn>
 double sum_over_blocks(std::size_t n, int threads, double* partials, const BlockFn& block) {
   const std::size_t nb = (n + kBlock - 1) / kBlock;
   if (threads <= 1 || n < kParallelMin) {
     double total = 0.0;
-    for (std::size_t b = 0; b < nb; ++b) total += block(b * kBlock, b + 1 == nb ? n : (b + 1) * kBlock);
+    for (std::size_t b = 0; b < nb; ++b) total += block(b * kBlock, b + 1 == nb ? n : (b + 1) * kBlock, 0);
     return total;
   }
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (std::ptrdiff_t b = 0; b < std::ptrdiff_t(nb); ++b) {
     const std::size_t lo = std::size_t(b) * kBlock;
-    partials[b] = block(lo, lo + kBlock < n ? lo + kBlock : n);
+#ifdef _OPENMP
+    const int worker = omp_get_thread_num();
+#else
+    const int worker = 0;
+#endif
+    partials[b] = block(lo, lo + kBlock < n ? lo + kBlock : n, worker);
   }
   double total = 0.0;
   for (std::size_t b = 0; b < nb; ++b) total += partials[b];
   return total;
 }
 
+// The job of block [lo, hi) as one that starts at its first element: outputs and contiguous
+// inputs offset by lo, each strided input gathered into its slot of `scratch` (the worker's
+// kInputSlots slots of j.scratch_slot elements). Returns the bits (1 << slot) of the gathered inputs.
+template <class T>
+LOSSFN_INLINE unsigned block_job(const Job<T>& j, std::size_t lo, std::size_t hi, T* scratch, Job<T>& b) {
+  b = j;
+  b.n = j.n - lo;
+  const T** inputs[detail::kInputSlots] = {&b.pred, &b.target, &b.aux, &b.weight, &b.grad_output};
+  unsigned gathered = 0;
+  for (int s = 0; s < detail::kInputSlots; ++s) {
+    if (*inputs[s] == nullptr) continue;
+    if (const detail::StridedView<T>* v = j.views[s]) {
+      T* slot = scratch + std::size_t(s) * j.scratch_slot;
+      gather_block(*v, lo, hi - lo, slot);
+      *inputs[s] = slot;
+      gathered |= 1u << s;
+    } else {
+      *inputs[s] += lo;
+    }
+  }
+  T** outputs[] = {&b.loss, &b.grad, &b.grad_aux, &b.hess};
+  for (T** o : outputs)
+    if (*o) *o += lo;
+  return gathered;
+}
+
 template <class Op, class T, unsigned F>
 double drive(const Job<T>& j) {
   const Op op(j.params);
-  return sum_over_blocks(j.n, j.threads, j.partials, [&](std::size_t lo, std::size_t hi) {
-    return block_loop<Op, T, F>(op, j, lo, hi);
+  const bool stream = streams<Op, T, F>(j.n);
+  if (j.views == nullptr) {
+    return sum_over_blocks(j.n, j.threads, j.partials, [&](std::size_t lo, std::size_t hi, int) {
+      return block_loop<Op, T, F>(op, j, lo, hi, stream, 0u);
+    });
+  }
+  return sum_over_blocks(j.n, j.threads, j.partials, [&](std::size_t lo, std::size_t hi, int worker) {
+    Job<T> b;
+    const unsigned gathered =
+        block_job(j, lo, hi, j.scratch + std::size_t(worker) * detail::kInputSlots * j.scratch_slot, b);
+    return block_loop<Op, T, F>(op, b, 0, hi - lo, stream, gathered);
   });
 }
 

@@ -28,13 +28,12 @@ def _bce_logits_kernel(shape, pos_weight=None, class_weight=None):
     if pos_weight is None or np.ndim(pos_weight) == 0:
         return [1.0 if pos_weight is None else float(pos_weight), w0, w1], None
     pw = np.asarray(pos_weight, dtype=np.float64)
+    if (pw < 0).any():  # checked before broadcasting: the view's values are these
+        raise ValueError("pos_weight: must be >= 0")
     try:
-        pw = np.broadcast_to(pw, shape)
+        return [1.0, w0, w1], np.broadcast_to(pw, shape)  # a view, read in place by the kernel
     except ValueError:
         raise ValueError(f"pos_weight: shape {pw.shape} cannot be broadcast to pred shape {shape}") from None
-    if (pw < 0).any():
-        raise ValueError("pos_weight: must be >= 0")
-    return [1.0, w0, w1], pw
 
 
 def _focal_alpha(alpha):
