@@ -334,24 +334,26 @@ def stream_library():
 def stream_bandwidths(nbytes, threads, reps=15):
     """STREAM-style bandwidths in bytes/s on `threads` threads over float32 arrays of nbytes
     each: copy (8 B per element counted) and triad (12 B), with ordinary and non-temporal
-    stores. The memory-bound limit is the best of the four."""
+    stores, with and without software prefetch. The memory-bound limit is the best of the
+    eight."""
     so = stream_library()
     n = nbytes // 4
     a, b, c = np.zeros(n, np.float32), np.ones(n, np.float32), np.full(n, 2.0, np.float32)
     out = {}
-    for nt in (0, 1):
-        so.stream_copy(a.ctypes.data, b.ctypes.data, n, nt, threads, 2)  # warm-up
-        out[f"copy{'_nt' if nt else ''}"] = 8 * n / so.stream_copy(a.ctypes.data, b.ctypes.data, n, nt, threads, reps)
-        so.stream_triad(a.ctypes.data, b.ctypes.data, c.ctypes.data, n, nt, threads, 2)
-        out[f"triad{'_nt' if nt else ''}"] = 12 * n / so.stream_triad(a.ctypes.data, b.ctypes.data, c.ctypes.data,
-                                                                       n, nt, threads, reps)
+    for mode in range(4):  # bit 0: non-temporal stores; bit 1: software prefetch
+        suffix = ("_nt" if mode & 1 else "") + ("_pf" if mode & 2 else "")
+        so.stream_copy(a.ctypes.data, b.ctypes.data, n, mode, threads, 2)  # warm-up
+        out[f"copy{suffix}"] = 8 * n / so.stream_copy(a.ctypes.data, b.ctypes.data, n, mode, threads, reps)
+        so.stream_triad(a.ctypes.data, b.ctypes.data, c.ctypes.data, n, mode, threads, 2)
+        out[f"triad{suffix}"] = 12 * n / so.stream_triad(a.ctypes.data, b.ctypes.data, c.ctypes.data,
+                                                          n, mode, threads, reps)
     return out
 
 
 def add_copy_bandwidth(info, copy_mb, threads):
     """The memory-bound limit's bandwidth, into info["copy_bw"] (bytes/s): the best of a
-    STREAM-style copy and triad on all threads, with and without non-temporal stores
-    (bench/stream.cpp), over arrays of copy_mb MB. Every cell is a fraction of it, so no cell
+    STREAM-style copy and triad on all threads, with and without non-temporal stores and
+    software prefetch (bench/stream.cpp), over arrays of copy_mb MB. Every cell is a fraction of it, so no cell
     can honestly exceed 100%. Also, for information, np.copyto on one thread."""
     all_threads = max(threads)
     variants = stream_bandwidths(copy_mb * 2 ** 20, all_threads)
@@ -426,10 +428,10 @@ def report_head(title, script, info):
     st = info["stream"]
     L.append(f"- **memory-bound limit bandwidth**: the best of a STREAM-style copy and triad "
              f"(`bench/stream.cpp`) on all {st['threads']} threads over {info['copy_mb']} MB float32 "
-             f"arrays, with ordinary and non-temporal stores: **{info['copy_bw'] / 1e9:.2f} GB/s** "
-             f"({st['best']}); copy {st['copy'] / 1e9:.1f}, copy with non-temporal stores "
-             f"{st['copy_nt'] / 1e9:.1f}, triad {st['triad'] / 1e9:.1f}, triad with non-temporal "
-             f"stores {st['triad_nt'] / 1e9:.1f} GB/s (STREAM counts: copy 8 B, triad 12 B per "
+             f"arrays, with ordinary and non-temporal stores (`_nt`), with and without software "
+             f"prefetch (`_pf`): **{info['copy_bw'] / 1e9:.2f} GB/s** ({st['best']}); "
+             + ", ".join(f"{k} {v / 1e9:.1f}" for k, v in st.items() if k not in ("threads", "best"))
+             + " GB/s (STREAM counts: copy 8 B, triad 12 B per "
              f"element). For comparison, `np.copyto` on one thread: "
              f"{info['np_copyto_bw'] / 1e9:.2f} GB/s.")
     return L

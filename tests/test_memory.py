@@ -207,3 +207,30 @@ def test_streamed_calls_with_strided_inputs_give_the_contiguous_bits():
             v2, g2 = lf.log_cosh.value_and_grad(pt, t, weight=w)
             assert v1 == v2
             np.testing.assert_array_equal(g1, g2)
+
+
+@pytest.mark.parametrize("offset", [0, 1, 5, 15])
+def test_streamed_outputs_hold_the_values_of_unstreamed_calls(offset):
+    """Outputs of 32 MiB and more are written with streaming stores from any alignment: the
+    same values, element for element, as calls small enough to write them normally."""
+    rng = np.random.default_rng(9)
+    n = 9_000_000  # 36 MB in float32
+    p = rng.normal(size=n).astype(np.float32)
+    t = rng.normal(size=n).astype(np.float32)
+    pieces = [slice(k, min(k + 1_000_000, n)) for k in range(0, n, 1_000_000)]
+    for loss in (lf.mse, lf.log_cosh, lf.bce_with_logits):
+        y = (t > 0).astype(np.float32) if loss is lf.bce_with_logits else t
+        buffer = np.empty(n + 16, np.float32)
+        out = buffer[offset:offset + n]
+        loss.grad(p, y, reduction="sum", out=out)
+        np.testing.assert_array_equal(out, np.concatenate([loss.grad(p[s], y[s], reduction="sum") for s in pieces]))
+        losses = loss(p, y, reduction="none")
+        np.testing.assert_array_equal(losses, np.concatenate([loss(p[s], y[s], reduction="none") for s in pieces]))
+        hess = loss.hess(p, y, reduction="sum")
+        np.testing.assert_array_equal(hess, np.concatenate([loss.hess(p[s], y[s], reduction="sum") for s in pieces]))
+    # Two gradients (gaussian_nll w.r.t. pred and var), both streamed.
+    var = rng.uniform(0.5, 2.0, n).astype(np.float32)
+    gp, gv = lf.gaussian_nll.grad(p, t, var, reduction="sum")
+    parts = [lf.gaussian_nll.grad(p[s], t[s], var[s], reduction="sum") for s in pieces]
+    np.testing.assert_array_equal(gp, np.concatenate([a for a, _ in parts]))
+    np.testing.assert_array_equal(gv, np.concatenate([b for _, b in parts]))

@@ -13,6 +13,7 @@
 #include "dispatch/kernel_abi.hpp"
 #include "kernels/gather.hpp"
 #include "kernels/simd_math.hpp"
+#include "kernels/stream_store.hpp"
 
 namespace lossfn {
 namespace LOSSFN_ISA {
@@ -86,7 +87,7 @@ LOSSFN_INLINE double chunk_loop(const Op& op, const Job<T>& j, std::size_t lo, s
 // tens of instructions per element fills the out-of-order window long before the hardware
 // prefetchers have the next lines in flight, and the time becomes memory plus arithmetic. So
 // such a call runs each block in chunks of kChunkBytes per stream and, before each chunk, asks
-// for the lines kAheadBytes further on in every stream the mode reads or writes: memory and
+// for the lines kAheadBytes further on in every input the mode reads: memory and
 // arithmetic overlap (log_cosh value and gradient, float32, N = 2e7, 1 thread: 28 -> 20 ms).
 // A prefetch inside the vector loop would stop its vectorization, and bursts a whole block
 // ahead stall the pipeline. Calls below kStreamBytes per stream run whole blocks as one loop:
@@ -95,8 +96,10 @@ LOSSFN_INLINE double chunk_loop(const Op& op, const Job<T>& j, std::size_t lo, s
 constexpr std::size_t kChunkBytes = 512, kAheadBytes = 2048, kLineBytes = 64;
 constexpr std::size_t kStreamBytes = std::size_t(32) << 20;
 
-// `gathered`: the bits (1 << slot) of inputs read from a scratch slot, already in cache.
-template <class T, unsigned F, bool AuxDifferentiable>
+// The inputs only: the outputs of a streamed call are written with streaming stores, which
+// need no line in cache. `gathered`: the bits (1 << slot) of inputs read from a scratch slot,
+// already in cache.
+template <class T, unsigned F>
 LOSSFN_INLINE void prefetch_chunk(const Job<T>& j, std::size_t at, unsigned gathered) {
   auto in_memory = [gathered](int slot) { return !(gathered & (1u << slot)); };
   for (std::size_t k = 0; k < kChunkBytes / sizeof(T); k += kLineBytes / sizeof(T)) {
@@ -106,41 +109,84 @@ LOSSFN_INLINE void prefetch_chunk(const Job<T>& j, std::size_t at, unsigned gath
     if ((F & out::kAux) && in_memory(detail::kSlotAux)) __builtin_prefetch(j.aux + i, 0, 3);
     if ((F & out::kWeight) && in_memory(detail::kSlotWeight)) __builtin_prefetch(j.weight + i, 0, 3);
     if ((F & out::kGradOut) && in_memory(detail::kSlotGradOut)) __builtin_prefetch(j.grad_output + i, 0, 3);
-    if (F & out::kLoss) __builtin_prefetch(j.loss + i, 1, 3);
-    if (F & out::kGrad) {
-      __builtin_prefetch(j.grad + i, 1, 3);
-      if (AuxDifferentiable) __builtin_prefetch(j.grad_aux + i, 1, 3);
-    }
-    if (F & out::kHess) __builtin_prefetch(j.hess + i, 1, 3);
   }
 }
 
-// Whether a call streams its arrays from memory in prefetched chunks (see kStreamBytes).
+// How a call meets memory. Arrays of kStreamBytes and more are worked in chunks, the inputs
+// prefetched ahead of each chunk and the outputs written with streaming stores (an ordinary
+// store first reads the output's line: for mse's value and gradient that is 4 bytes moved per
+// element out of 16). The Hessian alone prefetches nothing: for several losses it reads no
+// input at all (mse: 2 / n), and prefetching the inputs would double the traffic.
+struct Streaming {
+  bool inputs, outputs;
+};
+
 template <class Op, class T, unsigned F>
-bool streams(std::size_t n) {
-  // Not for the Hessian alone: for several losses it reads no input at all (mse: 2 / n), and
-  // prefetching the inputs would double the traffic.
+Streaming streaming(std::size_t n) {
   constexpr bool reads_inputs =
       (F & (out::kSum | out::kLoss | out::kGrad)) != 0 || Op::sign_labels || Op::unit_targets;
-  return reads_inputs && n * sizeof(T) >= kStreamBytes;
+  constexpr bool writes = (F & (out::kLoss | out::kGrad | out::kHess)) != 0;
+  const bool large = n * sizeof(T) >= kStreamBytes;
+  return Streaming{reads_inputs && large, writes && large};
 }
 
-// Sum of w_i * l_i over [lo, hi), chunk by chunk when `stream` (see kStreamBytes); prefetches
+// One chunk [lo, hi) whose outputs go to the streamed writers: the chunk's job starts at lo
+// and writes into their L1 slots. The same arithmetic, and sum, as chunk_loop(op, j, lo, hi).
+template <class Op, class T, unsigned F, class Writer>
+LOSSFN_INLINE double streamed_chunk(const Op& op, const Job<T>& j, std::size_t lo, std::size_t hi,
+                                    unsigned& labels_seen, Writer* w) {
+  Job<T> c = j;
+  c.pred = j.pred + lo;
+  c.target = j.target + lo;
+  if (F & out::kAux) c.aux = j.aux + lo;
+  if (F & out::kWeight) c.weight = j.weight + lo;
+  if (F & out::kGradOut) c.grad_output = j.grad_output + lo;
+  c.loss = w[0].slot();
+  c.grad = w[1].slot();
+  c.grad_aux = w[2].slot();
+  c.hess = w[3].slot();
+  const double acc = chunk_loop<Op, T, F>(op, c, 0, hi - lo, labels_seen);
+  if (F & out::kLoss) w[0].put(hi - lo);
+  if (F & out::kGrad) {
+    w[1].put(hi - lo);
+    if (Op::aux_differentiable) w[2].put(hi - lo);
+  }
+  if (F & out::kHess) w[3].put(hi - lo);
+  return acc;
+}
+
+// Sum of w_i * l_i over [lo, hi), chunk by chunk when streaming (see Streaming); prefetches
 // stay below j.n and skip the `gathered` inputs.
 // Never inlined: the serial and the threaded drivers run this very code, so a block's sum is
 // the same bits whichever thread computes it, and whether its inputs were strided or not.
 template <class Op, class T, unsigned F>
 __attribute__((noinline)) double block_loop(const Op& op, const Job<T>& j, std::size_t lo,
-                                            std::size_t hi, bool stream, unsigned gathered) {
+                                            std::size_t hi, Streaming stream, unsigned gathered) {
   constexpr bool checks_targets = Op::sign_labels || Op::unit_targets;
-  const std::size_t chunk = stream ? kChunkBytes / sizeof(T) : hi - lo;
+  constexpr std::size_t chunk_elements = kChunkBytes / sizeof(T);
+  const std::size_t chunk = stream.inputs || stream.outputs ? chunk_elements : hi - lo;
   constexpr std::size_t ahead = kAheadBytes / sizeof(T);
   double acc = 0.0;
   unsigned labels_seen = 0;
-  for (std::size_t i = lo; i < hi; i += chunk) {
-    const std::size_t end = hi - i > chunk ? i + chunk : hi;
-    if (stream && end + ahead <= j.n) prefetch_chunk<T, F, Op::aux_differentiable>(j, i + ahead, gathered);
-    acc += chunk_loop<Op, T, F>(op, j, i, end, labels_seen);
+  if (!stream.outputs) {
+    for (std::size_t i = lo; i < hi; i += chunk) {
+      const std::size_t end = hi - i > chunk ? i + chunk : hi;
+      if (stream.inputs && end + ahead <= j.n) prefetch_chunk<T, F>(j, i + ahead, gathered);
+      acc += chunk_loop<Op, T, F>(op, j, i, end, labels_seen);
+    }
+  } else {
+    using Writer = StreamedOutput<T, chunk_elements>;
+    Writer w[4];
+    T* outputs[4] = {j.loss, j.grad, j.grad_aux, j.hess};
+    for (int k = 0; k < 4; ++k) w[k].begin(outputs[k] ? outputs[k] + lo : nullptr);
+    for (std::size_t i = lo; i < hi; i += chunk) {
+      const std::size_t end = hi - i > chunk ? i + chunk : hi;
+      if (stream.inputs && end + ahead <= j.n) prefetch_chunk<T, F>(j, i + ahead, gathered);
+      acc += streamed_chunk<Op, T, F>(op, j, i, end, labels_seen, w);
+    }
+    for (int k = 0; k < 4; ++k)
+      if (outputs[k]) w[k].finish();
+    stream_fence();
   }
   // One atomic OR per block, exact in any order (a shared line touched per chunk would
   // bounce between the cores).
@@ -205,7 +251,7 @@ LOSSFN_INLINE unsigned block_job(const Job<T>& j, std::size_t lo, std::size_t hi
 template <class Op, class T, unsigned F>
 double drive(const Job<T>& j) {
   const Op op(j.params);
-  const bool stream = streams<Op, T, F>(j.n);
+  const Streaming stream = streaming<Op, T, F>(j.n);
   if (j.views == nullptr) {
     return sum_over_blocks(j.n, j.threads, j.partials, [&](std::size_t lo, std::size_t hi, int) {
       return block_loop<Op, T, F>(op, j, lo, hi, stream, 0u);

@@ -48,6 +48,37 @@ LOSSFN_INLINE void stream_copy(T* dst, const T* src, std::size_t n) {
   for (; i < n; ++i) dst[i] = src[i];
 }
 
+// One output written chunk after chunk with streaming stores, whatever its alignment: each
+// chunk is computed into slot() (an L1 buffer behind the elements not yet written), then
+// put() writes every whole aligned vector and keeps the rest (fewer than a vector) for the
+// next chunk; ordinary stores only up to the first aligned address and for what finish()
+// leaves. Every element is written once, with the value computed.
+template <class T, std::size_t ChunkElements>
+struct StreamedOutput {
+  static constexpr std::size_t width = kStreamAlign / sizeof(T);
+  alignas(64) T buf[ChunkElements + width];
+  T* dst = nullptr;  // the first output element not yet written
+  std::size_t carry = 0;
+
+  LOSSFN_INLINE void begin(T* out) {
+    dst = out;
+    carry = 0;
+  }
+  LOSSFN_INLINE T* slot() { return buf + carry; }
+  LOSSFN_INLINE void put(std::size_t computed) {
+    const std::size_t have = carry + computed;
+    std::size_t i = 0;
+    for (; i < have && (reinterpret_cast<std::uintptr_t>(dst) % kStreamAlign) != 0; ++i) *dst++ = buf[i];
+    for (; i + width <= have; i += width, dst += width) stream_vector(dst, buf + i);
+    carry = have - i;
+    for (std::size_t k = 0; k < carry; ++k) buf[k] = buf[i + k];
+  }
+  LOSSFN_INLINE void finish() {
+    for (std::size_t k = 0; k < carry; ++k) *dst++ = buf[k];
+    carry = 0;
+  }
+};
+
 // Streaming stores are weakly ordered: fence before the data is read by another thread or
 // after the call returns.
 LOSSFN_INLINE void stream_fence() { _mm_sfence(); }
