@@ -178,6 +178,19 @@ void run_impl(RowLoss loss, const RowCall<T>& c) {
   }
   job.partials = partials.data();
   job.scratch = scratch.get();
+  // The gradient of the softmax losses is k e^(x_c - m): rows of stride 1 keep the first
+  // pass's exponentials in a buffer per thread (a row's worth, read back from L2) instead of
+  // computing them twice. Rows split over threads, tiles of short rows and strided rows
+  // recompute them, with the same bits.
+  std::unique_ptr<T[]> exp_scratch;
+  const bool exp_gradient =
+      loss == RowLoss::softmax_cross_entropy || loss == RowLoss::softmax_focal || loss == RowLoss::logsumexp;
+  if (exp_gradient && c.grad && c.inner == 1 && C > 32 && !scratch && rows > 0) {
+    const bool parallel = threads > 1 && n >= kParallelMin;
+    job.exp_scratch_size = softmax_exp_scratch(C);
+    exp_scratch.reset(new T[std::size_t(parallel ? threads : 1) * job.exp_scratch_size]);
+    job.exp_scratch = exp_scratch.get();
+  }
 
   const RowFn<T> fn = for_type<T>(table.rows_f32[int(loss)], table.rows_f64[int(loss)]);
   const double total = rows > 0 ? fn(job) : 0.0;

@@ -117,7 +117,19 @@ struct RowJob {
   // kStatsSize doubles per (row, segment); nullptr when the rows are not split. Losses that
   // work a row at a time ignore it and use the row blocks.
   double* scratch;
+  // Rows of stride 1 whose gradient is e^(x_c - m) scaled (softmax cross-entropy, focal,
+  // logsumexp): exp_scratch_size elements per worker thread (softmax_exp_scratch(classes)) in
+  // which the first pass keeps its exponentials for the second; nullptr: recomputed.
+  T* exp_scratch;
+  std::size_t exp_scratch_size;
 };
+
+// The softmax statistics take a row kSoftmaxChunk classes at a time (the chunk's max first,
+// then its exponentials from L1). A kept row: its C exponentials and each chunk's running max.
+constexpr std::size_t kSoftmaxChunk = 2048;
+constexpr std::size_t softmax_exp_scratch(std::size_t classes) {
+  return classes + (classes + kSoftmaxChunk - 1) / kSoftmaxChunk;
+}
 
 // Classes per segment of a long row: a row's softmax statistics are formed per segment and
 // the segments merged in order, so a row split over threads gives the same bits as one that

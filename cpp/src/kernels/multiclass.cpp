@@ -11,6 +11,10 @@
 // online (chunked) max, a second pass writes the gradient p_c = e^(x_c - m) / s. No temporary
 // of the logits' size. Statistics are formed per segment of kRowSegment classes and merged in
 // order, so a long row split over threads gives the same bits as one that is not.
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "dispatch/kernel_abi.hpp"
 #include "kernels/simd_math.hpp"
 #include "kernels/stream_store.hpp"
@@ -28,7 +32,7 @@ namespace out = detail;
 
 // Classes per chunk of the online max: a chunk's max is found first, then its exponentials are
 // summed from L1 with that max, rescaling the running sums only when the max grows.
-constexpr std::size_t kChunk = 2048;
+constexpr std::size_t kChunk = detail::kSoftmaxChunk;
 
 template <class T>
 LOSSFN_INLINE T neg_inf() {
@@ -46,6 +50,7 @@ struct Row {
   std::size_t stride;
   std::int64_t label;
   double rs;           // gradient scale: upstream gradient * sample weight / denominator
+  T* keep;             // the worker's exp_scratch (stride-1 rows of the exp-gradient losses), or nullptr
 };
 
 template <class T>
@@ -84,11 +89,14 @@ LOSSFN_INLINE T coef(const T* __restrict q, const T* __restrict cw, std::size_t 
   return b;
 }
 
-// Statistics of classes [c0, c1) of one row; `Unit` compiles the stride-1 loop.
-template <int K, int E, bool Unit, class T>
+// Statistics of classes [c0, c1) of one row; `Unit` compiles the stride-1 loop. With `Keep`
+// (stride 1), e_keep[c] = e^(x_c - m_j) for each class and m_keep[j] = m_j for each chunk j,
+// m_j the running max after chunk j (0 where no exponential is taken: m_j = -inf, or a nan).
+template <int K, int E, bool Unit, bool Keep = false, class T>
 __attribute__((noinline)) Stats segment_stats(const T* __restrict x, const T* __restrict q, const T* __restrict cw,
                                               const T* __restrict v, std::size_t stride, std::size_t c0,
-                                              std::size_t c1, T alpha, T beta) {
+                                              std::size_t c1, T alpha, T beta, T* __restrict e_keep = nullptr,
+                                              T* __restrict m_keep = nullptr) {
   const std::size_t st = Unit ? 1 : stride;
   T m = neg_inf<T>();
   double s = 0.0, t = 0.0, b = 0.0, u = 0.0;
@@ -97,8 +105,11 @@ __attribute__((noinline)) Stats segment_stats(const T* __restrict x, const T* __
     T cm = neg_inf<T>();
 #pragma omp simd reduction(max : cm)
     for (std::size_t c = lo; c < hi; ++c) cm = x[c * st] > cm ? x[c * st] : cm;
+    if (Keep) m_keep[(lo - c0) / kChunk] = cm != cm ? m : (cm > m ? cm : m);
     if (cm != cm) {  // the chunk holds a nan and the max reported it
       s = math::nan<double>();
+      if (Keep)
+        for (std::size_t c = lo; c < hi; ++c) e_keep[c] = T(0);
       continue;
     }
     if (cm > m) {
@@ -120,6 +131,8 @@ __attribute__((noinline)) Stats segment_stats(const T* __restrict x, const T* __
       // max moves on).
       for (std::size_t c = lo; c < hi; ++c)
         if (x[c * st] != x[c * st]) s = math::nan<double>();
+      if (Keep)
+        for (std::size_t c = lo; c < hi; ++c) e_keep[c] = T(0);
       if (K != kNoCoef) {
         for (std::size_t c = lo; c < hi; ++c) ab += coef<K>(q, cw, c, st, alpha, beta);
         b += double(ab);
@@ -134,6 +147,7 @@ __attribute__((noinline)) Stats segment_stats(const T* __restrict x, const T* __
     for (std::size_t c = lo; c < hi; ++c) {
       const T d = x[c * st] - m;
       const T e = math::exp_nonpositive(d);
+      if (Keep) e_keep[c] = e;
       as += e;
       if (K != kNoCoef) {
         const T bc = coef<K>(q, cw, c, st, alpha, beta);
@@ -214,10 +228,18 @@ struct SoftmaxRows {
     return segment_stats<K, E, false>(r.x, r.q, cw_t, r.v, r.stride, c0, c1, alpha, beta);
   }
 
+  // A row's statistics, segment by segment; a row with a `keep` buffer keeps the exponentials
+  // (segment_stats' Keep) for grad_pass.
   Stats row_stats(const Row<T>& r) const {
-    Stats st = stats(r, 0, classes < kRowSegment ? classes : kRowSegment);
-    for (std::size_t c0 = kRowSegment; c0 < classes; c0 += kRowSegment)
-      st = merge<E>(st, stats(r, c0, c0 + kRowSegment < classes ? c0 + kRowSegment : classes));
+    auto segment = [&](std::size_t c0) {
+      const std::size_t c1 = c0 + kRowSegment < classes ? c0 + kRowSegment : classes;
+      if (E == kNoExtra && r.keep && r.stride == 1)
+        return segment_stats<K, kNoExtra, true, true>(r.x, r.q, cw_t, r.v, 1, c0, c1, alpha, beta, r.keep,
+                                                      r.keep + classes + c0 / kChunk);
+      return stats(r, c0, c1);
+    };
+    Stats st = segment(0);
+    for (std::size_t c0 = kRowSegment; c0 < classes; c0 += kRowSegment) st = merge<E>(st, segment(c0));
     return st;
   }
 
@@ -283,7 +305,9 @@ struct SoftmaxRows {
       } else if (S == Softmax::log_softmax) {
         log_softmax_vjp<Unit>(r.x, r.v, r.g, st_, c0, c1, T(st.m), T(f.d));
       } else {
-        grad_pass<Unit>(r.x, r.q, r.g, st_, c0, c1, T(st.m), T(f.k), T(f.kb));
+        const bool kept = E == kNoExtra && Unit && r.keep;
+        grad_pass<Unit>(r.x, r.q, r.g, st_, c0, c1, st.m, f.k, T(f.kb), kept ? r.keep : nullptr,
+                        kept ? r.keep + classes : nullptr);
         if (f.ky != 0.0 && std::size_t(r.label) >= c0 && std::size_t(r.label) < c1) {
           T& gy = r.g[std::size_t(r.label) * r.stride];
           gy = T(double(gy) - f.ky);
@@ -292,35 +316,69 @@ struct SoftmaxRows {
     }
   }
 
+  // g_c = k p_c - kb b_c over classes [c0, c1) (c0 at a segment's start), with k p_c taken as
+  // (k e^(m_j - m)) e^(x_c - m_j): m_j the running max of c's chunk within its segment, and
+  // e^(x_c - m_j) the very exponential the statistics pass computed — kept (e_keep, m_keep: the
+  // whole row's, see segment_stats) or recomputed here — so a row's gradient has the same bits
+  // whether its exponentials were kept, recomputed, or its segments spread over threads.
   template <bool Unit>
   __attribute__((noinline)) void grad_pass(const T* __restrict x, const T* __restrict q, T* __restrict g, std::size_t st,
-                                           std::size_t c0, std::size_t c1, T m, T k, T kb) const {
+                                           std::size_t c0, std::size_t c1, double m, double k, T kb,
+                                           const T* __restrict e_keep, const T* __restrict m_keep) const {
     const T* __restrict w = cw_t;
     const T a = alpha, b = beta;
-    if (Unit && stream_grad) {
-      // A gradient larger than the caches: each chunk is computed into an L1 buffer and
-      // streamed out, so its lines are not read from memory before being written.
-      constexpr std::size_t kChunk = 1024;
-      T buf[kChunk];
-      for (std::size_t c = c0; c < c1; c += kChunk) {
-        const std::size_t e = c1 - c < kChunk ? c1 : c + kChunk;
-#pragma omp simd
-        for (std::size_t i = c; i < e; ++i) {
-          T gc = k * math::exp_nonpositive(x[i] - m);
-          if (K != kNoCoef) gc -= kb * coef<K>(q, w, i, 1, a, b);
-          buf[i - c] = gc;
+    // A gradient larger than the caches: each chunk is computed into an L1 buffer and streamed
+    // out, so its lines are not read from memory before being written.
+    const bool stream = Unit && stream_grad;
+    T buf[kChunk];
+    for (std::size_t seg = c0; seg < c1; seg += kRowSegment) {
+      const std::size_t seg_end = seg + kRowSegment < c1 ? seg + kRowSegment : c1;
+      T m_run = neg_inf<T>();
+      for (std::size_t lo = seg; lo < seg_end; lo += kChunk) {
+        const std::size_t hi = lo + kChunk < seg_end ? lo + kChunk : seg_end, n = hi - lo;
+        bool none = false;  // no exponential taken in this chunk (m_j = -inf, or a nan): e = 0
+        T mj;
+        if (e_keep) {
+          mj = m_keep[lo / kChunk];
+        } else {
+          T cm = neg_inf<T>();
+#pragma omp simd reduction(max : cm)
+          for (std::size_t c = lo; c < hi; ++c) cm = x[c * st] > cm ? x[c * st] : cm;
+          none = cm != cm;
+          mj = none ? m_run : (cm > m_run ? cm : m_run);
+          m_run = mj;
         }
-        stream_copy(g + c, buf, e - c);
-      }
-      stream_fence();
-      return;
-    }
+        none |= mj == neg_inf<T>();
+        const T kr = T(k * __builtin_exp(double(mj) - m));
+        T* __restrict dst = stream ? buf : g + lo * st;
+        const std::size_t ds = stream ? 1 : st;
+        if (e_keep) {
+          const T* __restrict e = e_keep + lo;
 #pragma omp simd
-    for (std::size_t c = c0; c < c1; ++c) {
-      T gc = k * math::exp_nonpositive(x[c * st] - m);
-      if (K != kNoCoef) gc -= kb * coef<K>(q, w, c, st, a, b);
-      g[c * st] = gc;
+          for (std::size_t i = 0; i < n; ++i) {
+            T gc = kr * e[i];
+            if (K != kNoCoef) gc -= kb * coef<K>(q, w, lo + i, st, a, b);
+            dst[i * ds] = gc;
+          }
+        } else if (none) {
+          for (std::size_t i = 0; i < n; ++i) {
+            T gc = kr * T(0);
+            if (K != kNoCoef) gc -= kb * coef<K>(q, w, lo + i, st, a, b);
+            dst[i * ds] = gc;
+          }
+        } else {
+          const T* __restrict xs = x + lo * st;
+#pragma omp simd
+          for (std::size_t i = 0; i < n; ++i) {
+            T gc = kr * math::exp_nonpositive(xs[i * st] - mj);
+            if (K != kNoCoef) gc -= kb * coef<K>(q, w, lo + i, st, a, b);
+            dst[i * ds] = gc;
+          }
+        }
+        if (stream) stream_copy(g + lo, buf, n);
+      }
     }
+    if (stream) stream_fence();
   }
 
   template <bool Unit>
@@ -783,6 +841,7 @@ Row<T> make_row(const RowJob<T>& j, std::size_t r) {
   row.stride = j.inner;
   row.label = j.labels ? j.labels[r] : 0;
   row.rs = 0.0;
+  row.keep = nullptr;
   if (j.grad) {
     const double sw = j.weight ? double(j.weight[r]) : 1.0;
     const double go = !Loss::full_output && j.grad_output ? double(j.grad_output[r]) : 1.0;
@@ -794,11 +853,14 @@ Row<T> make_row(const RowJob<T>& j, std::size_t r) {
 
 // Sum over rows [r0, r1) of s_r l_r, writing the requested per-row outputs.
 template <class Loss, class T>
-__attribute__((noinline)) double rows_block(const Loss& loss, const RowJob<T>& j, std::size_t r0, std::size_t r1) {
+__attribute__((noinline)) double rows_block(const Loss& loss, const RowJob<T>& j, std::size_t r0, std::size_t r1,
+                                            int worker) {
   if (Loss::use_tiles(j)) return loss.tiles(j, r0, r1);
   double acc = 0.0;
+  T* keep = j.exp_scratch ? j.exp_scratch + std::size_t(worker) * j.exp_scratch_size : nullptr;
   for (std::size_t r = r0; r < r1; ++r) {
-    const Row<T> row = make_row<Loss>(j, r);
+    Row<T> row = make_row<Loss>(j, r);
+    row.keep = keep;
     if (ignored(j, r)) {
       if (j.loss) j.loss[r] = T(0);
       if (row.g) zero_row(row.g, j.classes, row.stride);
@@ -880,13 +942,18 @@ double drive_rows(const RowJob<T>& j) {
   const std::size_t nb = (rows + per - 1) / per;
   if (j.threads <= 1 || rows * j.classes < kParallelMin || nb < 2) {
     double total = 0.0;
-    for (std::size_t b = 0; b < nb; ++b) total += rows_block(loss, j, b * per, b + 1 == nb ? rows : (b + 1) * per);
+    for (std::size_t b = 0; b < nb; ++b) total += rows_block(loss, j, b * per, b + 1 == nb ? rows : (b + 1) * per, 0);
     return total;
   }
 #pragma omp parallel for num_threads(j.threads) schedule(static)
   for (std::ptrdiff_t b = 0; b < std::ptrdiff_t(nb); ++b) {
     const std::size_t lo = std::size_t(b) * per;
-    j.partials[b] = rows_block(loss, j, lo, lo + per < rows ? lo + per : rows);
+#ifdef _OPENMP
+    const int worker = omp_get_thread_num();
+#else
+    const int worker = 0;
+#endif
+    j.partials[b] = rows_block(loss, j, lo, lo + per < rows ? lo + per : rows, worker);
   }
   double total = 0.0;
   for (std::size_t b = 0; b < nb; ++b) total += j.partials[b];
