@@ -31,7 +31,7 @@ import numpy as np
 import lossfn as lf
 
 from _common import (F, NOISY_CPU, add_copy_bandwidth, add_run_args, add_timing_args,
-                     agreement_lines, base_info, contended_mark, contention_lines, finish_info,
+                     agreement_lines, base_info, remeasure_limit, contended_mark, contention_lines, finish_info,
                      fmt_n, fmt_t, fmt_x, goal_lines, make_parser, measure, measure_lossfn,
                      measure_with_load, parse_threads, per_call_costs, perf, report_head, run_and_write,
                      timing_line, torch)
@@ -262,6 +262,7 @@ def run(args):
                 del tensors
             del inp
             gc.collect()
+    remeasure_limit(info, results)
     finish_info(info, t_start)
     return info, results
 

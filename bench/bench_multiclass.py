@@ -34,7 +34,7 @@ import numpy as np
 
 import lossfn as lf
 
-from _common import (F, add_copy_bandwidth, add_run_args, add_timing_args, agreement_lines,
+from _common import (F, add_copy_bandwidth, add_run_args, add_timing_args, agreement_lines, remeasure_limit,
                      base_info, contended_mark, contention_lines, finish_info, fmt_n, fmt_t, fmt_x,
                      goal_lines, make_parser, measure, measure_lossfn, measure_with_load,
                      parse_threads, perf, report_head, run_and_write, timing_line, torch)
@@ -318,6 +318,7 @@ def run(args):
                   f"{fmt_x(rec['numpy'], rec['lossfn']):>5s}"
                   + (f" | other procs {rec['other_load']:.2f} CPU"
                      if (rec["other_load"] or 0) >= 0.1 else ""), flush=True)
+    remeasure_limit(info, results)
     finish_info(info, t_start)
     return info, results
 
