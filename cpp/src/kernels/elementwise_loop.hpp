@@ -32,10 +32,13 @@ struct Terms {
 };
 
 // Sum of w_i * l_i over [lo, hi), writing the requested per-element outputs: one vector loop.
+// Not inlined: block_loop calls it from its plain and its streamed path, and one copy per
+// mode keeps the kernel files' compile time (under the sanitizers, minutes) in check; a call
+// per chunk of 512 bytes costs nothing measurable.
 // Margin losses also OR the LabelSeen bits of target[lo, hi) into labels_seen; losses whose
 // targets are probabilities set kSeenOther for a target outside [0, 1].
 template <class Op, class T, unsigned F>
-LOSSFN_INLINE double chunk_loop(const Op& op, const Job<T>& j, std::size_t lo, std::size_t hi,
+__attribute__((noinline)) double chunk_loop(const Op& op, const Job<T>& j, std::size_t lo, std::size_t hi,
                                 unsigned& labels_seen) {
   const T* __restrict pred = j.pred;
   const T* __restrict target = j.target;

@@ -65,7 +65,7 @@ struct StreamedOutput {
     carry = 0;
   }
   LOSSFN_INLINE T* slot() { return buf + carry; }
-  LOSSFN_INLINE void put(std::size_t computed) {
+  __attribute__((noinline)) void put(std::size_t computed) {
     const std::size_t have = carry + computed;
     std::size_t i = 0;
     for (; i < have && (reinterpret_cast<std::uintptr_t>(dst) % kStreamAlign) != 0; ++i) *dst++ = buf[i];
@@ -73,7 +73,7 @@ struct StreamedOutput {
     carry = have - i;
     for (std::size_t k = 0; k < carry; ++k) buf[k] = buf[i + k];
   }
-  LOSSFN_INLINE void finish() {
+  __attribute__((noinline)) void finish() {
     for (std::size_t k = 0; k < carry; ++k) *dst++ = buf[k];
     carry = 0;
   }
