@@ -77,8 +77,8 @@ template <class T>
 using ElementwiseFn = double (*)(const Job<T>&);
 template <class T>
 using SumFn = double (*)(const T* x, std::size_t n, int threads, double* partials);
-// The same sum, with the same bits, of a strided input of n elements (`scratch`: kBlock
-// elements per thread, or n when n < kBlock).
+// The same sum, with the same bits, of a strided input of n elements (`scratch`: as for
+// AuxCheckFn below).
 template <class T>
 using StridedSumFn = double (*)(const StridedView<T>& x, std::size_t n, int threads, double* partials,
                                 T* scratch);

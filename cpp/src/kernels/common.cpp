@@ -27,7 +27,7 @@ template <class T>
 double blocked_sum_strided(const detail::StridedView<T>& x, std::size_t n, int threads, double* partials,
                            T* scratch) {
   return sum_over_blocks(n, threads, partials, [&](std::size_t lo, std::size_t hi, int worker) {
-    T* slot = scratch + std::size_t(worker) * kBlock;
+    T* slot = scratch + std::size_t(worker) * detail::kInputSlots * kBlock;  // the worker's first slot, as first_bad
     gather_block(x, lo, hi - lo, slot);
     return block_sum(slot, 0, hi - lo);
   });

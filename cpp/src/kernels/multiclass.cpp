@@ -327,10 +327,11 @@ struct SoftmaxRows {
                                            const T* __restrict e_keep, const T* __restrict m_keep) const {
     const T* __restrict w = cw_t;
     const T a = alpha, b = beta;
-    // A gradient larger than the caches: each chunk is computed into an L1 buffer and streamed
-    // out, so its lines are not read from memory before being written.
+    // A gradient larger than the caches: each chunk is computed into the writer's L1 slot and
+    // leaves with streaming stores, so its lines are not read from memory before being written.
     const bool stream = Unit && stream_grad;
-    T buf[kChunk];
+    StreamedOutput<T, kChunk> out;
+    if (stream) out.begin(g + c0);
     for (std::size_t seg = c0; seg < c1; seg += kRowSegment) {
       const std::size_t seg_end = seg + kRowSegment < c1 ? seg + kRowSegment : c1;
       T m_run = neg_inf<T>();
@@ -350,7 +351,7 @@ struct SoftmaxRows {
         }
         none |= mj == neg_inf<T>();
         const T kr = T(k * __builtin_exp(double(mj) - m));
-        T* __restrict dst = stream ? buf : g + lo * st;
+        T* __restrict dst = stream ? out.slot() : g + lo * st;
         const std::size_t ds = stream ? 1 : st;
         if (e_keep) {
           const T* __restrict e = e_keep + lo;
@@ -375,10 +376,13 @@ struct SoftmaxRows {
             dst[i * ds] = gc;
           }
         }
-        if (stream) stream_copy(g + lo, buf, n);
+        if (stream) out.put(n);
       }
     }
-    if (stream) stream_fence();
+    if (stream) {
+      out.finish();
+      stream_fence();
+    }
   }
 
   template <bool Unit>

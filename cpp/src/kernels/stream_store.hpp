@@ -2,7 +2,7 @@
 // reads the output's cache line from memory (write-allocate), so writing an array costs a
 // read and a write of it; a streaming store writes the line without reading it. The kernels
 // compute a chunk into a small buffer that stays in L1 (their loops stay compiler-vectorized)
-// and stream_copy moves it out. Per-ISA code: the intrinsics are inline and the functions live
+// and StreamedOutput moves it out. Per-ISA code: the intrinsics are inline and the functions live
 // in lossfn::<isa> like everything else in the kernel files. Included by per-ISA kernel files.
 #pragma once
 
@@ -36,17 +36,6 @@ constexpr std::size_t kStreamAlign = 16;  // SSE2, part of baseline x86-64
 LOSSFN_INLINE void stream_vector(float* p, const float* s) { _mm_stream_ps(p, _mm_loadu_ps(s)); }
 LOSSFN_INLINE void stream_vector(double* p, const double* s) { _mm_stream_pd(p, _mm_loadu_pd(s)); }
 #endif
-
-// dst[0, n) = src[0, n): ordinary stores up to dst's first vector-aligned address and after
-// the last whole vector, streaming stores between. The same values as a plain copy.
-template <class T>
-LOSSFN_INLINE void stream_copy(T* dst, const T* src, std::size_t n) {
-  constexpr std::size_t width = kStreamAlign / sizeof(T);
-  std::size_t i = 0;
-  for (; i < n && (reinterpret_cast<std::uintptr_t>(dst + i) % kStreamAlign) != 0; ++i) dst[i] = src[i];
-  for (; i + width <= n; i += width) stream_vector(dst + i, src + i);
-  for (; i < n; ++i) dst[i] = src[i];
-}
 
 // One output written chunk after chunk with streaming stores, whatever its alignment: each
 // chunk is computed into slot() (an L1 buffer behind the elements not yet written), then
