@@ -103,3 +103,40 @@ def as_tuple(g):
 # The elementwise losses (SPEC §2 A, B); the row losses and utilities are in test_multiclass.py.
 ALL_LOSSES = [loss for loss in lf.losses() if isinstance(loss, lf.ElementwiseLoss)]
 LOSS_IDS = [loss.name for loss in ALL_LOSSES]
+
+
+def draw_ctc(rng, batch=4, frames=30, classes=6, max_labels=8, blank=0, logits=False, padded=True,
+             repeats=True, dtype=np.float64):
+    """A feasible CTC call: (scores (T, N, C), targets, input_lengths, target_lengths).
+
+    Scores are log-probabilities (log_softmax of normals) or, with `logits`, the normals
+    themselves; labels avoid `blank`, with repeated neighbours when `repeats`; each input length
+    leaves room for the labels and the blanks their repeats need.
+    """
+    x = rng.normal(0.0, 2.0, (frames, batch, classes))
+    if not logits:
+        x = x - np.log(np.sum(np.exp(x - x.max(-1, keepdims=True)), -1, keepdims=True)) - x.max(-1, keepdims=True)
+    others = np.array([c for c in range(classes) if c != blank])
+    labels, target_lengths, input_lengths = [], [], []
+    for _ in range(batch):
+        length = int(rng.integers(0, max_labels + 1))
+        seq = rng.choice(others, length)
+        if repeats and length >= 2 and rng.random() < 0.5:
+            seq[1] = seq[0]
+        needed = length + int(np.sum(seq[1:] == seq[:-1]))
+        while needed > frames:  # shorten until it fits
+            seq = seq[:-1]
+            needed = len(seq) + int(np.sum(seq[1:] == seq[:-1]))
+        labels.append(seq)
+        target_lengths.append(len(seq))
+        input_lengths.append(int(rng.integers(max(needed, 1), frames + 1)))
+    if padded:
+        width = max(target_lengths + [1])
+        targets = np.zeros((batch, width), dtype=np.int64)
+        for b, seq in enumerate(labels):
+            targets[b, :len(seq)] = seq
+            targets[b, len(seq):] = others[0]  # padding is never read
+    else:
+        targets = np.concatenate([np.asarray(s, dtype=np.int64) for s in labels]) if labels else np.zeros(0, np.int64)
+    return (x.astype(dtype), targets, np.array(input_lengths, dtype=np.int64),
+            np.array(target_lengths, dtype=np.int64))

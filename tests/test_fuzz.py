@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import lossfn as lf
-from samples import draw_logits, draw_target
+from samples import draw_ctc, draw_logits, draw_target
 from samples import inputs as elementwise_inputs
 
 TRIALS = 60
@@ -118,8 +118,9 @@ def run_trial(loss, method, args, kwargs, guards):
 
 def spoil_call(loss, rng, method, args, kwargs, shape, unreduced_shape):
     """Spoils one to three parts of a valid call; returns the arguments and the out= guards."""
-    is_row = not isinstance(loss, lf.ElementwiseLoss)
-    takes_weight = not isinstance(loss, lf.RowFunction)
+    is_row = isinstance(loss, (lf.RowLoss, lf.RowFunction))
+    takes_weight = isinstance(loss, (lf.ElementwiseLoss, lf.RowLoss))
+    takes_reduction = not isinstance(loss, lf.RowFunction)
     guards = []
     for _ in range(rng.integers(1, 4)):
         part = rng.integers(0, 8)
@@ -131,7 +132,7 @@ def spoil_call(loss, rng, method, args, kwargs, shape, unreduced_shape):
             kwargs[keys[rng.integers(0, len(keys))]] = spoil_keyword(rng)
         elif part == 2 and takes_weight:
             kwargs["weight"] = spoil_array(np.ones(unreduced_shape), rng)
-        elif part == 3 and takes_weight:
+        elif part == 3 and takes_reduction:
             kwargs["reduction"] = ("none", "mean", "sum", "avg", None, 3, "MEAN", "")[rng.integers(0, 8)]
         elif part == 4 and is_row:
             kwargs["axis"] = (-5, -2, 0, 1, 2, 3, 4, 1.0, "1", None, 10**20)[rng.integers(0, 11)]
@@ -174,6 +175,19 @@ def row_trial(loss, rng):
     return method, args, kwargs, guards
 
 
+def sequence_trial(loss, rng):
+    frames, batch = ((30, 4), (1, 1), (200, 2), (12, 7))[rng.integers(0, 4)]
+    x, targets, il, tl = draw_ctc(rng, batch=batch, frames=frames, classes=int(rng.integers(2, 9)),
+                                  max_labels=5, padded=rng.random() < 0.5)
+    if rng.random() < 0.5:
+        x = x.astype(np.float32)
+    args = [x, targets, il, tl]
+    method = ROW_METHODS[rng.integers(0, len(ROW_METHODS))]
+    kwargs = {}
+    args, guards = spoil_call(loss, rng, method, args, kwargs, x.shape, (batch,))
+    return method, args, kwargs, guards
+
+
 @pytest.fixture
 def watchdog():
     """A hung kernel ends the run with every thread's traceback instead of stalling CI."""
@@ -186,7 +200,8 @@ def watchdog():
 @pytest.mark.parametrize("loss", lf.losses(), ids=lambda loss: loss.name)
 def test_malformed_calls_raise_value_or_type_errors_only(loss, watchdog):
     rng = np.random.default_rng(sum(map(ord, loss.name)))
-    make = elementwise_trial if isinstance(loss, lf.ElementwiseLoss) else row_trial
+    make = (elementwise_trial if isinstance(loss, lf.ElementwiseLoss) else
+            sequence_trial if isinstance(loss, lf.SequenceLoss) else row_trial)
     for _ in range(TRIALS):
         method, args, kwargs, guards = make(loss, rng)
         run_trial(loss, method, args, kwargs, guards)

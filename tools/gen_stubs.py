@@ -38,6 +38,7 @@ class _Loss:
 class ElementwiseLoss(_Loss): ...
 class RowLoss(_Loss): ...
 class RowFunction(_Loss): ...
+class SequenceLoss(_Loss): ...
 '''
 
 
@@ -46,6 +47,9 @@ def render():
     out = [HEADER]
     for loss in lf.losses():
         cls = "_" + "".join(part.title() for part in loss.name.split("_"))
+        if isinstance(loss, lf.SequenceLoss):
+            out.append(_sequence_stub(loss, cls))
+            continue
         if not isinstance(loss, lf.ElementwiseLoss):
             out.append(_row_stub(loss, cls))
             continue
@@ -76,8 +80,19 @@ def _row_stub(loss, cls):
                 f"{loss.name}: {cls}\n")
     kws = "".join(f", {k}: Any = {v!r}" for k, v in loss.spec.hyper.items())
     common = f"logits: ArrayLike, target: ArrayLike, *, axis: int = -1, weight: Optional[ArrayLike] = None, reduction: Reduction = 'mean'{kws}"
+    return _reduced_loss_stub(loss, cls, "RowLoss", common)
+
+
+def _sequence_stub(loss, cls):
+    inputs = ", ".join(f"{name}: ArrayLike" for name in loss.inputs)
+    kws = "".join(f", {k}: Any = {v!r}" for k, v in loss.spec.hyper.items())
+    return _reduced_loss_stub(loss, cls, "SequenceLoss", f"{inputs}, *{kws}, reduction: Reduction = 'mean'")
+
+
+def _reduced_loss_stub(loss, cls, base, common):
+    """__call__, grad and value_and_grad of a loss with a reduction and one gradient."""
     value_t = "Union[float, np.ndarray]"
-    return (f"class {cls}(RowLoss):\n"
+    return (f"class {cls}({base}):\n"
             f"    def __call__(self, {common}) -> {value_t}: ...\n"
             f"    def grad(self, {common}, grad_output: Optional[ArrayLike] = None, out: Optional[np.ndarray] = None) -> np.ndarray: ...\n"
             f"    def value_and_grad(self, {common}, out: Optional[np.ndarray] = None) -> Tuple[{value_t}, np.ndarray]: ...\n\n"

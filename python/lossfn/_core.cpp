@@ -618,6 +618,126 @@ py::object rows(int loss_id, int what, py::handle logits_obj, int axis, py::hand
                         Reduction(reduction), ignore_index);
 }
 
+// Integers (labels, lengths) of any integer dtype, as a C-contiguous int64 array. A uint64
+// above 2**63 - 1 would wrap to a negative value: it is named instead.
+py::array_t<std::int64_t, py::array::c_style | py::array::forcecast> int64_input(py::handle obj, const char* name) {
+  py::array a = as_numeric_array(obj, name);
+  const char kind = a.dtype().kind();
+  if (kind != 'i' && kind != 'u' && a.size() > 0)
+    type_error(std::string(name) + ": integers required, got dtype " + py::str(a.dtype()).cast<std::string>());
+  if (kind == 'u' && a.itemsize() >= 8 && a.size() > 0 &&
+      a.attr("max")().cast<std::uint64_t>() > std::uint64_t(std::numeric_limits<std::int64_t>::max()))
+    value_error(std::string(name) + ": " + py::str(a.attr("max")()).cast<std::string>() + " is beyond the int64 range");
+  return to_compute<std::int64_t>(a);
+}
+
+// CTC: log_probs (T, N, C), or (N, T, C) with batch_first, read in place through its strides.
+template <class T>
+py::object ctc_t(int what, const py::array& scores_in, py::handle targets_obj, py::handle input_lengths_obj,
+                 py::handle target_lengths_obj, std::int64_t blank, bool zero_infinity, bool from_logits,
+                 bool batch_first, Reduction reduction, py::handle grad_output_obj, py::handle out_obj) {
+  const std::vector<py::ssize_t> shape = shape_of(scores_in);
+  const int time_axis = batch_first ? 1 : 0, batch_axis = batch_first ? 0 : 1;
+  const std::size_t frames = std::size_t(shape[std::size_t(time_axis)]), N = std::size_t(shape[std::size_t(batch_axis)]);
+  Input<T> scores = read_in_place<T>(scores_in);
+  const std::ptrdiff_t logical[3] = {std::ptrdiff_t(shape[1] * shape[2]), std::ptrdiff_t(shape[2]), 1};
+  const std::ptrdiff_t* in_strides = scores.strides.empty() ? logical : scores.strides.data();
+  std::ptrdiff_t strides[3] = {in_strides[time_axis], in_strides[batch_axis], in_strides[2]};
+  std::ptrdiff_t grad_strides[3] = {logical[time_axis], logical[batch_axis], logical[2]};
+
+  lossfn::CtcCall<T> call;
+  call.max_time = frames;
+  call.batch = N;
+  call.classes = std::size_t(shape[2]);
+  call.log_probs = scores.data;
+  call.strides = strides;
+  call.grad_strides = grad_strides;
+
+  auto targets = int64_input(targets_obj, "targets");
+  if (targets.ndim() == 2) {
+    if (std::size_t(targets.shape(0)) != N)
+      value_error("targets: padded targets of shape " + shape_str(targets) + " do not have one row per sample (" +
+                  std::to_string(N) + ")");
+    call.targets_width = std::size_t(targets.shape(1));
+  } else if (targets.ndim() != 1) {
+    value_error("targets: expected padded (N, S) or concatenated 1-D targets, got shape " + shape_str(targets));
+  }
+  call.targets = targets.data();
+  call.targets_size = std::size_t(targets.size());
+  auto lengths = [&](py::handle obj, const char* name) {
+    auto a = int64_input(obj, name);
+    if (a.ndim() != 1 || std::size_t(a.shape(0)) != N)
+      value_error(std::string(name) + ": expected one length per sample (shape (" + std::to_string(N) + ",)), got shape " +
+                  shape_str(a));
+    return a;
+  };
+  auto input_lengths = lengths(input_lengths_obj, "input_lengths");
+  auto target_lengths = lengths(target_lengths_obj, "target_lengths");
+  call.input_lengths = input_lengths.data();
+  call.target_lengths = target_lengths.data();
+
+  const std::vector<py::ssize_t> per_sample{py::ssize_t(N)};
+  py::object go;
+  carray<T> go_array;
+  call.grad_output = parse_grad_output(grad_output_obj, true, reduction == Reduction::none, reduction, per_sample,
+                                       "the per-sample losses' shape", go);
+  if (go) {
+    go_array = to_compute<T>(py::reinterpret_borrow<py::array>(go));
+    call.grad_output_array = go_array.data();
+  }
+  call.reduction = reduction;
+
+  const bool want_value = what == kValue || what == kValueAndGrad;
+  const bool want_grad = what == kValueAndGrad || what == kGrad;
+  py::object grad, value_arr;
+  if (want_grad) {
+    py::array_t<T> g = out_obj.is_none() ? py::array_t<T>(shape) : checked_out<T>(out_obj, shape, "out", "log_probs");
+    call.grad = g.mutable_data();
+    grad = std::move(g);
+    const std::size_t n = std::size_t(scores_in.size());
+    refuse_overlaps({extent("out", call.grad, n)},
+                    {extent("log_probs", scores, shape, n), extent("targets", call.targets, std::size_t(targets.size())),
+                     extent("input_lengths", call.input_lengths, N), extent("target_lengths", call.target_lengths, N),
+                     extent("grad_output", call.grad_output_array, call.grad_output_array ? N : 0)});
+  }
+  double value = 0.0;
+  if (want_value) {
+    if (reduction == Reduction::none) {
+      py::array_t<T> v(per_sample);
+      call.loss = v.mutable_data();
+      value_arr = std::move(v);
+    } else {
+      call.value = &value;
+    }
+  }
+  lossfn::Ctc options;
+  options.blank = blank;
+  options.zero_infinity = zero_infinity;
+  options.from_logits = from_logits;
+  {
+    py::gil_scoped_release release;
+    lossfn::ctc(call, options);
+  }
+  py::object v = value_arr ? value_arr : py::object(py::float_(value));
+  if (what == kValue) return v;
+  if (what == kValueAndGrad) return py::make_tuple(v, grad);
+  return grad;
+}
+
+py::object ctc(int what, py::handle scores_obj, py::handle targets, py::handle input_lengths,
+               py::handle target_lengths, std::int64_t blank, bool zero_infinity, bool from_logits,
+               bool batch_first, int reduction, py::handle grad_output, py::handle out) {
+  py::array scores = as_numeric_array(scores_obj, "log_probs");
+  if (scores.ndim() != 3)
+    value_error(std::string("log_probs: expected ") + (batch_first ? "(N, T, C)" : "(T, N, C)") +
+                " scores (or unbatched (T, C)), got shape " + shape_str(scores));
+  if (computes_in_float32(scores))
+    return ctc_t<float>(what, scores, targets, input_lengths, target_lengths, blank, zero_infinity, from_logits,
+                        batch_first, Reduction(reduction), grad_output, out);
+  return ctc_t<double>(what, scores, targets, input_lengths, target_lengths, blank, zero_infinity, from_logits,
+                       batch_first, Reduction(reduction), grad_output, out);
+}
+
 // The fields every catalogue entry shares: id, name, family, parameter names and defaults.
 template <class Info>
 py::dict catalogue_entry(int id, const Info& info) {
@@ -697,6 +817,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("loss_table", &loss_table);
   m.def("rows", &rows);
   m.def("row_loss_table", &row_loss_table);
+  m.def("ctc", &ctc);
   m.def("version", [] { return std::string(lossfn::version()); });
   m.def("compiler", [] { return std::string(lossfn::compiler()); });
   m.def("has_openmp", &lossfn::has_openmp);

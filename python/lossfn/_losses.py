@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core, reference
-from .registry import ROW_SPECS, SPECS, LossSpec, RowLossSpec
+from .registry import ROW_SPECS, SEQUENCE_SPECS, SPECS, LossSpec, RowLossSpec, SequenceLossSpec
 
 _REDUCTION = {"none": 0, "mean": 1, "sum": 2}
 _VALUE, _VALUE_AND_GRAD, _GRAD, _HESS, _GRAD_HESS = range(5)
@@ -248,6 +248,80 @@ class RowFunction(_RowBase):
         return self._run(_VALUE_AND_GRAD, x, axis, grad_output, out)
 
 
+def _switch(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+class SequenceLoss(_LossObject):
+    """CTC: per-sample dynamic programmes over (T, N, C) scores; value, gradient, both in one call.
+
+    ``log_probs`` is (T, N, C), (N, T, C) with ``batch_first=True`` (read in place either way), or
+    unbatched (T, C) with 1-D targets and scalar lengths. ``targets`` are padded (N, S) or
+    concatenated 1-D; the lengths are one integer per sample (arrays or sequences).
+    """
+
+    def __init__(self, spec: SequenceLossSpec):
+        super().__init__(spec, {"id": 0, "params": []})
+        hyper = ", ".join(f"{k}={v!r}" for k, v in spec.hyper.items())
+        self.__doc__ = (f"{spec.name}: {spec.formula}\n\nPeer: {spec.peer}. {spec.note[0].upper()}{spec.note[1:]}."
+                        f"\nInputs: {', '.join(spec.inputs)}. Keywords: {hyper}, reduction='mean'.")
+
+    @property
+    def inputs(self):
+        return tuple(self.spec.inputs)
+
+    @property
+    def differentiable_inputs(self):
+        return ("log_probs",)
+
+    def _run(self, what, log_probs, targets, input_lengths, target_lengths, blank, zero_infinity, from_logits,
+             batch_first, reduction, grad_output, out):
+        if isinstance(blank, (bool, np.bool_)) or not isinstance(blank, (int, np.integer)):
+            raise TypeError(f"blank: expected an int, got {type(blank).__name__}")
+        if not _INT64_MIN <= blank <= _INT64_MAX:
+            raise ValueError(f"blank: {blank} is outside the int64 range of labels")
+        zero_infinity = _switch("zero_infinity", zero_infinity)
+        from_logits = _switch("from_logits", from_logits)
+        batch_first = _switch("batch_first", batch_first)
+        code = _reduction_code(reduction)
+        if np.ndim(log_probs) == 2:  # one unbatched sequence (T, C), as torch takes it
+            log_probs = np.asarray(log_probs)[:, None, :]
+            targets = np.asarray(targets)[None] if np.ndim(targets) == 1 else targets
+            input_lengths, target_lengths = np.reshape(input_lengths, 1), np.reshape(target_lengths, 1)
+            if grad_output is not None and code == 0:
+                grad_output = np.reshape(grad_output, 1)
+            if out is not None and getattr(out, "ndim", None) == 2:
+                out = out[:, None, :]
+            result = _core.ctc(what, log_probs, targets, input_lengths, target_lengths, int(blank), zero_infinity,
+                               from_logits, False, code, grad_output, out)
+            squeeze = (lambda v: v.reshape(()) if isinstance(v, np.ndarray) else v), (lambda g: g[:, 0])
+            if what == _VALUE_AND_GRAD:
+                return squeeze[0](result[0]), squeeze[1](result[1])
+            return squeeze[0](result) if what == _VALUE else squeeze[1](result)
+        return _core.ctc(what, log_probs, targets, input_lengths, target_lengths, int(blank), zero_infinity,
+                         from_logits, batch_first, code, grad_output, out)
+
+    def __call__(self, log_probs, targets, input_lengths, target_lengths, *, blank=0, zero_infinity=False,
+                 from_logits=False, batch_first=False, reduction="mean"):
+        """The loss: a float for "mean"/"sum", one loss per sample for "none"."""
+        return self._run(_VALUE, log_probs, targets, input_lengths, target_lengths, blank, zero_infinity,
+                         from_logits, batch_first, reduction, None, None)
+
+    def grad(self, log_probs, targets, input_lengths, target_lengths, *, blank=0, zero_infinity=False,
+             from_logits=False, batch_first=False, reduction="mean", grad_output=None, out=None):
+        """Gradient w.r.t. log_probs (the logits with from_logits), times grad_output (per sample for "none")."""
+        return self._run(_GRAD, log_probs, targets, input_lengths, target_lengths, blank, zero_infinity,
+                         from_logits, batch_first, reduction, grad_output, out)
+
+    def value_and_grad(self, log_probs, targets, input_lengths, target_lengths, *, blank=0, zero_infinity=False,
+                       from_logits=False, batch_first=False, reduction="mean", out=None):
+        """(value, grad) from one forward-backward pass per sample."""
+        return self._run(_VALUE_AND_GRAD, log_probs, targets, input_lengths, target_lengths, blank, zero_infinity,
+                         from_logits, batch_first, reduction, None, out)
+
+
 def build_losses():
     infos = {info["name"]: info for info in _core.loss_table()}
     row_infos = {info["name"]: info for info in _core.row_loss_table()}
@@ -258,4 +332,6 @@ def build_losses():
     for spec in ROW_SPECS:
         cls = RowFunction if spec.family == "utility" else RowLoss
         losses[spec.name] = cls(spec, row_infos[spec.name])
+    for spec in SEQUENCE_SPECS:
+        losses[spec.name] = SequenceLoss(spec)
     return losses

@@ -24,6 +24,7 @@ static int value_error(lossfn_status status, const char* needle) {
 }
 
 static void row_losses(void);
+static void ctc(void);
 
 int main(void) {
   const double pred[3] = {1.0, 2.0, 3.0}, target[3] = {1.0, 1.0, 1.0};
@@ -89,6 +90,7 @@ int main(void) {
   CHECK(close_to(value, 5.0 / 3) && lossfn_last_error()[0] == '\0');
 
   row_losses();
+  ctc();
 
   if (failures) fprintf(stderr, "%d failure(s)\n", failures);
   else printf("C ABI: all checks passed\n");
@@ -234,4 +236,55 @@ static void row_losses(void) {
   CHECK(value_error(lossfn_multi_margin_value_f64(&in, &value, NULL), "ignore_index"));
   in.has_ignore_index = 0;
   CHECK(lossfn_softmax_cross_entropy_value_f64(&in, &value, NULL) == LOSSFN_OK && lossfn_last_error()[0] == '\0');
+}
+
+/* CTC on uniform probabilities over 3 classes and 3 frames: p(labels) = (number of alignments)
+ * / 27. Labels (1, 1) have one alignment (1, blank, 1); (2) has six. */
+static void ctc(void) {
+  double lp[18], grad[18], value = 0, per[2];
+  float lp32[18], grad32[18];
+  const int64_t targets[4] = {1, 1, 2, 2}, il[2] = {3, 3}, tl[2] = {2, 1}, il_bad[2] = {3, 4};
+  const int64_t concatenated[3] = {1, 1, 2};
+  const double want = 3 * log(3.0) + log(27.0 / 6.0);
+  double sum = 0;
+  int i;
+  lossfn_ctc_f64 in;
+  lossfn_ctc_f32 in32;
+  for (i = 0; i < 18; ++i) lp[i] = log(1.0 / 3.0), lp32[i] = (float)lp[i];
+  memset(&in, 0, sizeof in);
+  in.max_time = 3, in.batch = 2, in.classes = 3, in.log_probs = lp;
+  in.targets = targets, in.targets_size = 4, in.targets_width = 2;
+  in.input_lengths = il, in.target_lengths = tl, in.reduction = LOSSFN_REDUCTION_SUM;
+  CHECK(lossfn_ctc_value_and_grad_f64(&in, &value, NULL, grad) == LOSSFN_OK && close_to(value, want));
+  for (i = 0; i < 18; ++i) sum += grad[i];
+  CHECK(close_to(sum, -6.0)); /* minus the posteriors: one per frame and sample */
+  in.targets = concatenated, in.targets_size = 3, in.targets_width = 0, in.reduction = LOSSFN_REDUCTION_NONE;
+  CHECK(lossfn_ctc_value_f64(&in, NULL, per) == LOSSFN_OK && close_to(per[0], 3 * log(3.0)) &&
+        close_to(per[1], log(4.5)));
+  in.reduction = LOSSFN_REDUCTION_MEAN; /* (3 ln 3 / 2 + ln 4.5) / 2 */
+  CHECK(lossfn_ctc_value_f64(&in, &value, NULL) == LOSSFN_OK && close_to(value, (1.5 * log(3.0) + log(4.5)) / 2));
+  memcpy(&in32, &in, sizeof in32);
+  in32.log_probs = lp32;
+  CHECK(lossfn_ctc_grad_f32(&in32, grad32, 2.0, NULL) == LOSSFN_OK);
+  CHECK(lossfn_ctc_grad_f64(&in, grad, 2.0, NULL) == LOSSFN_OK);
+  for (i = 0; i < 18; ++i) CHECK(close_f32(grad32[i], grad[i]));
+  CHECK(close_to(grad[1], -2.0 / 2 / 2)); /* frame 0, sample 0 is surely label 1: -k, k = 2 / (N * L) */
+  CHECK(lossfn_ctc_value_and_grad_f32(&in32, &value, NULL, grad32) == LOSSFN_OK &&
+        close_f32(value, (1.5 * log(3.0) + log(4.5)) / 2));
+
+  /* errors: a status and a message naming the argument */
+  CHECK(value_error(lossfn_ctc_value_f64(NULL, &value, NULL), "in"));
+  CHECK(value_error(lossfn_ctc_grad_f64(&in, NULL, 1.0, NULL), "grad"));
+  in.blank = 1;
+  CHECK(value_error(lossfn_ctc_value_f64(&in, &value, NULL), "is the blank"));
+  in.blank = 3;
+  CHECK(value_error(lossfn_ctc_value_f64(&in, &value, NULL), "blank"));
+  in.blank = 0, in.input_lengths = il_bad;
+  CHECK(value_error(lossfn_ctc_value_f64(&in, &value, NULL), "input_lengths: sample 1"));
+  in.input_lengths = il, in.targets_size = 2;
+  CHECK(value_error(lossfn_ctc_value_f64(&in, &value, NULL), "target_lengths"));
+  in.targets_size = 3, in.log_probs = NULL;
+  CHECK(value_error(lossfn_ctc_value_f64(&in, &value, NULL), "log_probs"));
+  in.log_probs = lp;
+  CHECK(lossfn_ctc_value_f64(&in, &value, NULL) == LOSSFN_OK && lossfn_last_error()[0] == '\0');
 }

@@ -37,6 +37,7 @@ static void expect_error(F&& f, const char* needle) {
 }
 
 static void row_losses();
+static void ctc();
 
 int main() {
   CHECK(std::string(lossfn::version()) == LOSSFN_VERSION_STRING);
@@ -165,6 +166,7 @@ int main() {
   expect_error([&] { lossfn::run(lossfn::Loss::mse, nothing); }, "no output");
 
   row_losses();
+  ctc();
 
   if (failures) std::fprintf(stderr, "%d failure(s)\n", failures);
   else std::printf("C++ API: all checks passed (isa %s)\n", lossfn::isa_name(lossfn::active_isa()));
@@ -415,4 +417,51 @@ static void row_losses() {
                "weight");
   // empty spatial axes (inner = 0): no rows, the mean of nothing
   CHECK(std::isnan(lossfn::value(RowInputs<double>(x.data(), lossfn::RowShape{2, 3, 0}, y.data()), sce)));
+}
+
+// CTC through lossfn::ctc: (T, N, C) data and the same numbers stored (N, T, C), read in place
+// through strides; from_logits; errors naming the sample.
+static void ctc() {
+  const std::size_t T = 4, N = 2, C = 3;
+  double tnc[T * N * C], ntc[N * T * C], g1[T * N * C], g2[N * T * C];
+  for (std::size_t t = 0; t < T; ++t)
+    for (std::size_t b = 0; b < N; ++b)
+      for (std::size_t c = 0; c < C; ++c) {
+        const double v = std::sin(double(1 + t * 7 + b * 3 + c));
+        tnc[(t * N + b) * C + c] = v;
+        ntc[(b * T + t) * C + c] = v;
+      }
+  const std::int64_t targets[] = {1, 2, 2, 0}, il[] = {4, 3}, tl[] = {2, 1};
+  lossfn::CtcCall<double> call;
+  call.max_time = T, call.batch = N, call.classes = C;
+  call.log_probs = tnc;
+  call.targets = targets, call.targets_size = 4, call.targets_width = 2;
+  call.input_lengths = il, call.target_lengths = tl;
+  double v1 = 0, v2 = 0;
+  call.value = &v1, call.grad = g1;
+  lossfn::Ctc logits;
+  logits.from_logits = true;
+  lossfn::ctc(call, logits);
+  const std::ptrdiff_t strides[3] = {std::ptrdiff_t(C), std::ptrdiff_t(T * C), 1};
+  call.log_probs = ntc, call.strides = strides, call.grad = g2, call.grad_strides = strides, call.value = &v2;
+  lossfn::ctc(call, logits);
+  CHECK(v1 == v2 && v1 > 0 && std::isfinite(v1));
+  bool same = true;
+  double frame_sum = 0;
+  for (std::size_t t = 0; t < T; ++t)
+    for (std::size_t b = 0; b < N; ++b)
+      for (std::size_t c = 0; c < C; ++c) {
+        same &= g1[(t * N + b) * C + c] == g2[(b * T + t) * C + c];
+        if (t == 0 && b == 0) frame_sum += g1[c];
+      }
+  CHECK(same);
+  CHECK(close(frame_sum, 0.0, 1e-14) || std::fabs(frame_sum) < 1e-15);  // softmax - posterior sums to 0
+  CHECK(g1[(3 * N + 1) * C + 0] == 0.0);  // frame 3 is past sample 1's input length
+  const std::int64_t bad[] = {1, 2, 3, 0};
+  call.targets = bad;
+  expect_error([&] { lossfn::ctc(call, logits); }, "label 3 of sample 1");
+  call.targets = targets;
+  lossfn::Ctc blank_two;
+  blank_two.blank = 2;
+  expect_error([&] { lossfn::ctc(call, blank_two); }, "is the blank");
 }

@@ -194,6 +194,51 @@ LOSSFN_ROWS_STRUCT(f64, double)
 LOSSFN_ROW_LOSSES(LOSSFN_DECLARE_ROWS)
 #undef LOSSFN_DECLARE_ROWS
 
+/* CTC (connectionist temporal classification), f32 and f64. The call's inputs:
+ *
+ *   size_t max_time, batch, classes;  the scores are (T, N, C) = (max_time, batch, classes)
+ *   const T* log_probs;               score (t, b, c) at log_probs[t*s[0] + b*s[1] + c*s[2]]
+ *   const ptrdiff_t* strides;         s, in elements, or NULL: C-contiguous (T, N, C)
+ *                                     ({C, T*C, 1} reads (N, T, C) data in place)
+ *   const ptrdiff_t* grad_strides;    the gradient's, likewise (NULL: C-contiguous (T, N, C))
+ *   const int64_t* targets;           labels in [0, C), never blank: padded (batch, targets_width)
+ *   size_t targets_size;              or, with targets_width 0, concatenated (targets_size =
+ *   size_t targets_width;             the sum of the target lengths)
+ *   const int64_t* input_lengths;     batch frame counts in [0, max_time]
+ *   const int64_t* target_lengths;    batch label counts
+ *   int64_t blank;                    the blank class
+ *   int zero_infinity;                nonzero: an impossible sample's loss (+inf) counts as 0
+ *   int from_logits;                  nonzero: the scores are logits (log_softmax applied inside,
+ *                                     gradient w.r.t. the logits); else log-probabilities
+ *   lossfn_reduction reduction;       mean: (1/N) sum_b loss_b / max(target_length_b, 1)
+ *
+ * value: the reduced loss (mean/sum; NULL for none); loss: batch per-sample losses (none only);
+ * grad: the scores' shape, of the reduced loss times grad_output (none: of each sample's loss
+ * times grad_output_array[b], NULL: grad_output). */
+#define LOSSFN_CTC_STRUCT(t, T)        \
+  typedef struct lossfn_ctc_##t {      \
+    size_t max_time, batch, classes;   \
+    const T* log_probs;                \
+    const ptrdiff_t* strides;          \
+    const ptrdiff_t* grad_strides;     \
+    const int64_t* targets;            \
+    size_t targets_size;               \
+    size_t targets_width;              \
+    const int64_t* input_lengths;      \
+    const int64_t* target_lengths;     \
+    int64_t blank;                     \
+    int zero_infinity;                 \
+    int from_logits;                   \
+    lossfn_reduction reduction;        \
+  } lossfn_ctc_##t;                    \
+  lossfn_status lossfn_ctc_value_##t(const lossfn_ctc_##t* in, double* value, T* loss);                  \
+  lossfn_status lossfn_ctc_value_and_grad_##t(const lossfn_ctc_##t* in, double* value, T* loss, T* grad); \
+  lossfn_status lossfn_ctc_grad_##t(const lossfn_ctc_##t* in, T* grad, double grad_output,                \
+                                    const T* grad_output_array);
+LOSSFN_CTC_STRUCT(f32, float)
+LOSSFN_CTC_STRUCT(f64, double)
+#undef LOSSFN_CTC_STRUCT
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "lossfn/core.hpp"
+#include "lossfn/sequence.hpp"
 
 namespace {
 
@@ -90,6 +91,39 @@ lossfn::ElementwiseCall<T> make_call(const T* pred, const T* target, const T* au
 
 [[noreturn]] void value_error(const std::string& message) {
   throw lossfn::Error(lossfn::ErrorKind::value, message);
+}
+
+// CTC calls: lossfn_ctc_f32 / _f64 into a CtcCall and its options.
+template <class T, class In>
+lossfn_status ctc_call(const In* in, double* value, T* loss, T* grad, double grad_output,
+                       const T* grad_output_array, const char* refuse = nullptr) {
+  return guarded([&] {
+    if (refuse) value_error(refuse);
+    if (in == nullptr) value_error("in: null pointer");
+    lossfn::CtcCall<T> c;
+    c.max_time = in->max_time;
+    c.batch = in->batch;
+    c.classes = in->classes;
+    c.log_probs = in->log_probs;
+    c.strides = in->strides;
+    c.grad_strides = in->grad_strides;
+    c.targets = in->targets;
+    c.targets_size = in->targets_size;
+    c.targets_width = in->targets_width;
+    c.input_lengths = in->input_lengths;
+    c.target_lengths = in->target_lengths;
+    c.reduction = to_reduction(in->reduction);
+    c.value = value;
+    c.loss = loss;
+    c.grad = grad;
+    c.grad_output = grad_output;
+    c.grad_output_array = grad_output_array;
+    lossfn::Ctc options;
+    options.blank = in->blank;
+    options.zero_infinity = in->zero_infinity != 0;
+    options.from_logits = in->from_logits != 0;
+    lossfn::ctc(c, options);
+  });
 }
 
 // Row calls: lossfn_rows_f32 / _f64 into a RowCall, then the three entry points.
@@ -298,5 +332,21 @@ LOSSFN_LOSSES(LOSSFN_DEFINE)
   }
 #define LOSSFN_DEFINE_ROWS(name) LOSSFN_DEFINE_ROWS_TYPED(name, f32, float) LOSSFN_DEFINE_ROWS_TYPED(name, f64, double)
 LOSSFN_ROW_LOSSES(LOSSFN_DEFINE_ROWS)
+
+#define LOSSFN_DEFINE_CTC(t, T)                                                                    \
+  lossfn_status lossfn_ctc_value_##t(const lossfn_ctc_##t* in, double* value, T* loss) {            \
+    return ctc_call<T>(in, value, loss, nullptr, 1.0, nullptr);                                      \
+  }                                                                                                 \
+  lossfn_status lossfn_ctc_value_and_grad_##t(const lossfn_ctc_##t* in, double* value, T* loss,     \
+                                              T* grad) {                                            \
+    return ctc_call<T>(in, value, loss, grad, 1.0, nullptr);                                         \
+  }                                                                                                 \
+  lossfn_status lossfn_ctc_grad_##t(const lossfn_ctc_##t* in, T* grad, double grad_output,          \
+                                    const T* grad_output_array) {                                   \
+    if (grad == nullptr) return ctc_call<T>(in, nullptr, nullptr, nullptr, 0.0, nullptr, "grad: null pointer"); \
+    return ctc_call<T>(in, nullptr, nullptr, grad, grad_output, grad_output_array);                  \
+  }
+LOSSFN_DEFINE_CTC(f32, float)
+LOSSFN_DEFINE_CTC(f64, double)
 
 }  // extern "C"

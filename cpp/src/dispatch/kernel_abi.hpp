@@ -140,6 +140,50 @@ constexpr std::size_t kStatsSize = 6;
 template <class T>
 using RowFn = double (*)(const RowJob<T>&);
 
+// One CTC call (the sequence shape): N samples, each a dynamic programme over its frames.
+// Scores are read at scores[t * score_stride[0] + b * score_stride[1] + c * score_stride[2]]
+// and the gradient written at the same place with grad_stride; every gradient element of the
+// (max_time, batch, classes) box is written. The labels are checked copies (in [0, C), never
+// blank), sample b's at labels[label_offset[b] .. label_offset[b + 1]), and its frame count
+// input_length[b] <= max_time.
+template <class T>
+struct CtcJob {
+  std::size_t max_time, batch, classes;
+  const T* scores;
+  std::ptrdiff_t score_stride[3];
+  T* grad;                          // nullptr: value only
+  std::ptrdiff_t grad_stride[3];
+  const std::int64_t* labels;
+  const std::size_t* label_offset;  // batch + 1 offsets
+  const std::int64_t* input_length;
+  std::int64_t blank;
+  bool from_logits;                 // scores are logits (log_softmax over the class axis applied)
+  const double* grad_scale;         // per sample: d(reduced value)/d(loss_b) * grad_output
+  double* sample_loss;              // out: -log p(labels | scores) per sample, +inf when impossible
+  int threads;
+  bool split_frames;                // samples one after another, each one's frames over the threads
+  // Per worker (1 when split_frames or threads == 1, else min(threads, batch)): scratch_doubles
+  // doubles and scratch_indices indices, sized by ctc_scratch_* below for the longest sample.
+  double* scratch;
+  std::size_t scratch_doubles;
+  std::int64_t* index_scratch;
+  std::size_t scratch_indices;
+};
+
+// Scratch of one CTC sample of up to `frames` frames and `states` = 2 L + 1 states: alpha and
+// the emissions (then the posteriors) per frame, two pad cells per row; per frame the
+// emission shift and the log-partition; two beta columns and the transition mask.
+constexpr std::size_t ctc_row_width(std::size_t states) { return states + 2; }
+constexpr std::size_t ctc_scratch_doubles(std::size_t frames, std::size_t states) {
+  return 2 * frames * ctc_row_width(states) + 2 * frames + 3 * ctc_row_width(states);
+}
+// The extended label sequence, its distinct classes and, per class, the states that emit it
+// (with the counting sort's two work arrays).
+constexpr std::size_t ctc_scratch_indices(std::size_t states) { return 6 * ctc_row_width(states); }
+
+template <class T>
+using CtcFn = void (*)(const CtcJob<T>&);
+
 struct KernelTable {
   RowFn<float> rows_f32[int(RowLoss::count_)];
   RowFn<double> rows_f64[int(RowLoss::count_)];
@@ -151,6 +195,8 @@ struct KernelTable {
   StridedSumFn<double> strided_sum_f64;
   AuxCheckFn<float> aux_check_f32;
   AuxCheckFn<double> aux_check_f64;
+  CtcFn<float> ctc_f32;
+  CtcFn<double> ctc_f64;
 };
 
 }  // namespace detail
@@ -164,6 +210,7 @@ struct KernelTable {
   void fill_binary(detail::KernelTable& table);                           \
   void fill_common(detail::KernelTable& table);                           \
   void fill_multiclass(detail::KernelTable& table);                       \
+  void fill_sequence(detail::KernelTable& table);                         \
   }                                                                       \
   }
 LOSSFN_DECLARE_ISA(baseline)

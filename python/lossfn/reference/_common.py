@@ -15,3 +15,8 @@ def _softplus(x):
 
 def _sign_labels(y):
     return np.where(y == 0, -1.0, y)
+
+
+def check_reduction(reduction):
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction: must be 'mean', 'sum' or 'none', got {reduction!r}")

@@ -3,7 +3,7 @@ upstream gradient to the per-element terms (elementwise) or per-row terms (rows)
 
 import numpy as np
 
-_REDUCTIONS = ("mean", "sum", "none")
+from ._common import check_reduction
 
 
 class ReferenceLoss:
@@ -28,10 +28,7 @@ class ReferenceLoss:
             return np.ones(shape)
         return np.broadcast_to(np.asarray(weight, dtype=np.float64), shape)
 
-    @staticmethod
-    def _check_reduction(reduction):
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"reduction: must be 'mean', 'sum' or 'none', got {reduction!r}")
+    _check_reduction = staticmethod(check_reduction)
 
     def _scale(self, w, reduction, grad_output):
         go = 1.0 if grad_output is None else np.asarray(grad_output, dtype=np.float64)

@@ -52,3 +52,20 @@ class RowLossSpec:
     bad_hyper: Sequence[Mapping[str, Any]] = ()
     # Where the peer defines the row loss as a mean over classes, or other notes for the docs.
     note: str = ""
+
+
+@dataclass(frozen=True)
+class SequenceLossSpec:
+    """A loss over sequences, a dynamic programme per sample (CTC): scores (T, N, C), targets and
+    per-sample lengths (`inputs`, in positional order)."""
+
+    kind: ClassVar[str] = "sequence"
+    name: str
+    family: str
+    peer: str
+    formula: str
+    inputs: Sequence[str] = ()
+    hyper: Mapping[str, Any] = field(default_factory=dict)
+    variants: Sequence[Mapping[str, Any]] = ()
+    bad_hyper: Sequence[Mapping[str, Any]] = ()
+    note: str = ""
