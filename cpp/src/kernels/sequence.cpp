@@ -24,10 +24,10 @@
 //   5. each frame's gradient row: softmax (or zero) over the classes, then the classes of l'
 //      (at most L + 1 of them) get their posteriors subtracted.
 // Only the band of states that can lie on a complete alignment is computed (warp-ctc's
-// pruning): s <= 2t + 1 from the start, s >= S - 2 (T_b - t) to reach the end. A frame whose
-// total c_t (or beta or posterior normaliser) falls below 1e-100, or whose band holds an
-// emission below e^-700 of the band's largest, is beyond what the scaled recursion represents:
-// that sample is computed again in log space (exact, slower).
+// pruning): s <= 2t + 1 from the start, s >= S - 2 (T_b - t) to reach the end. A sample whose
+// band holds an emission below e^-200 of the band's largest, or whose alignments lost to
+// underflow could matter (kMinOverlap below), is beyond what the scaled recursion represents:
+// it is computed again in log space (exact, slower).
 #include <cstddef>
 #include <cstdint>
 
@@ -41,8 +41,16 @@ namespace {
 
 using detail::CtcJob;
 
-constexpr double kTiny = 1e-100;
-constexpr double kEmissionFloor = -700.0;
+// What the scaled recursion may lose, and the checks that bound it. A state's probability is
+// lost where a product alpha * e (or beta' * e) falls below kFlush. Emissions are at least
+// e^kEmissionFloor of their band's largest (else the sample goes to log space), so a lost
+// entry's predecessors held less than kFlush e^200 ~ 6e-221 of their normalised column, and the
+// alignments through them less than 3 x 6e-221 / z of p, z = sum_s alpha_t(s) beta'_t(s) of
+// their frame: with z >= kMinOverlap, below 1e-30 of the loss. A forward pass that lost
+// nothing needs no check; one that did (and every gradient) checks z at every frame.
+constexpr double kFlush = 4 * 2.2250738585072014e-308;
+constexpr double kEmissionFloor = -200.0;
+constexpr double kMinOverlap = 1e-189;
 
 LOSSFN_INLINE double neg_inf() { return -math::inf<double>(); }
 
@@ -136,8 +144,9 @@ void emissions(const Sample<T>& q, std::size_t t) {
 }
 
 // Step 3: log p by the scaled forward recursion; false when it cannot represent the sample.
+// `lost`: some alpha fell below kFlush (the backward pass must then bound what that lost).
 template <class T>
-bool forward(const Sample<T>& q, double& log_p) {
+bool forward(const Sample<T>& q, double& log_p, bool& lost) {
   const std::size_t S = q.states, W = q.width;
   double* a0 = q.alpha + 2;
   for (std::size_t i = 0; i < W; ++i) q.alpha[i] = 0.0;
@@ -154,16 +163,20 @@ bool forward(const Sample<T>& q, double& log_p) {
       const double* p = a - W;
       a[-2] = a[-1] = 0.0;
       const double* skip = q.skip;
-#pragma omp simd reduction(+ : c)
+      int flushed = 0;
+#pragma omp simd reduction(+ : c) reduction(| : flushed)
       for (std::size_t s = bd.lo; s < bd.hi; ++s) {
-        const double v = (p[s] + p[s - 1] + skip[s] * p[s - 2]) * e[s];
+        const double into = p[s] + p[s - 1] + skip[s] * p[s - 2];
+        const double v = into * e[s];
+        flushed |= int(v < kFlush) & int(into > 0.0) & int(e[s] > 0.0);
         a[s] = v;
         c += v;
       }
+      lost |= flushed != 0;
       // The next frame reads up to two states past the band.
       for (std::size_t s = bd.hi; s < bd.hi + 2 && s < S; ++s) a[s] = 0.0;
     }
-    if (!(c >= kTiny && c < math::inf<double>())) return false;
+    if (!(c >= kFlush && c < math::inf<double>())) return false;
     const double inv = 1.0 / c;
 #pragma omp simd
     for (std::size_t s = bd.lo; s < bd.hi; ++s) a[s] *= inv;
@@ -171,7 +184,7 @@ bool forward(const Sample<T>& q, double& log_p) {
   }
   const double* last = a0 + (q.frames - 1) * W;
   const double end = last[S - 1] + (S >= 2 ? last[S - 2] : 0.0);
-  if (!(end >= kTiny)) return false;
+  if (!(end > 0.0)) return false;
   log_p = sum_log + math::log(end);
   return true;
 }
@@ -202,7 +215,7 @@ bool backward(const Sample<T>& q) {
         z += a[s] * v;
       }
     }
-    if (!(z >= kTiny && z < math::inf<double>())) return false;
+    if (!(z >= kMinOverlap && z < math::inf<double>())) return false;
     const double inv_z = 1.0 / z;
     double d = 0.0;
 #pragma omp simd reduction(+ : d)
@@ -216,7 +229,7 @@ bool backward(const Sample<T>& q) {
     // The frame before reads up to two states past this band; earlier columns never wrote below it.
     for (std::size_t s = bd.hi; s < bd.hi + 2 && s < S; ++s) cur[s] = 0.0;
     if (t > 0) {
-      if (!(d >= kTiny && d < math::inf<double>())) return false;
+      if (!(d >= kFlush && d < math::inf<double>())) return false;
       const double inv_d = 1.0 / d;
 #pragma omp simd
       for (std::size_t s = bd.lo; s < bd.hi; ++s) cur[s] *= inv_d;
@@ -306,18 +319,31 @@ void gradient_row(const Sample<T>& q, std::size_t t) {
         g[std::ptrdiff_t(c) * q.gc] = k * math::exp(T(x[std::ptrdiff_t(c) * q.xc] - lse));
     }
   }
-  // The classes of l': their posteriors summed in state order, the softmax term in double.
+  // The classes of l': their posteriors summed in state order, the softmax term in double (a
+  // chunk of classes at a time, so that its exponentials are one vector loop).
+  constexpr std::size_t kChunk = 256;
+  double acc[kChunk], soft[kChunk];
   const Band bd = band(q, t);
   const double* p = q.post + t * q.width;
-  for (std::size_t j = 0; j < q.distinct; ++j) {
-    double acc = 0.0;
-    for (std::int64_t i = q.class_start[j]; i < q.class_start[j + 1]; ++i) {
-      const std::size_t s = std::size_t(q.class_state[i]);
-      if (s >= bd.lo && s < bd.hi) acc += p[s];
+  const double lse = q.lse[t];
+  for (std::size_t j0 = 0; j0 < q.distinct; j0 += kChunk) {
+    const std::size_t n = q.distinct - j0 < kChunk ? q.distinct - j0 : kChunk;
+    const std::int64_t* cls = q.distinct_class + j0;
+    for (std::size_t j = 0; j < n; ++j) {
+      double sum = 0.0;
+      for (std::int64_t i = q.class_start[j0 + j]; i < q.class_start[j0 + j + 1]; ++i) {
+        const std::size_t s = std::size_t(q.class_state[i]);
+        if (s >= bd.lo && s < bd.hi) sum += p[s];
+      }
+      acc[j] = sum;
     }
-    const std::int64_t c = q.distinct_class[j];
-    const double soft = q.from_logits ? math::exp(double(x[c * q.xc]) - q.lse[t]) : 0.0;
-    g[c * q.gc] = T(q.k * (soft - acc));
+    if (q.from_logits) {
+#pragma omp simd
+      for (std::size_t j = 0; j < n; ++j) soft[j] = math::exp(double(x[cls[j] * q.xc]) - lse);
+    } else {
+      for (std::size_t j = 0; j < n; ++j) soft[j] = 0.0;
+    }
+    for (std::size_t j = 0; j < n; ++j) g[cls[j] * q.gc] = T(q.k * (soft[j] - acc[j]));
   }
 }
 
@@ -395,8 +421,9 @@ void ctc_sample(const CtcJob<T>& j, std::size_t b, int worker, int frame_threads
     emissions(q, t);
   });
   double log_p = 0.0;
-  bool scaled = forward(q, log_p);
-  if (scaled && g && !backward(q)) scaled = false;
+  bool lost = false;
+  bool scaled = forward(q, log_p, lost);
+  if (scaled && (g || lost) && !backward(q)) scaled = false;
   if (!scaled) log_p = log_space(q, g != nullptr);
   j.sample_loss[b] = -log_p;
   if (!g) return;
