@@ -170,12 +170,12 @@ struct CtcJob {
   std::size_t scratch_indices;
 };
 
-// Scratch of one CTC sample of up to `frames` frames and `states` = 2 L + 1 states: alpha and
-// the emissions (then the posteriors) per frame, two pad cells per row; per frame the
-// emission shift and the log-partition; two beta columns and the transition mask.
+// Scratch of one CTC sample of up to `frames` frames and `states` = 2 L + 1 states: alpha,
+// the emissions and beta' per frame, two pad cells per row; per frame the emission shift and
+// the log-partition; two beta columns and the transition mask.
 constexpr std::size_t ctc_row_width(std::size_t states) { return states + 2; }
 constexpr std::size_t ctc_scratch_doubles(std::size_t frames, std::size_t states) {
-  return 2 * frames * ctc_row_width(states) + 2 * frames + 3 * ctc_row_width(states);
+  return 3 * frames * ctc_row_width(states) + 2 * frames + 3 * ctc_row_width(states);
 }
 // The extended label sequence, its distinct classes and, per class, the states that emit it
 // (with the counting sort's two work arrays).

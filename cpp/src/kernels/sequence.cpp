@@ -19,10 +19,10 @@
 //   2. the emissions of the states in the frame's band, exp(v - m_t) with m_t their max;
 //   3. alpha forward in probability space, each frame normalised by its sum c_t (Graves's
 //      scaled recursion, in double): log p = sum_t (log c_t + m_t);
-//   4. beta' backward, one column at a time, normalised likewise; the posteriors of each frame
-//      replace its emissions;
+//   4. beta' backward, each frame normalised likewise, kept per frame (independent of alpha: a
+//      sample whose frames are shared out over threads runs 3 and 4 at once);
 //   5. each frame's gradient row: softmax (or zero) over the classes, then the classes of l'
-//      (at most L + 1 of them) get their posteriors subtracted.
+//      (at most L + 1 of them) get their posteriors alpha beta' / z_t subtracted.
 // Only the band of states that can lie on a complete alignment is computed (warp-ctc's
 // pruning): s <= 2t + 1 from the start, s >= S - 2 (T_b - t) to reach the end. A sample whose
 // band holds an emission below e^-200 of the band's largest, or whose alignments lost to
@@ -78,10 +78,12 @@ struct Sample {
   const std::int64_t* class_state;
   const double* skip;       // skip[s] = 1 when the move s - 2 -> s is allowed
   double* alpha;            // frames rows of width: two pad cells, then the states
-  double* post;             // frames rows: emissions, then posteriors (states from 0)
-  double* shift;            // per frame: m_t (NaN: an emission beyond the floor)
+  double* post;             // frames rows: emissions (log space: then the posteriors), states from 0
+  double* beta_rows;        // frames rows: beta'_t normalised, states from 0
+  double* shift;            // per frame: m_t (NaN: an emission beyond the floor), then z_t
   double* lse;              // per frame: log-partition (0 for log-probabilities)
   double* beta;             // two columns of width, the last two cells of each 0
+  bool log_space;           // the posteriors are in `post` (else alpha beta' / z)
 };
 
 // The band of states that can lie on a complete alignment at frame t: [lo, hi).
@@ -189,40 +191,26 @@ bool forward(const Sample<T>& q, double& log_p, bool& lost) {
   return true;
 }
 
-// Step 4: the posteriors of every frame into q.post; false when they underflow.
+// Step 4: beta'_t of every frame into q.beta_rows (each frame's beta normalised by its sum);
+// false when a sum underflows. Independent of alpha: with two threads the passes run at once.
 template <class T>
 bool backward(const Sample<T>& q) {
   const std::size_t S = q.states, W = q.width;
   double* next = q.beta;      // beta_{t+1}, normalised
-  double* cur = q.beta + W;   // beta'_t, then beta_t
+  double* cur = q.beta + W;   // beta_t
   for (std::size_t i = 0; i < 2 * W; ++i) q.beta[i] = 0.0;
   const double* skip = q.skip;
   for (std::size_t t = q.frames; t-- > 0;) {
     const Band bd = band(q, t);
-    const double* a = q.alpha + 2 + t * W;
-    double* e = q.post + t * W;
-    double z = 0.0;
-    if (t + 1 == q.frames) {
-      for (std::size_t s = bd.lo; s < bd.hi; ++s) {
-        cur[s] = s + 2 >= S ? 1.0 : 0.0;
-        z += a[s] * cur[s];
-      }
-    } else {
-#pragma omp simd reduction(+ : z)
-      for (std::size_t s = bd.lo; s < bd.hi; ++s) {
-        const double v = next[s] + next[s + 1] + skip[s + 2] * next[s + 2];
-        cur[s] = v;
-        z += a[s] * v;
-      }
-    }
-    if (!(z >= kMinOverlap && z < math::inf<double>())) return false;
-    const double inv_z = 1.0 / z;
+    const double* e = q.post + t * W;
+    double* bp = q.beta_rows + t * W;
+    const bool last = t + 1 == q.frames;
     double d = 0.0;
 #pragma omp simd reduction(+ : d)
     for (std::size_t s = bd.lo; s < bd.hi; ++s) {
-      const double bp = cur[s];
-      const double b = e[s] * bp;
-      e[s] = a[s] * bp * inv_z;
+      const double v = last ? (s + 2 >= S ? 1.0 : 0.0) : next[s] + next[s + 1] + skip[s + 2] * next[s + 2];
+      const double b = e[s] * v;
+      bp[s] = v;
       cur[s] = b;
       d += b;
     }
@@ -239,6 +227,18 @@ bool backward(const Sample<T>& q) {
     cur = swap;
   }
   return true;
+}
+
+// z_t = sum_s alpha_t(s) beta'_t(s): the normaliser of frame t's posteriors.
+template <class T>
+double overlap(const Sample<T>& q, std::size_t t) {
+  const Band bd = band(q, t);
+  const double* a = q.alpha + 2 + t * q.width;
+  const double* bp = q.beta_rows + t * q.width;
+  double z = 0.0;
+#pragma omp simd reduction(+ : z)
+  for (std::size_t s = bd.lo; s < bd.hi; ++s) z += a[s] * bp[s];
+  return z;
 }
 
 // The exact fallback: alpha and beta' in log space over every state, the posteriors into
@@ -324,7 +324,15 @@ void gradient_row(const Sample<T>& q, std::size_t t) {
   constexpr std::size_t kChunk = 256;
   double acc[kChunk], soft[kChunk];
   const Band bd = band(q, t);
-  const double* p = q.post + t * q.width;
+  const double* p = q.post + t * q.width;            // log space: the posteriors
+  const double* a = q.alpha + 2 + t * q.width;        // scaled: alpha beta' / z
+  const double* bp = q.beta_rows + t * q.width;
+  double inv_z = 1.0;
+  if (!q.log_space) {
+    const double z = overlap(q, t);
+    q.shift[t] = z;  // checked by the caller once every row is written
+    inv_z = 1.0 / z;
+  }
   const double lse = q.lse[t];
   for (std::size_t j0 = 0; j0 < q.distinct; j0 += kChunk) {
     const std::size_t n = q.distinct - j0 < kChunk ? q.distinct - j0 : kChunk;
@@ -333,9 +341,9 @@ void gradient_row(const Sample<T>& q, std::size_t t) {
       double sum = 0.0;
       for (std::int64_t i = q.class_start[j0 + j]; i < q.class_start[j0 + j + 1]; ++i) {
         const std::size_t s = std::size_t(q.class_state[i]);
-        if (s >= bd.lo && s < bd.hi) sum += p[s];
+        if (s >= bd.lo && s < bd.hi) sum += q.log_space ? p[s] : a[s] * bp[s];
       }
-      acc[j] = sum;
+      acc[j] = q.log_space ? sum : sum * inv_z;
     }
     if (q.from_logits) {
 #pragma omp simd
@@ -394,6 +402,7 @@ void ctc_sample(const CtcJob<T>& j, std::size_t b, int worker, int frame_threads
   q.lse = q.shift + frames;
   q.alpha = q.lse + frames;
   q.post = q.alpha + frames * W;
+  q.beta_rows = q.post + frames * W;
   for (std::size_t s = 0; s < S; ++s) ext[s] = s % 2 == 0 ? j.blank : labels[s / 2];
   for (std::size_t s = 0; s < W; ++s)
     skip[s] = s < S && s >= 2 && s % 2 == 1 && ext[s] != ext[s - 2] ? 1.0 : 0.0;
@@ -420,18 +429,37 @@ void ctc_sample(const CtcJob<T>& j, std::size_t b, int worker, int frame_threads
     q.lse[t] = q.from_logits ? log_partition(q.x + std::ptrdiff_t(t) * q.xt, q.xc, q.classes) : 0.0;
     emissions(q, t);
   });
+  // Alpha and beta' (at once on two threads when the frames are shared out), then the posteriors'
+  // normalisers z_t checked (every gradient; a value whose forward pass lost an alpha).
   double log_p = 0.0;
-  bool lost = false;
-  bool scaled = forward(q, log_p, lost);
-  if (scaled && (g || lost) && !backward(q)) scaled = false;
-  if (!scaled) log_p = log_space(q, g != nullptr);
+  bool lost = false, forward_ok = true, backward_ok = true;
+  q.log_space = false;
+  if (g && frame_threads > 1) {
+    for_each_frame(2, 2, [&](std::size_t pass) {
+      if (pass == 0) forward_ok = forward(q, log_p, lost);
+      else backward_ok = backward(q);
+    });
+  } else {
+    forward_ok = forward(q, log_p, lost);
+    if (forward_ok && (g || lost)) backward_ok = backward(q);
+  }
+  bool scaled = forward_ok && backward_ok;
+  if (scaled && (g || lost)) {
+    if (g) for_each_frame(frames, frame_threads, [&](std::size_t t) { gradient_row(q, t); });
+    else for_each_frame(frames, frame_threads, [&](std::size_t t) { q.shift[t] = overlap(q, t); });
+    for (std::size_t t = 0; t < frames; ++t) scaled &= q.shift[t] >= kMinOverlap && q.shift[t] < math::inf<double>();
+  }
+  if (!scaled) {
+    log_p = log_space(q, g != nullptr);
+    q.log_space = true;
+  }
   j.sample_loss[b] = -log_p;
   if (!g) return;
   if (!(log_p > neg_inf() && log_p < math::inf<double>())) {
     zero_rows(g, gt, gc, j.classes, 0, j.max_time);
     return;
   }
-  for_each_frame(frames, frame_threads, [&](std::size_t t) { gradient_row(q, t); });
+  if (!scaled) for_each_frame(frames, frame_threads, [&](std::size_t t) { gradient_row(q, t); });
   zero_rows(g, gt, gc, j.classes, frames, j.max_time);
 }
 
