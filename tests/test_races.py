@@ -114,3 +114,18 @@ def test_sign_labels_rewritten_during_a_call():
     g, buf = guarded((n,))
     race(y, [5.0, 1.0, 0.0, -1.0], lambda: lf.hinge.value_and_grad(x, y, out=g))
     assert_guards_intact(buf)
+
+
+@pytest.mark.parametrize("what", ["targets", "input_lengths", "target_lengths"])
+def test_ctc_targets_and_lengths_rewritten_during_a_call(what):
+    """CTC indexes the scores, its scratch and the gradient with labels and lengths: the call
+    driver copies them as it checks them."""
+    sys.path.insert(0, __import__("os").path.dirname(__file__))
+    from samples import draw_ctc
+    rng = np.random.default_rng(4)
+    x, targets, il, tl = draw_ctc(rng, batch=16, frames=60, classes=30, max_labels=20, padded=True)
+    inputs = {"targets": targets, "input_lengths": il, "target_lengths": tl}
+    out, buf = guarded(x.shape)
+    race(inputs[what], [10**6, -5, 2**40, 0, 61, 30, -(2**62)],
+         lambda: lf.ctc.value_and_grad(x, targets, il, tl, out=out, from_logits=True), calls=30)
+    assert_guards_intact(buf)

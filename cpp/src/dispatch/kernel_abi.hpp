@@ -177,9 +177,8 @@ constexpr std::size_t ctc_row_width(std::size_t states) { return states + 2; }
 constexpr std::size_t ctc_scratch_doubles(std::size_t frames, std::size_t states) {
   return 3 * frames * ctc_row_width(states) + 2 * frames + 3 * ctc_row_width(states);
 }
-// The extended label sequence, its distinct classes and, per class, the states that emit it
-// (with the counting sort's two work arrays).
-constexpr std::size_t ctc_scratch_indices(std::size_t states) { return 6 * ctc_row_width(states); }
+// The extended label sequence, its distinct classes and each state's index among them.
+constexpr std::size_t ctc_scratch_indices(std::size_t states) { return 3 * ctc_row_width(states); }
 
 template <class T>
 using CtcFn = void (*)(const CtcJob<T>&);

@@ -72,10 +72,9 @@ struct Sample {
   bool from_logits;
   double k;                 // gradient scale
   const std::int64_t* ext;  // l', `states` class indices
-  std::size_t distinct;     // classes of l'
+  std::size_t distinct;     // classes of l', in order of first appearance
   const std::int64_t* distinct_class;
-  const std::int64_t* class_start;  // states emitting class j: class_state[class_start[j] .. class_start[j + 1])
-  const std::int64_t* class_state;
+  const std::int64_t* state_class;  // per state: the index of its class among them
   const double* skip;       // skip[s] = 1 when the move s - 2 -> s is allowed
   double* alpha;            // frames rows of width: two pad cells, then the states
   double* post;             // frames rows: emissions (log space: then the posteriors), states from 0
@@ -119,29 +118,35 @@ double log_partition(const T* x, std::ptrdiff_t xc, std::size_t classes) {
   return double(m) + math::log(s);
 }
 
-// Step 2 for frame t: the band's emissions relative to their max.
+// Step 2 for frame t: the band's emissions relative to their max, one exponential per class of
+// l' (the blank stands at every other state). The class values go through the frame's beta'
+// row, which the backward pass fills later.
 template <class T>
 void emissions(const Sample<T>& q, std::size_t t) {
   const T* x = q.x + std::ptrdiff_t(t) * q.xt;
   double* e = q.post + t * q.width;
-  const std::int64_t* ext = q.ext;
+  double* cv = q.beta_rows + t * q.width;
+  const std::int64_t* cls = q.distinct_class;
+  const std::int64_t* sc = q.state_class;
   const std::ptrdiff_t xc = q.xc;
   const double lse = q.lse[t];
   const Band bd = band(q, t);
+#pragma omp simd
+  for (std::size_t j = 0; j < q.distinct; ++j) cv[j] = double(x[cls[j] * xc]) - lse;
   double m = neg_inf();
 #pragma omp simd reduction(max : m)
-  for (std::size_t s = bd.lo; s < bd.hi; ++s) {
-    const double v = double(x[ext[s] * xc]) - lse;
-    e[s] = v;
-    m = v > m ? v : m;
-  }
+  for (std::size_t s = bd.lo; s < bd.hi; ++s) m = cv[sc[s]] > m ? cv[sc[s]] : m;
   int beyond = !(m > neg_inf() && m < math::inf<double>());
 #pragma omp simd reduction(| : beyond)
   for (std::size_t s = bd.lo; s < bd.hi; ++s) {
-    const double d = e[s] - m;
+    const double d = cv[sc[s]] - m;
     beyond |= int(d < kEmissionFloor) & int(d > neg_inf());
-    e[s] = math::exp(d);
   }
+  // (A class outside the band may overflow here: only the band's states are read.)
+#pragma omp simd
+  for (std::size_t j = 0; j < q.distinct; ++j) cv[j] = math::exp(cv[j] - m);
+#pragma omp simd
+  for (std::size_t s = bd.lo; s < bd.hi; ++s) e[s] = cv[sc[s]];
   q.shift[t] = beyond ? math::nan<double>() : m;
 }
 
@@ -319,39 +324,32 @@ void gradient_row(const Sample<T>& q, std::size_t t) {
         g[std::ptrdiff_t(c) * q.gc] = k * math::exp(T(x[std::ptrdiff_t(c) * q.xc] - lse));
     }
   }
-  // The classes of l': their posteriors summed in state order, the softmax term in double (a
-  // chunk of classes at a time, so that its exponentials are one vector loop).
-  constexpr std::size_t kChunk = 256;
-  double acc[kChunk], soft[kChunk];
+  // The band's posteriors (scaled: alpha beta' / z_t, over the frame's emissions, done with),
+  // summed per class of l' in state order into the frame's alpha row (done with too); then the
+  // classes of l' get k (softmax - posterior) with the softmax term in double.
+  const std::size_t W = q.width;
   const Band bd = band(q, t);
-  const double* p = q.post + t * q.width;            // log space: the posteriors
-  const double* a = q.alpha + 2 + t * q.width;        // scaled: alpha beta' / z
-  const double* bp = q.beta_rows + t * q.width;
-  double inv_z = 1.0;
+  double* gamma = q.post + t * W;
   if (!q.log_space) {
     const double z = overlap(q, t);
     q.shift[t] = z;  // checked by the caller once every row is written
-    inv_z = 1.0 / z;
-  }
-  const double lse = q.lse[t];
-  for (std::size_t j0 = 0; j0 < q.distinct; j0 += kChunk) {
-    const std::size_t n = q.distinct - j0 < kChunk ? q.distinct - j0 : kChunk;
-    const std::int64_t* cls = q.distinct_class + j0;
-    for (std::size_t j = 0; j < n; ++j) {
-      double sum = 0.0;
-      for (std::int64_t i = q.class_start[j0 + j]; i < q.class_start[j0 + j + 1]; ++i) {
-        const std::size_t s = std::size_t(q.class_state[i]);
-        if (s >= bd.lo && s < bd.hi) sum += q.log_space ? p[s] : a[s] * bp[s];
-      }
-      acc[j] = q.log_space ? sum : sum * inv_z;
-    }
-    if (q.from_logits) {
+    const double inv_z = 1.0 / z;
+    const double* a = q.alpha + 2 + t * W;
+    const double* bp = q.beta_rows + t * W;
 #pragma omp simd
-      for (std::size_t j = 0; j < n; ++j) soft[j] = math::exp(double(x[cls[j] * q.xc]) - lse);
-    } else {
-      for (std::size_t j = 0; j < n; ++j) soft[j] = 0.0;
-    }
-    for (std::size_t j = 0; j < n; ++j) g[cls[j] * q.gc] = T(q.k * (soft[j] - acc[j]));
+    for (std::size_t s = bd.lo; s < bd.hi; ++s) gamma[s] = a[s] * bp[s] * inv_z;
+  }
+  double* acc = q.alpha + t * W;
+  const std::int64_t* cls = q.distinct_class;
+  for (std::size_t j = 0; j < q.distinct; ++j) acc[j] = 0.0;
+  for (std::size_t s = bd.lo; s < bd.hi; ++s) acc[q.state_class[s]] += gamma[s];
+  const double k = q.k, lse = q.lse[t];
+  if (q.from_logits) {
+#pragma omp simd
+    for (std::size_t j = 0; j < q.distinct; ++j)
+      g[cls[j] * q.gc] = T(k * (math::exp(double(x[cls[j] * q.xc]) - lse) - acc[j]));
+  } else {
+    for (std::size_t j = 0; j < q.distinct; ++j) g[cls[j] * q.gc] = T(-k * acc[j]);
   }
 }
 
@@ -388,14 +386,10 @@ void ctc_sample(const CtcJob<T>& j, std::size_t b, int worker, int frame_threads
   q.k = j.grad_scale ? j.grad_scale[b] : 0.0;
   const std::size_t S = q.states, W = q.width;
 
-  // l', the move mask, and l''s distinct classes with the states that emit each (grouped by
-  // class, in state order within a class).
+  // l', the move mask, and l''s distinct classes with each state's index among them.
   std::int64_t* ext = j.index_scratch + std::size_t(worker) * j.scratch_indices;
   std::int64_t* distinct_class = ext + W;
-  std::int64_t* class_start = distinct_class + W;
-  std::int64_t* class_state = class_start + W;
-  std::int64_t* state_class = class_state + W;
-  std::int64_t* next_slot = state_class + W;
+  std::int64_t* state_class = distinct_class + W;
   double* skip = j.scratch + std::size_t(worker) * j.scratch_doubles;
   q.beta = skip + W;
   q.shift = q.beta + 2 * W;
@@ -413,17 +407,11 @@ void ctc_sample(const CtcJob<T>& j, std::size_t b, int worker, int frame_threads
     if (k == distinct) distinct_class[distinct++] = ext[s];
     state_class[s] = std::int64_t(k);
   }
-  for (std::size_t k = 0; k <= distinct; ++k) class_start[k] = 0;
-  for (std::size_t s = 0; s < S; ++s) ++class_start[state_class[s] + 1];
-  for (std::size_t k = 0; k < distinct; ++k) class_start[k + 1] += class_start[k];
-  for (std::size_t k = 0; k < distinct; ++k) next_slot[k] = class_start[k];
-  for (std::size_t s = 0; s < S; ++s) class_state[next_slot[state_class[s]]++] = std::int64_t(s);
   q.ext = ext;
   q.skip = skip;
   q.distinct = distinct;
   q.distinct_class = distinct_class;
-  q.class_start = class_start;
-  q.class_state = class_state;
+  q.state_class = state_class;
 
   for_each_frame(frames, frame_threads, [&](std::size_t t) {
     q.lse[t] = q.from_logits ? log_partition(q.x + std::ptrdiff_t(t) * q.xt, q.xc, q.classes) : 0.0;
