@@ -107,9 +107,10 @@ def test_bitwise_identical_for_any_thread_count(batch, from_logits, threads):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_layouts_are_read_in_place_with_the_same_bits(dtype):
+@pytest.mark.parametrize("classes", [7, 19])
+def test_layouts_are_read_in_place_with_the_same_bits(dtype, classes, isa):
     rng = np.random.default_rng(2)
-    x, targets, il, tl = draw_ctc(rng, batch=4, frames=20, classes=7, logits=True, dtype=dtype)
+    x, targets, il, tl = draw_ctc(rng, batch=4, frames=20, classes=classes, logits=True, dtype=dtype)
     v, g = CTC.value_and_grad(x, targets, il, tl, from_logits=True, reduction="none")
     # (N, T, C), C-contiguous: batch_first.
     nt = np.ascontiguousarray(np.swapaxes(x, 0, 1))

@@ -97,7 +97,9 @@ LOSSFN_INLINE Band band(const Sample<T>& q, std::size_t t) {
   return {lo, hi};
 }
 
-// max + log sum exp over a row of scores, the sum in double.
+// max + log sum exp over a row of scores, the sum in double. The sum goes into kLanes partial
+// sums, class c into lane c % kLanes, added in a fixed order at the end: the same bits whether
+// the row is read with stride 1 (vectorized) or through a stride, on every ISA.
 template <class T>
 double log_partition(const T* x, std::ptrdiff_t xc, std::size_t classes) {
   T m = -math::inf<T>();
@@ -108,13 +110,21 @@ double log_partition(const T* x, std::ptrdiff_t xc, std::size_t classes) {
     for (std::size_t c = 0; c < classes; ++c) m = math::max(x[std::ptrdiff_t(c) * xc], m);
   }
   if (!(m > -math::inf<T>() && m < math::inf<T>())) return double(m) + 0.0 * double(m);  // -inf, inf or nan
-  double s = 0.0;
-  if (xc == 1) {
-#pragma omp simd reduction(+ : s)
-    for (std::size_t c = 0; c < classes; ++c) s += double(math::exp(T(x[c] - m)));
-  } else {
-    for (std::size_t c = 0; c < classes; ++c) s += double(math::exp(T(x[std::ptrdiff_t(c) * xc] - m)));
+  constexpr std::size_t kLanes = 8;
+  double lane[kLanes] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::size_t c0 = 0;
+  for (; c0 + kLanes <= classes; c0 += kLanes) {
+    const T* xs = x + std::ptrdiff_t(c0) * xc;
+    if (xc == 1) {
+#pragma omp simd
+      for (std::size_t l = 0; l < kLanes; ++l) lane[l] += double(math::exp(T(xs[l] - m)));
+    } else {
+#pragma omp simd
+      for (std::size_t l = 0; l < kLanes; ++l) lane[l] += double(math::exp(T(xs[std::ptrdiff_t(l) * xc] - m)));
+    }
   }
+  for (std::size_t c = c0; c < classes; ++c) lane[c - c0] += double(math::exp(T(x[std::ptrdiff_t(c) * xc] - m)));
+  const double s = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
   return double(m) + math::log(s);
 }
 
