@@ -118,8 +118,8 @@ def run_trial(loss, method, args, kwargs, guards):
 
 def spoil_call(loss, rng, method, args, kwargs, shape, unreduced_shape):
     """Spoils one to three parts of a valid call; returns the arguments and the out= guards."""
-    is_row = isinstance(loss, (lf.RowLoss, lf.RowFunction))
-    takes_weight = isinstance(loss, (lf.ElementwiseLoss, lf.RowLoss))
+    is_row = isinstance(loss, (lf.RowLoss, lf.RowFunction, lf.SegmentLoss))
+    takes_weight = isinstance(loss, (lf.ElementwiseLoss, lf.RowLoss, lf.SegmentLoss))
     takes_reduction = not isinstance(loss, lf.RowFunction)
     guards = []
     for _ in range(rng.integers(1, 4)):
@@ -188,6 +188,24 @@ def sequence_trial(loss, rng):
     return method, args, kwargs, guards
 
 
+def segment_trial(loss, rng):
+    shape, axis = (((2, 3, 5, 4), 1), ((3, 6, 7, 2), -1), ((4, 9), None), ((2, 1, 300, 120), 1))[rng.integers(0, 4)]
+    classes = 1 if axis is None else shape[axis]
+    pixel_shape = shape if axis is None else tuple(np.delete(np.array(shape), axis % len(shape)))
+    x = rng.uniform(0, 1, shape)
+    if rng.random() < 0.5:
+        x = x.astype(np.float32)
+    target = (rng.integers(0, classes, pixel_shape) if classes > 1 and rng.random() < 0.5
+              else (rng.random(shape) < 0.5).astype(np.float64))
+    method = ROW_METHODS[rng.integers(0, len(ROW_METHODS))]
+    kwargs = {"axis": axis}
+    if rng.random() < 0.3:
+        kwargs["per_sample"] = True
+    args, guards = spoil_call(loss, rng, method, [x, target], kwargs, shape,
+                              (shape[0],) if kwargs.get("per_sample") else ())
+    return method, args, kwargs, guards
+
+
 @pytest.fixture
 def watchdog():
     """A hung kernel ends the run with every thread's traceback instead of stalling CI."""
@@ -201,7 +219,8 @@ def watchdog():
 def test_malformed_calls_raise_value_or_type_errors_only(loss, watchdog):
     rng = np.random.default_rng(sum(map(ord, loss.name)))
     make = (elementwise_trial if isinstance(loss, lf.ElementwiseLoss) else
-            sequence_trial if isinstance(loss, lf.SequenceLoss) else row_trial)
+            sequence_trial if isinstance(loss, lf.SequenceLoss) else
+            segment_trial if isinstance(loss, lf.SegmentLoss) else row_trial)
     for _ in range(TRIALS):
         method, args, kwargs, guards = make(loss, rng)
         run_trial(loss, method, args, kwargs, guards)

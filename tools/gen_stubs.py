@@ -38,6 +38,7 @@ class _Loss:
 class ElementwiseLoss(_Loss): ...
 class RowLoss(_Loss): ...
 class RowFunction(_Loss): ...
+class SegmentLoss(_Loss): ...
 class SequenceLoss(_Loss): ...
 '''
 
@@ -49,6 +50,11 @@ def render():
         cls = "_" + "".join(part.title() for part in loss.name.split("_"))
         if isinstance(loss, lf.SequenceLoss):
             out.append(_sequence_stub(loss, cls))
+            continue
+        if isinstance(loss, lf.SegmentLoss):
+            kws = "".join(f", {k}: Any = {v!r}" for k, v in loss.spec.hyper.items())
+            common = f"pred: ArrayLike, target: ArrayLike, *, weight: Optional[ArrayLike] = None, reduction: Reduction = 'mean'{kws}"
+            out.append(_reduced_loss_stub(loss, cls, "SegmentLoss", common))
             continue
         if not isinstance(loss, lf.ElementwiseLoss):
             out.append(_row_stub(loss, cls))

@@ -631,6 +631,47 @@ py::array_t<std::int64_t, py::array::c_style | py::array::forcecast> int64_input
   return to_compute<std::int64_t>(a);
 }
 
+// The upstream gradient of a call with a reduction: a scalar, or (reduction none) an array of
+// the losses' shape kept alive in `keep`.
+template <class T, class Call>
+void set_upstream(Call& call, py::handle obj, Reduction reduction, const std::vector<py::ssize_t>& losses_shape,
+                  const char* shape_name, carray<T>& keep) {
+  py::object go;
+  call.grad_output = parse_grad_output(obj, true, reduction == Reduction::none, reduction, losses_shape, shape_name, go);
+  if (go) {
+    keep = to_compute<T>(py::reinterpret_borrow<py::array>(go));
+    call.grad_output_array = keep.data();
+  }
+  call.reduction = reduction;
+}
+
+// Sets the value outputs `what` asks for on `call` (a float, or the losses for reduction none),
+// runs `kernel` with the GIL released and returns what Python gets: the value, the gradient or
+// both.
+template <class T, class Call, class Kernel>
+py::object run_reduced(Call& call, int what, Reduction reduction, const std::vector<py::ssize_t>& losses_shape,
+                       const py::object& grad, Kernel&& kernel) {
+  double value = 0.0;
+  py::object values;
+  if (what == kValue || what == kValueAndGrad) {
+    if (reduction == Reduction::none) {
+      py::array_t<T> v(losses_shape);
+      call.loss = v.mutable_data();
+      values = std::move(v);
+    } else {
+      call.value = &value;
+    }
+  }
+  {
+    py::gil_scoped_release release;
+    kernel();
+  }
+  py::object v = values ? values : py::object(py::float_(value));
+  if (what == kValue) return v;
+  if (what == kValueAndGrad) return py::make_tuple(v, grad);
+  return grad;
+}
+
 // CTC: log_probs (T, N, C), or (N, T, C) with batch_first, read in place through its strides.
 template <class T>
 py::object ctc_t(int what, const py::array& scores_in, py::handle targets_obj, py::handle input_lengths_obj,
@@ -677,20 +718,10 @@ py::object ctc_t(int what, const py::array& scores_in, py::handle targets_obj, p
   call.target_lengths = target_lengths.data();
 
   const std::vector<py::ssize_t> per_sample{py::ssize_t(N)};
-  py::object go;
   carray<T> go_array;
-  call.grad_output = parse_grad_output(grad_output_obj, true, reduction == Reduction::none, reduction, per_sample,
-                                       "the per-sample losses' shape", go);
-  if (go) {
-    go_array = to_compute<T>(py::reinterpret_borrow<py::array>(go));
-    call.grad_output_array = go_array.data();
-  }
-  call.reduction = reduction;
-
-  const bool want_value = what == kValue || what == kValueAndGrad;
-  const bool want_grad = what == kValueAndGrad || what == kGrad;
-  py::object grad, value_arr;
-  if (want_grad) {
+  set_upstream(call, grad_output_obj, reduction, per_sample, "the per-sample losses' shape", go_array);
+  py::object grad;
+  if (what == kValueAndGrad || what == kGrad) {
     py::array_t<T> g = out_obj.is_none() ? py::array_t<T>(shape) : checked_out<T>(out_obj, shape, "out", "log_probs");
     call.grad = g.mutable_data();
     grad = std::move(g);
@@ -700,28 +731,11 @@ py::object ctc_t(int what, const py::array& scores_in, py::handle targets_obj, p
                      extent("input_lengths", call.input_lengths, N), extent("target_lengths", call.target_lengths, N),
                      extent("grad_output", call.grad_output_array, call.grad_output_array ? N : 0)});
   }
-  double value = 0.0;
-  if (want_value) {
-    if (reduction == Reduction::none) {
-      py::array_t<T> v(per_sample);
-      call.loss = v.mutable_data();
-      value_arr = std::move(v);
-    } else {
-      call.value = &value;
-    }
-  }
   lossfn::Ctc options;
   options.blank = blank;
   options.zero_infinity = zero_infinity;
   options.from_logits = from_logits;
-  {
-    py::gil_scoped_release release;
-    lossfn::ctc(call, options);
-  }
-  py::object v = value_arr ? value_arr : py::object(py::float_(value));
-  if (what == kValue) return v;
-  if (what == kValueAndGrad) return py::make_tuple(v, grad);
-  return grad;
+  return run_reduced<T>(call, what, reduction, per_sample, grad, [&] { lossfn::ctc(call, options); });
 }
 
 py::object ctc(int what, py::handle scores_obj, py::handle targets, py::handle input_lengths,
@@ -739,6 +753,135 @@ py::object ctc(int what, py::handle scores_obj, py::handle targets, py::handle i
 }
 
 // The fields every catalogue entry shares: id, name, family, parameter names and defaults.
+// Overlap losses: pred (batch, ..., classes, ...) with the class axis `axis` (>= 1), or no class
+// axis (axis < 0: one class, the pixels are everything after the batch axis); read as the
+// C-contiguous (batch, outer, classes, inner) of lossfn::SegmentCall.
+template <class T>
+py::object overlap_t(lossfn::Overlap loss, int what, const py::array& pred_in, int axis, py::handle target_obj,
+                     py::handle weight_obj, py::handle class_weight_obj, const lossfn::OverlapOptions& options_in,
+                     bool from_logits, Reduction reduction, py::handle grad_output_obj, py::handle out_obj) {
+  const char* name = lossfn::overlap_name(loss);
+  lossfn::OverlapOptions options = options_in;
+  const std::vector<py::ssize_t> shape = shape_of(pred_in);
+  std::vector<py::ssize_t> pixel_shape = shape;
+  lossfn::SegmentCall<T> call;
+  call.batch = std::size_t(shape[0]);
+  call.outer = 1;
+  call.classes = 1;
+  call.inner = 1;
+  if (axis < 0) {
+    for (std::size_t d = 1; d < shape.size(); ++d) call.inner *= std::size_t(shape[d]);
+  } else {
+    pixel_shape.erase(pixel_shape.begin() + axis);
+    for (int d = 1; d < axis; ++d) call.outer *= std::size_t(shape[std::size_t(d)]);
+    call.classes = std::size_t(shape[std::size_t(axis)]);
+    for (std::size_t d = std::size_t(axis) + 1; d < shape.size(); ++d) call.inner *= std::size_t(shape[d]);
+  }
+  const std::size_t C = call.classes;
+  if (C == 0) value_error(std::string(name) + ": pred: the class axis " + std::to_string(axis) + " has length 0");
+  options.activation = !from_logits ? lossfn::Activation::none
+                       : C == 1     ? lossfn::Activation::sigmoid
+                                    : lossfn::Activation::softmax;
+  carray<T> pred = to_compute<T>(pred_in);
+  call.pred = pred.data();
+
+  // The target: masks of pred's shape (or, with one class, of the pixel shape), or integer labels
+  // of the pixel shape.
+  py::array t = as_numeric_array(target_obj, "target");
+  carray<T> target;
+  py::array_t<std::int64_t, py::array::c_style | py::array::forcecast> labels;
+  if (has_shape(t, shape) || (C == 1 && has_shape(t, pixel_shape))) {
+    target = to_compute<T>(t);
+    call.target = target.data();
+  } else if (has_shape(t, pixel_shape)) {
+    const char kind = t.dtype().kind();
+    if (kind != 'i' && kind != 'u')
+      type_error("target: a target of the pixel shape " + tuple_str(pixel_shape) +
+                 " holds class labels and needs an integer dtype, got " + py::str(t.dtype()).cast<std::string>() +
+                 " (masks have pred's shape " + tuple_str(shape) + ")");
+    labels = int64_input(t, "target");
+    call.labels = labels.data();
+  } else {
+    value_error("target: shape " + shape_str(t) + " is neither pred's shape " + tuple_str(shape) +
+                " (masks) nor the pixel shape " + tuple_str(pixel_shape) + " (" +
+                (C == 1 ? std::string("a one-class mask") : "integer labels") + ")");
+  }
+
+  carray<T> weight;
+  if (!weight_obj.is_none()) {
+    py::array a = as_numeric_array(weight_obj, "weight");
+    if (!has_shape(a, pixel_shape)) {
+      try {
+        a = py::module_::import("numpy").attr("broadcast_to")(a, py::tuple(py::cast(pixel_shape)));
+      } catch (py::error_already_set&) {
+        value_error("weight: shape " + shape_str(a) + " cannot be broadcast to the pixel shape " + tuple_str(pixel_shape));
+      }
+    }
+    weight = to_compute<T>(a);
+    call.weight = weight.data();
+  }
+  std::vector<double> class_weight;
+  if (!class_weight_obj.is_none()) {
+    py::array a = as_numeric_array(class_weight_obj, "class_weight");
+    if (a.ndim() != 1 || std::size_t(a.shape(0)) != C)
+      value_error("class_weight: expected a 1-D array of length " + std::to_string(C) +
+                  " (the number of classes), got shape " + shape_str(a));
+    carray<double> cw = to_compute<double>(a);
+    class_weight.assign(cw.data(), cw.data() + cw.size());
+    call.class_weight = class_weight.data();
+  }
+
+  std::vector<py::ssize_t> out_shape;
+  if (options.per_sample) out_shape.push_back(shape[0]);
+  if (options.per_class) out_shape.push_back(py::ssize_t(C));
+  carray<T> go_array;
+  set_upstream(call, grad_output_obj, reduction, out_shape, "the losses' shape", go_array);
+  py::object grad;
+  if (what == kValueAndGrad || what == kGrad) {
+    py::array_t<T> g = out_obj.is_none() ? py::array_t<T>(shape) : checked_out<T>(out_obj, shape, "out", "pred");
+    call.grad = g.mutable_data();
+    grad = std::move(g);
+    const std::size_t n = std::size_t(pred.size()), pixels = n / C;
+    refuse_overlaps({extent("out", call.grad, n)},
+                    {extent("pred", call.pred, n), extent("target", call.target, call.target ? n : 0),
+                     extent("target", call.labels, call.labels ? pixels : 0),
+                     extent("weight", call.weight, call.weight ? pixels : 0),
+                     extent("grad_output", call.grad_output_array, call.grad_output_array ? std::size_t(go_array.size()) : 0)});
+  }
+  return run_reduced<T>(call, what, reduction, out_shape, grad, [&] { lossfn::overlap(loss, call, options); });
+}
+
+py::object overlap(int loss_id, int what, py::handle pred_obj, py::handle axis_obj, py::handle target,
+                   py::handle weight, py::handle class_weight, double smooth, double alpha, double beta, double gamma,
+                   bool squared, bool per_sample, bool per_class, bool from_logits, py::handle ignore_index,
+                   int reduction, py::handle grad_output, py::handle out) {
+  if (loss_id < 0 || loss_id >= int(lossfn::Overlap::count_)) value_error("loss: unknown id");
+  const lossfn::Overlap loss = lossfn::Overlap(loss_id);
+  py::array pred = as_numeric_array(pred_obj, "pred");
+  if (pred.ndim() == 0) value_error(std::string(lossfn::overlap_name(loss)) + ": pred: needs a batch axis");
+  int axis = -1;
+  if (!axis_obj.is_none()) {
+    const long a = axis_obj.cast<long>();
+    if (a < -pred.ndim() || a >= pred.ndim())
+      value_error("axis: " + std::to_string(a) + " is out of range for pred with " + std::to_string(pred.ndim()) +
+                  " dimensions");
+    axis = int(a < 0 ? a + pred.ndim() : a);
+    if (axis == 0) value_error("axis: the class axis cannot be axis 0, the batch axis (axis=None: no class axis)");
+  }
+  lossfn::OverlapOptions o;
+  o.smooth = smooth, o.alpha = alpha, o.beta = beta, o.gamma = gamma;
+  o.squared = squared, o.per_sample = per_sample, o.per_class = per_class;
+  if (!ignore_index.is_none()) {
+    o.has_ignore_index = true;
+    o.ignore_index = ignore_index.cast<std::int64_t>();
+  }
+  if (computes_in_float32(pred))
+    return overlap_t<float>(loss, what, pred, axis, target, weight, class_weight, o, from_logits, Reduction(reduction),
+                            grad_output, out);
+  return overlap_t<double>(loss, what, pred, axis, target, weight, class_weight, o, from_logits, Reduction(reduction),
+                           grad_output, out);
+}
+
 template <class Info>
 py::dict catalogue_entry(int id, const Info& info) {
   py::list names, defaults;
@@ -818,6 +961,12 @@ PYBIND11_MODULE(_core, m) {
   m.def("rows", &rows);
   m.def("row_loss_table", &row_loss_table);
   m.def("ctc", &ctc);
+  m.def("overlap", &overlap);
+  m.def("overlap_names", [] {
+    py::list names;
+    for (int k = 0; k < int(lossfn::Overlap::count_); ++k) names.append(lossfn::overlap_name(lossfn::Overlap(k)));
+    return names;
+  });
   m.def("version", [] { return std::string(lossfn::version()); });
   m.def("compiler", [] { return std::string(lossfn::compiler()); });
   m.def("has_openmp", &lossfn::has_openmp);

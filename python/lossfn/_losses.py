@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core, reference
-from .registry import ROW_SPECS, SEQUENCE_SPECS, SPECS, LossSpec, RowLossSpec, SequenceLossSpec
+from .registry import (ROW_SPECS, SEGMENT_SPECS, SEQUENCE_SPECS, SPECS, LossSpec, RowLossSpec, SegmentLossSpec,
+                       SequenceLossSpec)
 
 _REDUCTION = {"none": 0, "mean": 1, "sum": 2}
 _VALUE, _VALUE_AND_GRAD, _GRAD, _HESS, _GRAD_HESS = range(5)
@@ -54,6 +55,17 @@ def _reduction_code(reduction):
         return _REDUCTION[reduction]
     except (KeyError, TypeError):
         raise ValueError(f"reduction: must be 'mean', 'sum' or 'none', got {reduction!r}") from None
+
+
+def _ignore_index(value):
+    """ignore_index as an int (or None): a label value, in int64's range."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"ignore_index: expected an int or None, got {type(value).__name__}")
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        raise ValueError(f"ignore_index: {value} is outside the int64 range of labels")
+    return int(value)
 
 
 class _LossObject:
@@ -174,13 +186,7 @@ class _RowBase(_LossObject):
             shape = np.shape(logits)
             classes = shape[axis] if -len(shape) <= axis < len(shape) else 0
             class_weight = np.full(classes, float(class_weight))
-        ignore_index = values.get("ignore_index")
-        if ignore_index is not None and (isinstance(ignore_index, bool) or
-                                         not isinstance(ignore_index, (int, np.integer))):
-            raise TypeError(f"ignore_index: expected an int or None, got {type(ignore_index).__name__}")
-        if ignore_index is not None and not _INT64_MIN <= ignore_index <= _INT64_MAX:
-            raise ValueError(f"ignore_index: {ignore_index} is outside the int64 range of labels")
-        return params, class_weight, ignore_index
+        return params, class_weight, _ignore_index(values.get("ignore_index"))
 
     @staticmethod
     def _axis(axis):
@@ -322,6 +328,63 @@ class SequenceLoss(_LossObject):
                          from_logits, batch_first, reduction, None, out)
 
 
+class SegmentLoss(_LossObject):
+    """An overlap loss (dice, jaccard, tversky, focal_tversky): sums per sample and class over the pixels.
+
+    ``pred`` is (N, ..., C, ...) with the class axis ``axis`` (default 1, NCHW; ``axis=-1`` for
+    NHWC; ``axis=None`` for no class axis: one class, every axis after the first is pixels).
+    ``target`` has pred's shape (masks, 0/1 or soft) or the pixel shape (pred's without the class
+    axis): integer class labels, one-hot implied (with one class, a mask). ``weight`` is
+    per pixel (broadcast to the pixel shape).
+    """
+
+    def __init__(self, spec: SegmentLossSpec, loss_id: int):
+        super().__init__(spec, {"id": loss_id, "params": []})
+        hyper = ", ".join(f"{k}={v!r}" for k, v in spec.hyper.items())
+        self.__doc__ = (f"{spec.name}: {spec.formula}\n\nPeer: {spec.peer}. {spec.note[0].upper()}{spec.note[1:]}."
+                        f"\nInputs: pred, target. Keywords: {hyper}, weight=None, reduction='mean'.")
+
+    @property
+    def inputs(self):
+        return ("pred", "target")
+
+    @property
+    def differentiable_inputs(self):
+        return ("pred",)
+
+    def _run(self, what, pred, target, weight, reduction, grad_output, out, hyper):
+        hyper = dict(hyper)
+        axis = hyper.pop("axis", self._hyper_defaults["axis"])  # an int, or None: no class axis
+        _check_hyper_types(self.name, self._hyper_defaults, hyper)
+        v = dict(self._hyper_defaults, **hyper)
+        if axis is not None and (isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer))):
+            raise TypeError(f"axis: expected an int or None, got {type(axis).__name__}")
+        if axis is not None and not -(2**31) <= axis < 2**31:
+            raise ValueError(f"axis: {axis} is out of range")
+        ignore_index = _ignore_index(v["ignore_index"])
+        # alpha, beta, gamma: tversky's and focal_tversky's; the others pass the kernel's neutral values.
+        smooth, alpha, beta, gamma = _kernel_numbers(("smooth", "alpha", "beta", "gamma"),
+                                                     dict({"alpha": 0.5, "beta": 0.5, "gamma": 1.0}, **v))
+        return _core.overlap(self._id, what, pred, None if axis is None else int(axis), target, weight,
+                             v["class_weight"], smooth, alpha, beta, gamma, _switch("squared", v["squared"]),
+                             _switch("per_sample", v["per_sample"]), _switch("per_class", v["per_class"]),
+                             _switch("from_logits", v["from_logits"]),
+                             ignore_index, _reduction_code(reduction),
+                             grad_output, out)
+
+    def __call__(self, pred, target, *, weight=None, reduction="mean", **hyper):
+        """The loss: a float for "mean"/"sum"; for "none" one loss per sample (per_sample) and class (per_class)."""
+        return self._run(_VALUE, pred, target, weight, reduction, None, None, hyper)
+
+    def grad(self, pred, target, *, weight=None, reduction="mean", grad_output=None, out=None, **hyper):
+        """Gradient w.r.t. pred (the logits with from_logits), times grad_output."""
+        return self._run(_GRAD, pred, target, weight, reduction, grad_output, out, hyper)
+
+    def value_and_grad(self, pred, target, *, weight=None, reduction="mean", out=None, **hyper):
+        """(value, grad): one pass for the sums, one for the gradient."""
+        return self._run(_VALUE_AND_GRAD, pred, target, weight, reduction, None, out, hyper)
+
+
 def build_losses():
     infos = {info["name"]: info for info in _core.loss_table()}
     row_infos = {info["name"]: info for info in _core.row_loss_table()}
@@ -332,6 +395,11 @@ def build_losses():
     for spec in ROW_SPECS:
         cls = RowFunction if spec.family == "utility" else RowLoss
         losses[spec.name] = cls(spec, row_infos[spec.name])
+    overlap_ids = {name: k for k, name in enumerate(_core.overlap_names())}
+    if set(overlap_ids) != {spec.name for spec in SEGMENT_SPECS}:
+        raise ImportError(f"lossfn: registry and kernels disagree on {sorted(set(overlap_ids) ^ {s.name for s in SEGMENT_SPECS})}")
+    for spec in SEGMENT_SPECS:
+        losses[spec.name] = SegmentLoss(spec, overlap_ids[spec.name])
     for spec in SEQUENCE_SPECS:
         losses[spec.name] = SequenceLoss(spec)
     return losses

@@ -25,6 +25,7 @@ static int value_error(lossfn_status status, const char* needle) {
 
 static void row_losses(void);
 static void ctc(void);
+static void overlap(void);
 
 int main(void) {
   const double pred[3] = {1.0, 2.0, 3.0}, target[3] = {1.0, 1.0, 1.0};
@@ -91,6 +92,7 @@ int main(void) {
 
   row_losses();
   ctc();
+  overlap();
 
   if (failures) fprintf(stderr, "%d failure(s)\n", failures);
   else printf("C ABI: all checks passed\n");
@@ -287,4 +289,61 @@ static void ctc(void) {
   CHECK(value_error(lossfn_ctc_value_f64(&in, &value, NULL), "log_probs"));
   in.log_probs = lp;
   CHECK(lossfn_ctc_value_f64(&in, &value, NULL) == LOSSFN_OK && lossfn_last_error()[0] == '\0');
+}
+
+/* dice of p = (1, 0, .5, .5), t = (1, 0, 1, 0), smooth 1: I = 1.5, P = G = 2, loss 1 - 4/5 = 0.2,
+ * d loss / d p_i = -2/5 t_i + 4/25. */
+static void overlap(void) {
+  double p[4] = {1, 0, .5, .5}, t[4] = {1, 0, 1, 0}, grad[4], value = 0, per[2];
+  float p32[4], t32[4], grad32[4];
+  double probs[4] = {.8, .3, .2, .7}, one_hot[4] = {1, 0, 0, 1}, g_dense[4], g_labels[4], v_dense = 0, v_labels = 0;
+  int64_t labels[2] = {0, 1}, bad_labels[2] = {0, 7};
+  int i;
+  lossfn_segment_f64 in;
+  lossfn_segment_f32 in32;
+  for (i = 0; i < 4; ++i) p32[i] = (float)p[i], t32[i] = (float)t[i];
+  memset(&in, 0, sizeof in);
+  in.batch = 1, in.outer = 1, in.classes = 1, in.inner = 4, in.pred = p, in.target = t;
+  in.smooth = 1, in.alpha = .5, in.beta = .5, in.gamma = 1, in.reduction = LOSSFN_REDUCTION_MEAN;
+  CHECK(lossfn_overlap_value_and_grad_f64(LOSSFN_DICE, &in, &value, NULL, grad) == LOSSFN_OK && close_to(value, 0.2));
+  CHECK(close_to(grad[0], -0.24) && close_to(grad[1], 0.16) && close_to(grad[2], -0.24) && close_to(grad[3], 0.16));
+  CHECK(lossfn_overlap_value_f64(LOSSFN_JACCARD, &in, &value, NULL) == LOSSFN_OK && close_to(value, 1 - 2.5 / 3.5));
+  /* tversky with alpha = beta = 1 is jaccard; focal_tversky with gamma 2 its square */
+  in.alpha = 1, in.beta = 1, in.gamma = 2;
+  CHECK(lossfn_overlap_value_f64(LOSSFN_TVERSKY, &in, &value, NULL) == LOSSFN_OK && close_to(value, 1 - 2.5 / 3.5));
+  CHECK(lossfn_overlap_value_f64(LOSSFN_FOCAL_TVERSKY, &in, &value, NULL) == LOSSFN_OK &&
+        close_to(value, (1 - 2.5 / 3.5) * (1 - 2.5 / 3.5)));
+  in.reduction = LOSSFN_REDUCTION_NONE;
+  CHECK(lossfn_overlap_value_f64(LOSSFN_DICE, &in, NULL, per) == LOSSFN_OK && close_to(per[0], 0.2));
+  memcpy(&in32, &in, sizeof in32);
+  in32.pred = p32, in32.target = t32, in32.reduction = LOSSFN_REDUCTION_SUM;
+  CHECK(lossfn_overlap_grad_f32(LOSSFN_DICE, &in32, grad32, 2.0, NULL) == LOSSFN_OK);
+  CHECK(close_f32(grad32[0], -0.48) && close_f32(grad32[1], 0.32));
+
+  /* two classes over two pixels: integer labels give what their one-hot masks give */
+  memset(&in, 0, sizeof in);
+  in.batch = 1, in.outer = 1, in.classes = 2, in.inner = 2, in.pred = probs, in.target = one_hot, in.smooth = 1;
+  in.reduction = LOSSFN_REDUCTION_MEAN;
+  CHECK(lossfn_overlap_value_and_grad_f64(LOSSFN_DICE, &in, &v_dense, NULL, g_dense) == LOSSFN_OK);
+  in.target = NULL, in.labels = labels;
+  CHECK(lossfn_overlap_value_and_grad_f64(LOSSFN_DICE, &in, &v_labels, NULL, g_labels) == LOSSFN_OK);
+  CHECK(close_to(v_dense, v_labels));
+  for (i = 0; i < 4; ++i) CHECK(close_to(g_dense[i], g_labels[i]));
+
+  /* errors: a status and a message naming the argument */
+  CHECK(value_error(lossfn_overlap_value_f64(LOSSFN_DICE, NULL, &value, NULL), "in"));
+  CHECK(value_error(lossfn_overlap_value_f64((lossfn_overlap_loss)9, &in, &value, NULL), "loss"));
+  CHECK(value_error(lossfn_overlap_grad_f64(LOSSFN_DICE, &in, NULL, 1.0, NULL), "grad"));
+  in.labels = bad_labels;
+  CHECK(value_error(lossfn_overlap_value_f64(LOSSFN_DICE, &in, &value, NULL), "target: label 7"));
+  in.labels = labels, in.target = one_hot;
+  CHECK(value_error(lossfn_overlap_value_f64(LOSSFN_DICE, &in, &value, NULL), "target"));
+  in.target = NULL, in.smooth = -1;
+  CHECK(value_error(lossfn_overlap_value_f64(LOSSFN_DICE, &in, &value, NULL), "smooth"));
+  in.smooth = 1, in.alpha = 0, in.beta = 0;
+  CHECK(value_error(lossfn_overlap_value_f64(LOSSFN_TVERSKY, &in, &value, NULL), "alpha"));
+  in.activation = 3;
+  CHECK(value_error(lossfn_overlap_value_f64(LOSSFN_DICE, &in, &value, NULL), "activation"));
+  in.activation = 2;
+  CHECK(lossfn_overlap_value_f64(LOSSFN_DICE, &in, &value, NULL) == LOSSFN_OK && lossfn_last_error()[0] == '\0');
 }

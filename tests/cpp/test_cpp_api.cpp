@@ -38,6 +38,7 @@ static void expect_error(F&& f, const char* needle) {
 
 static void row_losses();
 static void ctc();
+static void overlap();
 
 int main() {
   CHECK(std::string(lossfn::version()) == LOSSFN_VERSION_STRING);
@@ -167,6 +168,7 @@ int main() {
 
   row_losses();
   ctc();
+  overlap();
 
   if (failures) std::fprintf(stderr, "%d failure(s)\n", failures);
   else std::printf("C++ API: all checks passed (isa %s)\n", lossfn::isa_name(lossfn::active_isa()));
@@ -464,4 +466,43 @@ static void ctc() {
   lossfn::Ctc blank_two;
   blank_two.blank = 2;
   expect_error([&] { lossfn::ctc(call, blank_two); }, "is the blank");
+}
+
+// The same logits read as NCHW (outer 1, inner H*W) and NHWC (outer H*W, inner 1) give the same
+// loss and the same gradient, transposed; bad options throw naming the argument.
+static void overlap() {
+  const std::size_t N = 2, C = 3, P = 5;
+  double nchw[N * C * P], nhwc[N * P * C], g1[N * C * P], g2[N * P * C];
+  std::int64_t labels[N * P];
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t i = 0; i < P; ++i) {
+      labels[n * P + i] = std::int64_t((n + 2 * i) % C);
+      for (std::size_t c = 0; c < C; ++c) {
+        const double v = std::sin(double(1 + n * 11 + c * 5 + i));
+        nchw[(n * C + c) * P + i] = v;
+        nhwc[(n * P + i) * C + c] = v;
+      }
+    }
+  lossfn::OverlapOptions o;
+  o.activation = lossfn::Activation::softmax;
+  o.per_sample = true;
+  double v1 = 0, v2 = 0;
+  lossfn::SegmentCall<double> a;
+  a.batch = N, a.outer = 1, a.classes = C, a.inner = P, a.pred = nchw, a.labels = labels;
+  a.value = &v1, a.grad = g1;
+  lossfn::overlap(lossfn::Overlap::tversky, a, o);
+  lossfn::SegmentCall<double> b = a;
+  b.outer = P, b.inner = 1, b.pred = nhwc, b.value = &v2, b.grad = g2;
+  lossfn::overlap(lossfn::Overlap::tversky, b, o);
+  CHECK(close(v1, v2) && v1 > 0 && v1 < 1);
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t i = 0; i < P; ++i)
+      for (std::size_t c = 0; c < C; ++c) CHECK(close(g1[(n * C + c) * P + i], g2[(n * P + i) * C + c], 1e-12));
+  CHECK(std::string(lossfn::overlap_name(lossfn::Overlap::focal_tversky)) == "focal_tversky");
+  o.smooth = -1;
+  expect_error([&] { lossfn::overlap(lossfn::Overlap::dice, a, o); }, "smooth");
+  o.smooth = 1, o.alpha = 0, o.beta = 0;
+  expect_error([&] { lossfn::overlap(lossfn::Overlap::tversky, a, o); }, "alpha");
+  a.reduction = lossfn::Reduction::none;
+  expect_error([&] { lossfn::overlap(lossfn::Overlap::dice, a, lossfn::OverlapOptions{}); }, "value");
 }

@@ -239,6 +239,61 @@ LOSSFN_CTC_STRUCT(f32, float)
 LOSSFN_CTC_STRUCT(f64, double)
 #undef LOSSFN_CTC_STRUCT
 
+/* Overlap losses (segmentation), f32 and f64: lossfn_overlap_value_<t>, _value_and_grad_<t>,
+ * _grad_<t>, with `loss` one of lossfn_overlap_loss. The call's inputs, lossfn_segment_<t>:
+ *
+ *   size_t batch, outer, classes, inner;  the scores are C-contiguous (batch, outer, classes,
+ *                                         inner): NCHW is {N, 1, C, H*W}, NHWC {N, H*W, C, 1};
+ *                                         pixel arrays are (batch, outer, inner)
+ *   const T* pred;                        probabilities, or logits with an activation
+ *   const T* target;                      dense masks of pred's shape, or NULL with
+ *   const int64_t* labels;                pixel-shaped class indices in [0, classes)
+ *   const T* weight;                      pixel weights, or NULL
+ *   const double* class_weight;           classes weights >= 0, or NULL
+ *   double smooth, alpha, beta, gamma;    alpha, beta: tversky and focal_tversky; gamma: focal
+ *   int squared, per_sample, per_class;   nonzero: squared denominators (V-Net); a segment per
+ *                                         sample and class (else per class over the batch);
+ *                                         reduction none writes one loss per segment
+ *   int activation;                       0 probabilities, 1 sigmoid, 2 softmax over the classes
+ *   int has_ignore_index;                 nonzero: pixels whose label (or one-class mask value)
+ *   int64_t ignore_index;                 equals ignore_index count nowhere
+ *   lossfn_reduction reduction;           over the samples' losses (class-weighted means)
+ *
+ * Formulas and conventions: lossfn/segmentation.hpp. value: mean/sum; loss: none (samples, or
+ * samples * classes with per_class; with per_sample 0 the batch is one sample); grad: pred's
+ * shape, of the reduced loss times grad_output (none: of each loss times grad_output_array). */
+typedef enum lossfn_overlap_loss {
+  LOSSFN_DICE = 0,
+  LOSSFN_JACCARD = 1,
+  LOSSFN_TVERSKY = 2,
+  LOSSFN_FOCAL_TVERSKY = 3
+} lossfn_overlap_loss;
+
+#define LOSSFN_SEGMENT_STRUCT(t, T)                                                                        \
+  typedef struct lossfn_segment_##t {                                                                      \
+    size_t batch, outer, classes, inner;                                                                   \
+    const T* pred;                                                                                         \
+    const T* target;                                                                                       \
+    const int64_t* labels;                                                                                 \
+    const T* weight;                                                                                       \
+    const double* class_weight;                                                                            \
+    double smooth, alpha, beta, gamma;                                                                     \
+    int squared, per_sample, per_class;                                                                    \
+    int activation;                                                                                        \
+    int has_ignore_index;                                                                                  \
+    int64_t ignore_index;                                                                                  \
+    lossfn_reduction reduction;                                                                            \
+  } lossfn_segment_##t;                                                                                    \
+  lossfn_status lossfn_overlap_value_##t(lossfn_overlap_loss loss, const lossfn_segment_##t* in, double* value, \
+                                         T* losses);                                                       \
+  lossfn_status lossfn_overlap_value_and_grad_##t(lossfn_overlap_loss loss, const lossfn_segment_##t* in,   \
+                                                  double* value, T* losses, T* grad);                      \
+  lossfn_status lossfn_overlap_grad_##t(lossfn_overlap_loss loss, const lossfn_segment_##t* in, T* grad,    \
+                                        double grad_output, const T* grad_output_array);
+LOSSFN_SEGMENT_STRUCT(f32, float)
+LOSSFN_SEGMENT_STRUCT(f64, double)
+#undef LOSSFN_SEGMENT_STRUCT
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,10 +2,11 @@
 // Umbrella header of the C++ API (C++17): the core (Loss, RowLoss, their infos, run, threads,
 // ISA), one typed struct per elementwise loss with value / value_and_grad / grad / hess
 // templates (losses.hpp), and one per row loss or softmax utility with value / value_and_grad /
-// grad and apply / vjp over RowInputs (row_losses.hpp), and CTC (sequence.hpp). See docs/cpp.md.
+// grad and apply / vjp over RowInputs (row_losses.hpp), CTC (sequence.hpp) and the overlap losses (segmentation.hpp). See docs/cpp.md.
 #pragma once
 
 #include "lossfn/core.hpp"
 #include "lossfn/losses.hpp"
 #include "lossfn/row_losses.hpp"
+#include "lossfn/segmentation.hpp"
 #include "lossfn/sequence.hpp"

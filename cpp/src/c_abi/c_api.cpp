@@ -8,6 +8,7 @@
 #include <string>
 
 #include "lossfn/core.hpp"
+#include "lossfn/segmentation.hpp"
 #include "lossfn/sequence.hpp"
 
 namespace {
@@ -123,6 +124,46 @@ lossfn_status ctc_call(const In* in, double* value, T* loss, T* grad, double gra
     options.zero_infinity = in->zero_infinity != 0;
     options.from_logits = in->from_logits != 0;
     lossfn::ctc(c, options);
+  });
+}
+
+// Overlap calls: lossfn_segment_f32 / _f64 into a SegmentCall and its options.
+template <class T, class In>
+lossfn_status overlap_call(lossfn_overlap_loss loss, const In* in, double* value, T* losses, T* grad,
+                           double grad_output, const T* grad_output_array, const char* refuse = nullptr) {
+  return guarded([&] {
+    if (refuse) value_error(refuse);
+    if (in == nullptr) value_error("in: null pointer");
+    if (int(loss) < 0 || int(loss) >= int(lossfn::Overlap::count_)) value_error("loss: unknown overlap loss");
+    lossfn::SegmentCall<T> c;
+    c.batch = in->batch;
+    c.outer = in->outer;
+    c.classes = in->classes;
+    c.inner = in->inner;
+    c.pred = in->pred;
+    c.target = in->target;
+    c.labels = in->labels;
+    c.weight = in->weight;
+    c.class_weight = in->class_weight;
+    c.reduction = to_reduction(in->reduction);
+    c.value = value;
+    c.loss = losses;
+    c.grad = grad;
+    c.grad_output = grad_output;
+    c.grad_output_array = grad_output_array;
+    lossfn::OverlapOptions o;
+    o.smooth = in->smooth;
+    o.alpha = in->alpha;
+    o.beta = in->beta;
+    o.gamma = in->gamma;
+    o.squared = in->squared != 0;
+    o.per_sample = in->per_sample != 0;
+    o.per_class = in->per_class != 0;
+    if (in->activation < 0 || in->activation > 2) value_error("in->activation: must be 0, 1 or 2");
+    o.activation = lossfn::Activation(in->activation);
+    o.has_ignore_index = in->has_ignore_index != 0;
+    o.ignore_index = in->ignore_index;
+    lossfn::overlap(lossfn::Overlap(loss), c, o);
   });
 }
 
@@ -348,5 +389,23 @@ LOSSFN_ROW_LOSSES(LOSSFN_DEFINE_ROWS)
   }
 LOSSFN_DEFINE_CTC(f32, float)
 LOSSFN_DEFINE_CTC(f64, double)
+
+#define LOSSFN_DEFINE_OVERLAP(t, T)                                                                \
+  lossfn_status lossfn_overlap_value_##t(lossfn_overlap_loss loss, const lossfn_segment_##t* in,   \
+                                         double* value, T* losses) {                               \
+    return overlap_call<T>(loss, in, value, losses, nullptr, 1.0, nullptr);                         \
+  }                                                                                                 \
+  lossfn_status lossfn_overlap_value_and_grad_##t(lossfn_overlap_loss loss, const lossfn_segment_##t* in, \
+                                                  double* value, T* losses, T* grad) {              \
+    return overlap_call<T>(loss, in, value, losses, grad, 1.0, nullptr);                            \
+  }                                                                                                 \
+  lossfn_status lossfn_overlap_grad_##t(lossfn_overlap_loss loss, const lossfn_segment_##t* in, T* grad, \
+                                        double grad_output, const T* grad_output_array) {           \
+    if (grad == nullptr)                                                                            \
+      return overlap_call<T>(loss, in, nullptr, nullptr, nullptr, 0.0, nullptr, "grad: null pointer"); \
+    return overlap_call<T>(loss, in, nullptr, nullptr, grad, grad_output, grad_output_array);      \
+  }
+LOSSFN_DEFINE_OVERLAP(f32, float)
+LOSSFN_DEFINE_OVERLAP(f64, double)
 
 }  // extern "C"

@@ -59,17 +59,8 @@ void run_impl(const CtcCall<T>& c, const Ctc& options) {
     fail(msg.str());
   }
   const Reduction reduction = c.reduction;
-  if (reduction != Reduction::none && reduction != Reduction::mean && reduction != Reduction::sum)
-    fail("reduction: must be none, mean or sum");
-  const bool reduced = reduction != Reduction::none;
-  if (reduced && c.loss) fail("loss: per-sample losses are written only for reduction none");
-  if (!reduced && c.value) fail("value: a reduced value is written only for reduction mean or sum");
-  const bool want_value = reduced ? c.value != nullptr : c.loss != nullptr;
-  const bool want_grad = c.grad != nullptr;
-  if (!want_value && !want_grad) fail(std::string("no output requested: pass ") + (reduced ? "value" : "loss") + " or grad");
-  if (c.grad_output_array && reduced) fail("grad_output: an array upstream gradient needs reduction none");
-  if (c.grad_output_array && !want_grad) fail("grad_output: an upstream gradient needs a gradient output");
-  if (c.grad_output_array && want_value) fail("grad_output: an array needs a gradient-only call");
+  const Requested requested = check_outputs(reduction, c.value, c.loss, c.grad, c.grad_output_array);
+  const bool want_value = requested.value, want_grad = requested.grad;
 
   const std::size_t extent[3] = {T_, N, C};
   if (C != 0 && N != 0 && (N > std::size_t(PTRDIFF_MAX) / C || T_ > std::size_t(PTRDIFF_MAX) / (N * C)))

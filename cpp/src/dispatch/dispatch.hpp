@@ -45,5 +45,26 @@ template <class P>
 void check_optional(const P* p, std::size_t n, const char* name) {
   if (p != nullptr) require(p, n, name);
 }
+
+// The outputs of a call with a reduction (CTC, the overlap losses): a reduced value for mean and
+// sum, per-term losses for none, a gradient, an upstream gradient array (none, gradient only).
+// Fails on a combination that does not fit; says which outputs are requested.
+struct Requested {
+  bool value, grad;
+};
+inline Requested check_outputs(Reduction reduction, const void* value, const void* loss, const void* grad,
+                               const void* grad_output_array) {
+  if (reduction != Reduction::none && reduction != Reduction::mean && reduction != Reduction::sum)
+    fail("reduction: must be none, mean or sum");
+  const bool reduced = reduction != Reduction::none;
+  if (reduced && loss) fail("loss: per-sample losses are written only for reduction none");
+  if (!reduced && value) fail("value: a reduced value is written only for reduction mean or sum");
+  const Requested r{reduced ? value != nullptr : loss != nullptr, grad != nullptr};
+  if (!r.value && !r.grad) fail(std::string("no output requested: pass ") + (reduced ? "value" : "loss") + " or grad");
+  if (grad_output_array && reduced) fail("grad_output: an array upstream gradient needs reduction none");
+  if (grad_output_array && !r.grad) fail("grad_output: an upstream gradient needs a gradient output");
+  if (grad_output_array && r.value) fail("grad_output: an array needs a gradient-only call");
+  return r;
+}
 }  // namespace detail
 }  // namespace lossfn

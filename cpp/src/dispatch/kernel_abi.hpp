@@ -183,6 +183,58 @@ constexpr std::size_t ctc_scratch_indices(std::size_t states) { return 3 * ctc_r
 template <class T>
 using CtcFn = void (*)(const CtcJob<T>&);
 
+// One pass of an overlap loss (the segment shape). The scores (and a dense target) are
+// C-contiguous (batch, outer, classes, inner); pixel arrays (labels, weight) are (batch, outer,
+// inner). Work items are (sample, range of pixels) of segment_item_pixels(classes) pixels, the
+// same for both passes and any thread count; a pixel range is cut into tiles of at most
+// segment_tile(classes) pixels along `inner`.
+//   stats pass: stats[(n * classes + c) * kSegmentStats + k], k: sum w p t, sum w p (or w p^2),
+//               sum w t (or w t^2) over sample n's pixels; each item's sums are formed in eight
+//               fixed lanes (pixel j of a tile in lane j % 8) and the items added in order.
+//   grad pass:  grad = d/dp of sum_{n,c} coef_I(n,c) I(n,c) + coef_P(n,c) P(n,c), through the
+//               activation: coef[(n * classes + c) * 2 + {0, 1}].
+template <class T>
+struct SegmentJob {
+  std::size_t batch, outer, classes, inner;
+  const T* pred;
+  const T* target;               // dense, or nullptr with labels
+  const std::int64_t* labels;
+  const T* weight;               // or nullptr
+  int activation;                // lossfn::Activation
+  bool squared;
+  bool has_ignore_index;
+  std::int64_t ignore_index;
+  double* stats;                 // stats pass: out
+  unsigned* bad_labels;          // stats pass: set to 1 when a label outside [0, classes) is read
+  const double* coef;            // grad pass
+  T* grad;                       // grad pass
+  int threads;
+  double* partials;              // stats pass: items * classes * kSegmentStats
+  T* scratch;                    // per worker: segment_scratch(classes) elements
+};
+
+constexpr std::size_t kSegmentStats = 3;
+constexpr std::size_t kSegmentLanes = 8;
+// Pixels per tile: the softmax over the classes of a tile of pixels is formed in a scratch of
+// classes x tile values (a few kilobytes), for 8 to 256 pixels.
+constexpr std::size_t segment_tile(std::size_t classes) {
+  const std::size_t tile = 4096 / classes / kSegmentLanes * kSegmentLanes;
+  return tile < kSegmentLanes ? kSegmentLanes : tile > 256 ? 256 : tile;
+}
+// Pixels per work item: about kBlock scores.
+constexpr std::size_t segment_item_pixels(std::size_t classes) {
+  return classes >= (std::size_t(1) << 14) ? 1 : (std::size_t(1) << 14) / classes;
+}
+// Per worker: the tile's probabilities and its upstream gradients (classes x tile each), and
+// five pixel rows (weights, labels as T, one class's targets, two softmax rows).
+constexpr std::size_t kSegmentRows = 5;
+constexpr std::size_t segment_scratch(std::size_t classes) {
+  return (2 * classes + kSegmentRows) * segment_tile(classes);
+}
+
+template <class T>
+using SegmentFn = void (*)(const SegmentJob<T>&);
+
 struct KernelTable {
   RowFn<float> rows_f32[int(RowLoss::count_)];
   RowFn<double> rows_f64[int(RowLoss::count_)];
@@ -196,6 +248,10 @@ struct KernelTable {
   AuxCheckFn<double> aux_check_f64;
   CtcFn<float> ctc_f32;
   CtcFn<double> ctc_f64;
+  SegmentFn<float> segment_stats_f32;
+  SegmentFn<double> segment_stats_f64;
+  SegmentFn<float> segment_grad_f32;
+  SegmentFn<double> segment_grad_f64;
 };
 
 }  // namespace detail
@@ -210,6 +266,7 @@ struct KernelTable {
   void fill_common(detail::KernelTable& table);                           \
   void fill_multiclass(detail::KernelTable& table);                       \
   void fill_sequence(detail::KernelTable& table);                         \
+  void fill_segmentation(detail::KernelTable& table);                     \
   }                                                                       \
   }
 LOSSFN_DECLARE_ISA(baseline)

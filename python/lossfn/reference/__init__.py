@@ -11,12 +11,13 @@ differentiable input. ``ReferenceLoss`` applies weights, the reduction and the u
 gradient exactly as SPEC §1 says. The multi-class losses (section C) work row by row along a
 class axis: ``_<name>`` returns ``(l, d, g)`` per row and ``RowReference`` reduces them;
 ``RowUtilityReference`` holds logsumexp, softmax and log_softmax with their vector-Jacobian products.
-CTC (section G) is a log-space dynamic programme per sample (``sequence.ctc``).
+CTC (section G) is a log-space dynamic programme per sample (``sequence.ctc``); the overlap
+losses (section E) sum per sample and class over the pixels (``segmentation.OverlapReference``).
 """
 
 from __future__ import annotations
 
-from . import binary, multiclass, regression, sequence
+from . import binary, multiclass, regression, segmentation, sequence
 from .shapes import ReferenceLoss, RowReference, RowUtilityReference
 
 __all__ = ["ReferenceLoss", "RowReference", "RowUtilityReference", "losses"]
@@ -30,6 +31,7 @@ for _name, _fn in multiclass.ROWS.items():
 for _name, _fn in multiclass.UTILITIES.items():
     _OBJECTS[_name] = RowUtilityReference(_name, _fn)
 _OBJECTS["ctc"] = sequence.ctc
+_OBJECTS.update(segmentation.OVERLAPS)
 globals().update(_OBJECTS)
 __all__ += list(_OBJECTS)
 

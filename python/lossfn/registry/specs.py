@@ -69,3 +69,19 @@ class SequenceLossSpec:
     variants: Sequence[Mapping[str, Any]] = ()
     bad_hyper: Sequence[Mapping[str, Any]] = ()
     note: str = ""
+
+
+@dataclass(frozen=True)
+class SegmentLossSpec:
+    """A loss over segments (per sample and class sums over the pixels, SPEC §3 "segment"): pred
+    (N, ..., C, ...) with the class axis `axis` (or none), a target of masks or integer labels."""
+
+    kind: ClassVar[str] = "segment"
+    name: str
+    family: str
+    peer: str
+    formula: str
+    hyper: Mapping[str, Any] = field(default_factory=dict)
+    variants: Sequence[Mapping[str, Any]] = ()
+    bad_hyper: Sequence[Mapping[str, Any]] = ()
+    note: str = ""

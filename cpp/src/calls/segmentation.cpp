@@ -1,0 +1,233 @@
+// lossfn::overlap: checks a call (shapes, targets, weights, options, outputs), runs the stats
+// pass, finishes each segment (its loss and the two coefficients of its gradient, a few scalars),
+// reduces over samples in order and runs the gradient pass. Baseline code.
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <sstream>
+#include <vector>
+
+#include "dispatch/dispatch.hpp"
+#include "lossfn/segmentation.hpp"
+
+namespace lossfn {
+namespace {
+
+using detail::fail;
+using detail::kSegmentStats;
+
+// A segment's loss and its derivatives w.r.t. I and P (see segmentation.hpp):
+//   score = (k I + smooth) / (c I + alpha P + beta G + smooth),  loss = 1 - score
+// dice k = 2, c = 0, alpha = beta = 1; jaccard k = 1, c = -1, alpha = beta = 1; tversky k = 1,
+// c = 1 - alpha - beta. focal_tversky raises the tversky loss (clamped at 0) to gamma.
+struct SegmentLoss {
+  double value, d_intersection, d_pred;
+};
+
+struct Finish {
+  double k, c, alpha, beta, smooth, gamma;
+  bool focal;
+
+  Finish(Overlap loss, const OverlapOptions& o) : smooth(o.smooth), gamma(o.gamma), focal(loss == Overlap::focal_tversky) {
+    switch (loss) {
+      case Overlap::dice: k = 2, c = 0, alpha = 1, beta = 1; break;
+      case Overlap::jaccard: k = 1, c = -1, alpha = 1, beta = 1; break;
+      default: k = 1, c = 1 - o.alpha - o.beta, alpha = o.alpha, beta = o.beta; break;
+    }
+  }
+
+  SegmentLoss operator()(const double* stats) const {
+    const double I = stats[0], P = stats[1], G = stats[2];
+    const double num = k * I + smooth, den = c * I + alpha * P + beta * G + smooth;
+    if (den == 0.0) return {0.0, 0.0, 0.0};  // nothing predicted, nothing to find, smooth = 0
+    const double score = num / den;
+    double value = 1.0 - score, outer = 1.0;  // outer: d loss / d (1 - score)
+    if (focal) {
+      const double base = value > 0.0 ? value : 0.0;
+      value = std::pow(base, gamma);
+      outer = base > 0.0 ? gamma * std::pow(base, gamma - 1.0) : 0.0;
+    }
+    const double den2 = den * den;
+    return {value, -outer * (k * den - c * num) / den2, outer * alpha * num / den2};
+  }
+};
+
+template <class T>
+void run_impl(Overlap loss, const SegmentCall<T>& call, const OverlapOptions& o) {
+  using namespace detail;
+  if (int(loss) < 0 || int(loss) >= int(Overlap::count_)) fail("loss: unknown overlap loss");
+  const char* name = overlap_name(loss);
+  auto bad = [&](const std::string& what) { fail(std::string(name) + ": " + what); };
+  const std::size_t N = call.batch, A = call.outer, C = call.classes, B = call.inner;
+  if (C == 0) bad("pred: the class axis has length 0");
+  if (!(o.smooth >= 0.0) || !std::isfinite(o.smooth)) bad("smooth: must be finite and >= 0");
+  if (loss == Overlap::tversky || loss == Overlap::focal_tversky) {
+    if (!(o.alpha >= 0.0) || !(o.beta >= 0.0) || !std::isfinite(o.alpha) || !std::isfinite(o.beta))
+      bad("alpha, beta: must be finite and >= 0");
+    if (!(o.alpha + o.beta > 0.0)) bad("alpha, beta: alpha + beta must be > 0");
+  }
+  if (loss == Overlap::focal_tversky && (!(o.gamma > 0.0) || !std::isfinite(o.gamma)))
+    bad("gamma: must be finite and > 0");
+  if (int(o.activation) < 0 || int(o.activation) > 2) bad("activation: unknown");
+  const Reduction reduction = call.reduction;
+  const Requested requested = check_outputs(reduction, call.value, call.loss, call.grad, call.grad_output_array);
+  const bool want_value = requested.value, want_grad = requested.grad;
+  if (o.per_class && reduction != Reduction::none) fail("per_class: per-class losses are written only for reduction none");
+
+  // Sizes.
+  std::size_t pixels = 0, n_scores = 0, n_pixels = 0;
+  {
+    const std::size_t limit = std::size_t(PTRDIFF_MAX) / 8;
+    auto mul = [&](std::size_t a, std::size_t b) {
+      if (a != 0 && b > limit / a) bad("pred: the shape is too large");
+      return a * b;
+    };
+    pixels = mul(A, B);
+    n_pixels = mul(N, pixels);
+    n_scores = mul(n_pixels, C);
+  }
+  if ((call.target == nullptr) == (call.labels == nullptr)) bad("target: pass either a dense target or labels");
+  require(call.pred, n_scores, "pred");
+  check_optional(call.target, n_scores, "target");
+  check_optional(call.labels, n_pixels, "target");
+  check_optional(call.weight, n_pixels, "weight");
+  check_optional(call.class_weight, C, "class_weight");
+  if (call.labels && C > (std::size_t(1) << 24)) bad("target: labels need fewer than 2**24 classes");
+  if (o.has_ignore_index && call.target && C > 1)
+    bad("ignore_index: needs integer labels (or a one-class mask); with dense masks of several classes pass weight= instead");
+
+  // Class weights: read once.
+  std::vector<double> class_weight(C, 1.0);
+  double class_weight_sum = double(C);
+  if (call.class_weight) {
+    class_weight.assign(call.class_weight, call.class_weight + C);
+    class_weight_sum = 0.0;
+    for (std::size_t c = 0; c < C; ++c) {
+      const double w = class_weight[c];
+      if (!(w >= 0.0) || !std::isfinite(w)) {
+        std::ostringstream msg;
+        msg << "class_weight: must be finite and >= 0, got " << w << " for class " << c;
+        bad(msg.str());
+      }
+      class_weight_sum += w;
+    }
+    if (!(class_weight_sum > 0.0)) bad("class_weight: the weights must not all be 0");
+  }
+
+  const std::size_t samples = o.per_sample ? N : 1;  // loss terms of the reduction
+  const std::size_t out_size = o.per_class ? samples * C : samples;
+  check_optional(call.loss, out_size, "loss");
+  check_optional(call.grad_output_array, out_size, "grad_output");
+  if (want_grad) require(call.grad, n_scores, "grad");
+
+  int threads = get_num_threads();
+  if (n_scores < kParallelMin) threads = 1;
+  const std::size_t items = N * ((pixels + segment_item_pixels(C) - 1) / segment_item_pixels(C));
+  const std::size_t workers = std::size_t(threads);
+  std::unique_ptr<double[]> partials(new double[items * C * kSegmentStats + 1]);
+  std::unique_ptr<T[]> scratch(new T[workers * segment_scratch(C)]);
+  std::vector<double> stats(std::max<std::size_t>(N, 1) * C * kSegmentStats, 0.0);  // one segment row even for no samples
+
+  SegmentJob<T> job{};
+  job.batch = N, job.outer = A, job.classes = C, job.inner = B;
+  job.pred = call.pred;
+  job.target = call.target;
+  job.labels = call.labels;
+  job.weight = call.weight;
+  job.activation = int(o.activation);
+  job.squared = o.squared;
+  job.has_ignore_index = o.has_ignore_index;
+  job.ignore_index = o.ignore_index;
+  unsigned bad_labels = 0;
+  job.stats = stats.data();
+  job.bad_labels = &bad_labels;
+  job.threads = threads;
+  job.partials = partials.get();
+  job.scratch = scratch.get();
+  const KernelTable& table = active_table();
+  if (n_scores > 0) for_type<T>(table.segment_stats_f32, table.segment_stats_f64)(job);
+  if (bad_labels) {
+    // Name one: read again for the message only (the sums never used a label to address memory).
+    for (std::size_t i = 0; i < n_pixels; ++i) {
+      const std::int64_t y = call.labels[i];
+      if ((y < 0 || std::uint64_t(y) >= C) && !(o.has_ignore_index && y == o.ignore_index)) {
+        std::ostringstream msg;
+        msg << "target: label " << y << " at pixel " << i << " is outside [0, " << C << ")";
+        if (o.has_ignore_index) msg << " and is not ignore_index (" << o.ignore_index << ")";
+        bad(msg.str());
+      }
+    }
+    bad("target: a label outside [0, " + std::to_string(C) + ") changed while it was read");
+  }
+
+  // Segments: per sample, or the batch's sums added in sample order.
+  if (!o.per_sample) {
+    for (std::size_t n = 1; n < N; ++n)
+      for (std::size_t k = 0; k < C * kSegmentStats; ++k) stats[k] += stats[n * C * kSegmentStats + k];
+  }
+  const Finish finish(loss, o);
+  std::vector<SegmentLoss> segment(samples * C);
+  for (std::size_t s = 0; s < samples; ++s)
+    for (std::size_t c = 0; c < C; ++c) segment[s * C + c] = finish(&stats[(s * C + c) * kSegmentStats]);
+  auto sample_loss = [&](std::size_t s) {
+    double l = 0.0;
+    for (std::size_t c = 0; c < C; ++c) l += class_weight[c] * segment[s * C + c].value;
+    return l / class_weight_sum;
+  };
+
+  if (want_value) {
+    if (call.value) {
+      double total = 0.0;
+      for (std::size_t s = 0; s < samples; ++s) total += sample_loss(s);
+      *call.value = reduction == Reduction::mean ? total / double(samples) : total;
+    } else if (o.per_class) {
+      for (std::size_t k = 0; k < samples * C; ++k) call.loss[k] = T(segment[k].value);
+    } else {
+      for (std::size_t s = 0; s < samples; ++s) call.loss[s] = T(sample_loss(s));
+    }
+  }
+  if (!want_grad || n_scores == 0) return;
+
+  // d value / d (I, P) of every (sample, class): the segment's, shared by the batch's samples
+  // when the segments span the batch.
+  std::vector<double> coef(N * C * 2);
+  for (std::size_t n = 0; n < N; ++n) {
+    const std::size_t s = o.per_sample ? n : 0;
+    for (std::size_t c = 0; c < C; ++c) {
+      double up;
+      if (o.per_class) {
+        up = call.grad_output_array ? double(call.grad_output_array[s * C + c]) : call.grad_output;
+      } else {
+        up = call.grad_output_array ? double(call.grad_output_array[s]) : call.grad_output;
+        if (reduction == Reduction::mean) up /= double(samples);
+        up *= class_weight[c] / class_weight_sum;
+      }
+      coef[(n * C + c) * 2] = up * segment[s * C + c].d_intersection;
+      coef[(n * C + c) * 2 + 1] = up * segment[s * C + c].d_pred;
+    }
+  }
+  job.coef = coef.data();
+  job.grad = call.grad;
+  for_type<T>(table.segment_grad_f32, table.segment_grad_f64)(job);
+}
+
+}  // namespace
+
+const char* overlap_name(Overlap loss) noexcept {
+  switch (loss) {
+    case Overlap::dice: return "dice";
+    case Overlap::jaccard: return "jaccard";
+    case Overlap::tversky: return "tversky";
+    case Overlap::focal_tversky: return "focal_tversky";
+    default: return "unknown";
+  }
+}
+
+void overlap(Overlap loss, const SegmentCall<float>& call, const OverlapOptions& options) {
+  run_impl(loss, call, options);
+}
+void overlap(Overlap loss, const SegmentCall<double>& call, const OverlapOptions& options) {
+  run_impl(loss, call, options);
+}
+
+}  // namespace lossfn
