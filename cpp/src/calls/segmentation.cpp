@@ -14,6 +14,7 @@ namespace lossfn {
 namespace {
 
 using detail::fail;
+using detail::kSegmentLanes;
 using detail::kSegmentStats;
 
 // A segment's loss and its derivatives w.r.t. I and P (see segmentation.hpp):
@@ -126,6 +127,11 @@ void run_impl(Overlap loss, const SegmentCall<T>& call, const OverlapOptions& o)
   const std::size_t workers = std::size_t(threads);
   std::unique_ptr<double[]> partials(new double[items * C * kSegmentStats + 1]);
   std::unique_ptr<T[]> scratch(new T[workers * segment_scratch(C)]);
+  // The kernels' lane accumulators are vectors of kSegmentLanes doubles: aligned to their size.
+  std::unique_ptr<double[]> lanes_storage(new double[(workers * C * kSegmentStats + 1) * kSegmentLanes]);
+  const std::size_t lane_bytes = kSegmentLanes * sizeof(double);
+  double* lanes = reinterpret_cast<double*>((reinterpret_cast<std::uintptr_t>(lanes_storage.get()) + lane_bytes - 1) /
+                                            lane_bytes * lane_bytes);
   std::vector<double> stats(std::max<std::size_t>(N, 1) * C * kSegmentStats, 0.0);  // one segment row even for no samples
 
   SegmentJob<T> job{};
@@ -143,6 +149,7 @@ void run_impl(Overlap loss, const SegmentCall<T>& call, const OverlapOptions& o)
   job.bad_labels = &bad_labels;
   job.threads = threads;
   job.partials = partials.get();
+  job.lanes = lanes;
   job.scratch = scratch.get();
   const KernelTable& table = active_table();
   if (n_scores > 0) for_type<T>(table.segment_stats_f32, table.segment_stats_f64)(job);

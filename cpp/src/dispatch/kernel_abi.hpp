@@ -187,10 +187,11 @@ using CtcFn = void (*)(const CtcJob<T>&);
 // C-contiguous (batch, outer, classes, inner); pixel arrays (labels, weight) are (batch, outer,
 // inner). Work items are (sample, range of pixels) of segment_item_pixels(classes) pixels, the
 // same for both passes and any thread count; a pixel range is cut into tiles of at most
-// segment_tile(classes) pixels along `inner`.
+// segment_tile(classes) pixels along `inner` (along `outer` when inner = 1: NHWC).
 //   stats pass: stats[(n * classes + c) * kSegmentStats + k], k: sum w p t, sum w p (or w p^2),
 //               sum w t (or w t^2) over sample n's pixels; each item's sums are formed in eight
-//               fixed lanes (pixel j of a tile in lane j % 8) and the items added in order.
+//               fixed lanes (pixel j of a tile in lane j % 8, the lanes added in order at the
+//               end of the item) and the items added in order.
 //   grad pass:  grad = d/dp of sum_{n,c} coef_I(n,c) I(n,c) + coef_P(n,c) P(n,c), through the
 //               activation: coef[(n * classes + c) * 2 + {0, 1}].
 template <class T>
@@ -210,26 +211,31 @@ struct SegmentJob {
   T* grad;                       // grad pass
   int threads;
   double* partials;              // stats pass: items * classes * kSegmentStats
+  double* lanes;                 // stats pass, per worker: classes * kSegmentStats * kSegmentLanes
   T* scratch;                    // per worker: segment_scratch(classes) elements
 };
 
 constexpr std::size_t kSegmentStats = 3;
 constexpr std::size_t kSegmentLanes = 8;
-// Pixels per tile: the softmax over the classes of a tile of pixels is formed in a scratch of
-// classes x tile values (a few kilobytes), for 8 to 256 pixels.
+// Pixels per tile: a tile's classes x pixels scores (and its softmax, its transposed NHWC copy)
+// are formed in scratch blocks of about 2048 values, for 8 to 256 pixels.
 constexpr std::size_t segment_tile(std::size_t classes) {
-  const std::size_t tile = 4096 / classes / kSegmentLanes * kSegmentLanes;
+  const std::size_t tile = 2048 / classes / kSegmentLanes * kSegmentLanes;
   return tile < kSegmentLanes ? kSegmentLanes : tile > 256 ? 256 : tile;
 }
-// Pixels per work item: about kBlock scores.
+// Pixels per work item: about kBlock scores, and at least 4096 pixels, so that the class-major
+// passes stream each class's rows for 16 KB (float) or more: shorter runs of many rows leave the
+// hardware prefetchers behind (dice, 8 x 21 x 512 x 512 float32: about half the memory speed).
 constexpr std::size_t segment_item_pixels(std::size_t classes) {
-  return classes >= (std::size_t(1) << 14) ? 1 : (std::size_t(1) << 14) / classes;
+  const std::size_t pixels = (std::size_t(1) << 14) / classes;
+  return pixels < 4096 ? 4096 : pixels;
 }
-// Per worker: the tile's probabilities and its upstream gradients (classes x tile each), and
-// five pixel rows (weights, labels as T, one class's targets, two softmax rows).
-constexpr std::size_t kSegmentRows = 5;
+// Per worker: five classes x tile blocks (the probabilities, the upstream gradients, and the
+// scores, targets and gradient of a pixel-major (NHWC) tile in class-major order) and five
+// pixel rows (weights, labels as T, one class's targets, two softmax rows).
+constexpr std::size_t kSegmentBlocks = 5, kSegmentRows = 5;
 constexpr std::size_t segment_scratch(std::size_t classes) {
-  return (2 * classes + kSegmentRows) * segment_tile(classes);
+  return (kSegmentBlocks * classes + kSegmentRows) * segment_tile(classes);
 }
 
 template <class T>

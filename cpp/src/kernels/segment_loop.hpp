@@ -6,7 +6,8 @@
 // last one shorter); its bounds depend on the shape only, so the items' partial sums, added in
 // item order, have the same bits for any thread count. Inside an item, pixels go in tiles along
 // the contiguous `inner` axis: a tile is (outer position, first inner position, width), never
-// crossing an outer position, at most segment_tile(classes) wide.
+// crossing an outer position, at most segment_tile(classes) wide; with inner = 1 (NHWC), along
+// `outer`.
 #pragma once
 
 #ifndef LOSSFN_ISA
@@ -54,15 +55,30 @@ void for_each_item(std::size_t batch, std::size_t pixels, std::size_t item_pixel
 }
 
 // tile(outer_index, inner_index, width) over the pixels [first, last) of a sample whose pixels
-// are (outer, inner): runs along inner, each cut into tiles of at most `tile` pixels.
-template <class Tile>
-void for_each_tile(std::size_t inner, const PixelRange& r, std::size_t tile, Tile&& f) {
-  for (std::size_t s = r.first; s < r.last;) {
-    const std::size_t o = s / inner, i = s % inner;
-    const std::size_t run = inner - i < r.last - s ? inner - i : r.last - s;
-    for (std::size_t done = 0; done < run; done += tile) f(o, i + done, run - done < tile ? run - done : tile);
-    s += run;
+// are (outer, inner): runs along inner, each cut into tiles of at most `tile` pixels. With
+// inner = 1 (NHWC: the classes of a pixel side by side) the pixels are consecutive along outer,
+// and a tile is `width` of them from (outer_index, 0). ahead(...) is called with each tile just
+// before the previous one is worked on (to prefetch it).
+template <class Tile, class Ahead>
+void for_each_tile(std::size_t inner, const PixelRange& r, std::size_t tile, Tile&& f, Ahead&& ahead) {
+  bool pending = false;
+  std::size_t po = 0, pi = 0, pw = 0;
+  auto visit = [&](std::size_t o, std::size_t i, std::size_t w) {
+    ahead(o, i, w);
+    if (pending) f(po, pi, pw);
+    po = o, pi = i, pw = w, pending = true;
+  };
+  if (inner == 1) {
+    for (std::size_t s = r.first; s < r.last; s += tile) visit(s, 0, r.last - s < tile ? r.last - s : tile);
+  } else {
+    for (std::size_t s = r.first; s < r.last;) {
+      const std::size_t o = s / inner, i = s % inner;
+      const std::size_t run = inner - i < r.last - s ? inner - i : r.last - s;
+      for (std::size_t done = 0; done < run; done += tile) visit(o, i + done, run - done < tile ? run - done : tile);
+      s += run;
+    }
   }
+  if (pending) f(po, pi, pw);
 }
 
 }  // namespace LOSSFN_ISA

@@ -28,88 +28,143 @@ using detail::SegmentJob;
 
 constexpr int kSigmoid = 1, kSoftmax = 2;  // lossfn::Activation
 
-// Where a tile is, and its scratch rows.
+// Eight double lanes, one vector of GCC's vector extensions (lane-wise IEEE arithmetic on every
+// ISA: two AVX-512 registers' worth of floats converted, or four SSE2 registers). Only ever
+// inlined, so the vector type's calling convention (-Wpsabi) never matters.
+#pragma GCC diagnostic ignored "-Wpsabi"
+using Lanes = double __attribute__((vector_size(kSegmentLanes * sizeof(double))));
+using FloatLanes = float __attribute__((vector_size(kSegmentLanes * sizeof(float))));
+
+LOSSFN_INLINE Lanes load_lanes(const float* p) {
+  FloatLanes v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return __builtin_convertvector(v, Lanes);
+}
+LOSSFN_INLINE Lanes load_lanes(const double* p) {
+  Lanes v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// A tile: `width` pixels, and where their scores are. Class c of pixel k is at
+// score_base + c * class_stride + k * pixel_stride in the scores (and a dense target, and the
+// gradient): NCHW tiles have pixel_stride 1, NHWC ones class_stride 1 and pixel_stride C. The
+// rows the passes read are contiguous over the tile's pixels: the arrays themselves when
+// pixel_stride is 1, else the tile transposed into scratch.
 template <class T>
 struct Tile {
-  std::size_t score_base;  // the tile's first score of class 0; class c at + c * inner
-  std::size_t pixel_base;  // its first pixel in the pixel arrays
-  std::size_t width;
-  T* prob;     // classes x width (activations only)
-  T* upstream; // classes x width (softmax gradient only)
-  T* weight;   // width: the pixel weights, 0 where ignored
-  T* label;    // width: the label as T (-1 where ignored or outside [0, classes))
-  T* target;   // width: one class's target
-  T* row;      // width: the softmax's running max and the gradient's dot product
-  T* row2;     // width: the softmax's sums
+  std::size_t score_base, pixel_base, width, class_stride, pixel_stride;
+  const T* x;            // scores, class c's row at x + c * x_stride
+  std::size_t x_stride;
+  const T* target;       // dense targets likewise
+  std::size_t target_stride;
+  T* prob;               // classes x width (activations)
+  T* upstream;           // classes x width (softmax gradient)
+  T* x_rows;             // classes x width: a pixel-major tile's scores, class-major
+  T* target_rows;        // classes x width: its targets
+  T* grad_rows;          // classes x width: its gradient, before it is transposed out
+  T* weight;             // width: the pixel weights, 0 where ignored
+  T* label;              // width: the label as T (-1 where ignored or outside [0, classes))
+  T* target_row;         // width: one class's targets from the labels
+  T* row;                // width: the softmax's running max, the gradient's dot product
+  T* row2;               // width: the softmax's sums
 };
 
 template <class T>
 Tile<T> tile_at(const SegmentJob<T>& j, T* scratch, std::size_t n, std::size_t o, std::size_t i, std::size_t width) {
-  const std::size_t tile = detail::segment_tile(j.classes), C = j.classes;
+  const std::size_t tile = detail::segment_tile(j.classes), C = j.classes, block = C * tile;
   Tile<T> t;
-  t.score_base = (n * j.outer + o) * C * j.inner + i;
-  t.pixel_base = (n * j.outer + o) * j.inner + i;
   t.width = width;
+  t.score_base = ((n * j.outer + o) * C) * j.inner + i;
+  t.pixel_base = (n * j.outer + o) * j.inner + i;
+  t.class_stride = j.inner;
+  t.pixel_stride = j.inner == 1 ? C : 1;
   t.prob = scratch;
-  t.upstream = scratch + C * tile;
-  t.weight = scratch + 2 * C * tile;
+  t.upstream = scratch + block;
+  t.x_rows = scratch + 2 * block;
+  t.target_rows = scratch + 3 * block;
+  t.grad_rows = scratch + 4 * block;
+  t.weight = scratch + detail::kSegmentBlocks * block;
   t.label = t.weight + tile;
-  t.target = t.label + tile;
-  t.row = t.target + tile;
+  t.target_row = t.label + tile;
+  t.row = t.target_row + tile;
   t.row2 = t.row + tile;
   return t;
 }
 
-// The tile's pixel weights and labels. Returns whether a label outside [0, classes) that is
-// not ignore_index was read (its pixel counts with a zero target for every class).
+// rows[c * W + k] = src[c + k * C]: a pixel-major tile, class-major.
 template <class T>
-bool load_pixels(const SegmentJob<T>& j, const Tile<T>& t) {
-  const std::size_t W = t.width;
+void transpose_in(const T* __restrict src, std::size_t C, std::size_t W, T* __restrict rows) {
+  for (std::size_t k = 0; k < W; ++k)
+    for (std::size_t c = 0; c < C; ++c) rows[c * W + k] = src[k * C + c];
+}
+
+template <class T>
+void transpose_out(const T* __restrict rows, std::size_t C, std::size_t W, T* __restrict dst) {
+  for (std::size_t k = 0; k < W; ++k)
+    for (std::size_t c = 0; c < C; ++c) dst[k * C + c] = rows[c * W + k];
+}
+
+// The tile's score (and dense target) rows, its pixel weights and labels. Returns whether a
+// label outside [0, classes) that is not ignore_index was read (its pixel counts with a zero
+// target for every class). Weights are formed only when `Weighted` (weights or ignore_index).
+template <class T, bool Weighted>
+bool load_tile(const SegmentJob<T>& j, Tile<T>& t) {
+  const std::size_t W = t.width, C = j.classes;
+  if (t.pixel_stride == 1 || C == 1) {
+    t.x = j.pred + t.score_base, t.x_stride = t.class_stride;
+    t.target = j.target ? j.target + t.score_base : nullptr, t.target_stride = t.class_stride;
+  } else {
+    transpose_in(j.pred + t.score_base, C, W, t.x_rows);
+    t.x = t.x_rows, t.x_stride = W;
+    if (j.target) transpose_in(j.target + t.score_base, C, W, t.target_rows);
+    t.target = j.target ? t.target_rows : nullptr, t.target_stride = W;
+  }
+  if (Weighted)
+    for (std::size_t k = 0; k < W; ++k) t.weight[k] = j.weight ? j.weight[t.pixel_base + k] : T(1);
   bool bad = false;
-  for (std::size_t k = 0; k < W; ++k) t.weight[k] = j.weight ? j.weight[t.pixel_base + k] : T(1);
   if (j.labels) {
-    const std::int64_t C = std::int64_t(j.classes);
+    const std::int64_t classes = std::int64_t(C);
     for (std::size_t k = 0; k < W; ++k) {
       const std::int64_t y = j.labels[t.pixel_base + k];
       const bool ignored = j.has_ignore_index && y == j.ignore_index;
-      const bool inside = y >= 0 && y < C;
+      const bool inside = y >= 0 && y < classes;
       bad |= !ignored && !inside;
       t.label[k] = inside && !ignored ? T(y) : T(-1);
-      if (ignored) t.weight[k] = T(0);
+      if (Weighted && ignored) t.weight[k] = T(0);
     }
-  } else if (j.has_ignore_index) {  // a one-class mask whose value marks ignored pixels
+  } else if (Weighted && j.has_ignore_index) {  // a one-class mask whose value marks ignored pixels
     const T ignore = T(j.ignore_index);
     for (std::size_t k = 0; k < W; ++k)
-      if (j.target[t.score_base + k] == ignore) t.weight[k] = T(0);
+      if (t.target[k] == ignore) t.weight[k] = T(0);
   }
   return bad;
 }
 
-// The tile's probabilities of class c: the scores themselves, or the activation's row of the
-// scratch (formed by activate()).
+// The tile's probabilities of class c: the scores themselves, or the activation's row.
 template <class T>
 LOSSFN_INLINE const T* probabilities(const SegmentJob<T>& j, const Tile<T>& t, std::size_t c) {
-  return j.activation ? t.prob + c * t.width : j.pred + t.score_base + c * j.inner;
+  return j.activation ? t.prob + c * t.width : t.x + c * t.x_stride;
 }
 
 template <class T>
 __attribute__((noinline)) void activate(const SegmentJob<T>& j, const Tile<T>& t) {
-  const std::size_t W = t.width, C = j.classes, inner = j.inner;
-  const T* __restrict x = j.pred + t.score_base;
+  const std::size_t W = t.width, C = j.classes, xs = t.x_stride;
+  const T* __restrict x = t.x;
   T* __restrict p = t.prob;
   if (j.activation == kSigmoid) {
     for (std::size_t c = 0; c < C; ++c)
-      for (std::size_t k = 0; k < W; ++k) p[c * W + k] = math::sigmoid(x[c * inner + k]);
+      for (std::size_t k = 0; k < W; ++k) p[c * W + k] = math::sigmoid(x[c * xs + k]);
     return;
   }
   T* __restrict m = t.row;
   T* __restrict s = t.row2;
   for (std::size_t k = 0; k < W; ++k) m[k] = x[k], s[k] = T(0);
   for (std::size_t c = 1; c < C; ++c)
-    for (std::size_t k = 0; k < W; ++k) m[k] = math::max(x[c * inner + k], m[k]);
+    for (std::size_t k = 0; k < W; ++k) m[k] = math::max(x[c * xs + k], m[k]);
   for (std::size_t c = 0; c < C; ++c)
     for (std::size_t k = 0; k < W; ++k) {
-      const T e = math::exp(x[c * inner + k] - m[k]);
+      const T e = math::exp(x[c * xs + k] - m[k]);
       p[c * W + k] = e;
       s[k] += e;
     }
@@ -118,60 +173,124 @@ __attribute__((noinline)) void activate(const SegmentJob<T>& j, const Tile<T>& t
     for (std::size_t k = 0; k < W; ++k) p[c * W + k] *= s[k];
 }
 
-// Class c's target over the tile: the dense row, or label == c in the tile's target row.
+// Class c's targets over the tile: the dense row, or label == c.
 template <class T>
 LOSSFN_INLINE const T* targets(const SegmentJob<T>& j, const Tile<T>& t, std::size_t c) {
-  if (!j.labels) return j.target + t.score_base + c * j.inner;
+  if (t.target) return t.target + c * t.target_stride;
   const T* __restrict label = t.label;
-  T* __restrict row = t.target;
+  T* __restrict row = t.target_row;
   const T cls = T(c);
   for (std::size_t k = 0; k < t.width; ++k) row[k] = label[k] == cls ? T(1) : T(0);
   return row;
 }
 
-// sums[k] += the tile's I, P, G of one class, in eight lanes.
-template <class T, bool Squared>
+// acc[0..2] (I, P, G of one class, eight lanes each) += the tile's: pixel k in lane k % 8.
+template <class T, bool Squared, bool Weighted>
 LOSSFN_INLINE void accumulate(const T* __restrict p, const T* __restrict t, const T* __restrict w, std::size_t W,
-                              double* sums) {
-  double I[kSegmentLanes] = {}, P[kSegmentLanes] = {}, G[kSegmentLanes] = {};
-  auto add = [&](std::size_t k, std::size_t lane) LOSSFN_INLINE_LAMBDA {
-    const double pk = double(p[k]), tk = double(t[k]), wk = double(w[k]);
+                              Lanes* __restrict acc) {
+  Lanes I = acc[0], P = acc[1], G = acc[2];
+  std::size_t k0 = 0;
+  for (; k0 + kSegmentLanes <= W; k0 += kSegmentLanes) {
+    Lanes pk = load_lanes(p + k0), tk = load_lanes(t + k0);
+    if (Weighted) {
+      const Lanes wk = load_lanes(w + k0);
+      const Lanes wp = wk * pk, wt = wk * tk;
+      I += wp * tk;
+      P += Squared ? wp * pk : wp;
+      G += Squared ? wt * tk : wt;
+    } else {
+      I += pk * tk;
+      P += Squared ? pk * pk : pk;
+      G += Squared ? tk * tk : tk;
+    }
+  }
+  for (std::size_t lane = 0; k0 + lane < W; ++lane) {
+    const double pk = double(p[k0 + lane]), tk = double(t[k0 + lane]), wk = Weighted ? double(w[k0 + lane]) : 1.0;
     const double wp = wk * pk, wt = wk * tk;
     I[lane] += wp * tk;
     P[lane] += Squared ? wp * pk : wp;
     G[lane] += Squared ? wt * tk : wt;
-  };
-  std::size_t k0 = 0;
-  for (; k0 + kSegmentLanes <= W; k0 += kSegmentLanes)
-    for (std::size_t lane = 0; lane < kSegmentLanes; ++lane) add(k0 + lane, lane);
-  for (std::size_t lane = 0; k0 + lane < W; ++lane) add(k0 + lane, lane);
-  double tile_sums[kSegmentStats] = {0.0, 0.0, 0.0};
-  for (std::size_t lane = 0; lane < kSegmentLanes; ++lane) {
-    tile_sums[0] += I[lane];
-    tile_sums[1] += P[lane];
-    tile_sums[2] += G[lane];
   }
-  for (std::size_t k = 0; k < kSegmentStats; ++k) sums[k] += tile_sums[k];
+  acc[0] = I, acc[1] = P, acc[2] = G;
 }
 
-template <class T, bool Squared>
+// A tile's score, dense-target and gradient lines, asked for before the tile before it is worked
+// on. A tile reads C rows of a few hundred bytes each (NCHW), more streams than the hardware
+// prefetchers follow; arrays that fit in the caches skip it (kPrefetchBytes).
+constexpr std::size_t kPrefetchBytes = std::size_t(16) << 20, kLine = 64;
+
+template <class T>
+void prefetch_tile(const SegmentJob<T>& j, std::size_t n, std::size_t o, std::size_t i, std::size_t W, bool grad) {
+  const std::size_t C = j.classes, base = ((n * j.outer + o) * C) * j.inner + i, step = kLine / sizeof(T);
+  auto span = [&](std::size_t at, std::size_t count) {
+    for (std::size_t k = 0; k < count; k += step) {
+      __builtin_prefetch(j.pred + at + k, 0, 3);
+      if (j.target) __builtin_prefetch(j.target + at + k, 0, 3);
+      if (grad) __builtin_prefetch(j.grad + at + k, 1, 3);
+    }
+  };
+  if (j.inner == 1) {
+    span(base, W * C);
+  } else {
+    for (std::size_t c = 0; c < C; ++c) span(base + c * j.inner, W);
+  }
+}
+
+template <class T>
+bool large(const SegmentJob<T>& j) {
+  return j.batch * j.outer * j.classes * j.inner * sizeof(T) >= kPrefetchBytes;
+}
+
+// Whether a pass goes class by class over each work item (two or three streams at a time, each
+// long) rather than tile by tile over all classes (two rows per class at once): when no
+// activation couples the classes of a pixel, the targets are dense and the classes are rows
+// (NCHW; one class). Labels are read once per tile instead: class-major, each class would
+// decode them again (dice, 8 x 21 x 512 x 512 float32, 2 threads: masks 36 -> 23 ms
+// class-major; labels 20 ms tile-major, 58 ms class-major).
+template <class T>
+bool class_major(const SegmentJob<T>& j) {
+  return !j.activation && j.target && (j.inner > 1 || j.classes == 1);
+}
+
+template <class T, bool Squared, bool Weighted>
 void stats_pass(const SegmentJob<T>& j) {
   const std::size_t C = j.classes, pixels = j.outer * j.inner, item_pixels = detail::segment_item_pixels(C);
   const std::size_t per = items_per_sample(pixels, item_pixels), tile = detail::segment_tile(C);
   const std::size_t scratch_size = detail::segment_scratch(C);
   unsigned bad = 0;
+  const bool prefetch = large(j);
   for_each_item(j.batch, pixels, item_pixels, j.threads, [&](std::size_t item, const PixelRange& r, int worker) {
-    double* sums = j.partials + item * C * kSegmentStats;
-    for (std::size_t k = 0; k < C * kSegmentStats; ++k) sums[k] = 0.0;
+    Lanes* acc = reinterpret_cast<Lanes*>(j.lanes) + std::size_t(worker) * C * kSegmentStats;
+    for (std::size_t k = 0; k < C * kSegmentStats; ++k) acc[k] = Lanes{};
     bool item_bad = false;
     T* scratch = j.scratch + std::size_t(worker) * scratch_size;
-    for_each_tile(j.inner, r, tile, [&](std::size_t o, std::size_t i, std::size_t width) {
-      const Tile<T> t = tile_at(j, scratch, r.sample, o, i, width);
-      item_bad |= load_pixels(j, t);
-      if (j.activation) activate(j, t);
+    if (class_major(j)) {
       for (std::size_t c = 0; c < C; ++c)
-        accumulate<T, Squared>(probabilities(j, t, c), targets(j, t, c), t.weight, width, sums + c * kSegmentStats);
-    });
+        for_each_tile(j.inner, r, tile, [&](std::size_t o, std::size_t i, std::size_t width) {
+          Tile<T> t = tile_at(j, scratch, r.sample, o, i, width);
+          item_bad |= load_tile<T, Weighted>(j, t);
+          accumulate<T, Squared, Weighted>(probabilities(j, t, c), targets(j, t, c), t.weight, width,
+                                           acc + c * kSegmentStats);
+        }, [](std::size_t, std::size_t, std::size_t) {});
+    } else {
+      for_each_tile(j.inner, r, tile, [&](std::size_t o, std::size_t i, std::size_t width) {
+        Tile<T> t = tile_at(j, scratch, r.sample, o, i, width);
+        item_bad |= load_tile<T, Weighted>(j, t);
+        if (j.activation) activate(j, t);
+        for (std::size_t c = 0; c < C; ++c)
+          accumulate<T, Squared, Weighted>(probabilities(j, t, c), targets(j, t, c), t.weight, width,
+                                           acc + c * kSegmentStats);
+      }, [&](std::size_t o, std::size_t i, std::size_t width) {
+        if (prefetch) prefetch_tile(j, r.sample, o, i, width, false);
+      });
+    }
+    // The item's sums: each statistic's lanes added in lane order.
+    double* sums = j.partials + item * C * kSegmentStats;
+    for (std::size_t k = 0; k < C * kSegmentStats; ++k) {
+      double total = 0.0;
+      for (std::size_t lane = 0; lane < kSegmentLanes; ++lane) total += acc[k][lane];
+      sums[k] = total;
+    }
     if (item_bad) __atomic_store_n(&bad, 1u, __ATOMIC_RELAXED);
   });
   // Each sample's sums: its items' in item order.
@@ -184,59 +303,84 @@ void stats_pass(const SegmentJob<T>& j) {
   if (bad) *j.bad_labels = 1;
 }
 
-template <class T, bool Squared>
+// g = w (a t + b)   (squared: w (a t + 2 b p)), the derivative w.r.t. p of a I + b P.
+template <class T, bool Squared, bool Weighted>
 LOSSFN_INLINE void upstream_row(const T* __restrict p, const T* __restrict t, const T* __restrict w, std::size_t W,
                                 T a, T b, T* __restrict g) {
-  for (std::size_t k = 0; k < W; ++k) g[k] = w[k] * (a * t[k] + (Squared ? T(2) * b * p[k] : b));
+  for (std::size_t k = 0; k < W; ++k) {
+    const T v = a * t[k] + (Squared ? T(2) * b * p[k] : b);
+    g[k] = Weighted ? w[k] * v : v;
+  }
 }
 
-template <class T, bool Squared>
+template <class T, bool Squared, bool Weighted>
 void grad_pass(const SegmentJob<T>& j) {
   const std::size_t C = j.classes, pixels = j.outer * j.inner, item_pixels = detail::segment_item_pixels(C);
   const std::size_t tile = detail::segment_tile(C), scratch_size = detail::segment_scratch(C);
+  const bool prefetch = large(j);
   for_each_item(j.batch, pixels, item_pixels, j.threads, [&](std::size_t, const PixelRange& r, int worker) {
     T* scratch = j.scratch + std::size_t(worker) * scratch_size;
     const double* coef = j.coef + r.sample * C * 2;
+    if (class_major(j)) {
+      for (std::size_t c = 0; c < C; ++c)
+        for_each_tile(j.inner, r, tile, [&](std::size_t o, std::size_t i, std::size_t W) {
+          Tile<T> t = tile_at(j, scratch, r.sample, o, i, W);
+          load_tile<T, Weighted>(j, t);
+          upstream_row<T, Squared, Weighted>(probabilities(j, t, c), targets(j, t, c), t.weight, W, T(coef[2 * c]),
+                                             T(coef[2 * c + 1]), j.grad + t.score_base + c * t.class_stride);
+        }, [](std::size_t, std::size_t, std::size_t) {});
+      return;
+    }
     for_each_tile(j.inner, r, tile, [&](std::size_t o, std::size_t i, std::size_t W) {
-      const Tile<T> t = tile_at(j, scratch, r.sample, o, i, W);
-      load_pixels(j, t);
+      Tile<T> t = tile_at(j, scratch, r.sample, o, i, W);
+      load_tile<T, Weighted>(j, t);
       if (j.activation) activate(j, t);
+      // Class c's gradient row: in place, or in scratch for a pixel-major tile.
+      const bool direct = t.pixel_stride == 1 || C == 1;
+      auto grad_row = [&](std::size_t c) { return direct ? j.grad + t.score_base + c * t.class_stride : t.grad_rows + c * W; };
       if (j.activation != kSoftmax) {
         for (std::size_t c = 0; c < C; ++c) {
-          T* __restrict g = j.grad + t.score_base + c * j.inner;
-          const T* p = probabilities(j, t, c);
-          upstream_row<T, Squared>(p, targets(j, t, c), t.weight, W, T(coef[2 * c]), T(coef[2 * c + 1]), g);
+          T* __restrict g = grad_row(c);
+          const T* __restrict p = probabilities(j, t, c);
+          upstream_row<T, Squared, Weighted>(p, targets(j, t, c), t.weight, W, T(coef[2 * c]), T(coef[2 * c + 1]), g);
           if (j.activation == kSigmoid)
             for (std::size_t k = 0; k < W; ++k) g[k] *= p[k] * (T(1) - p[k]);
         }
-        return;
+      } else {
+        T* __restrict dot = t.row;
+        for (std::size_t k = 0; k < W; ++k) dot[k] = T(0);
+        for (std::size_t c = 0; c < C; ++c) {
+          const T* __restrict p = t.prob + c * W;
+          T* __restrict u = t.upstream + c * W;
+          upstream_row<T, Squared, Weighted>(p, targets(j, t, c), t.weight, W, T(coef[2 * c]), T(coef[2 * c + 1]), u);
+          for (std::size_t k = 0; k < W; ++k) dot[k] += p[k] * u[k];
+        }
+        for (std::size_t c = 0; c < C; ++c) {
+          const T* __restrict p = t.prob + c * W;
+          const T* __restrict u = t.upstream + c * W;
+          T* __restrict g = grad_row(c);
+          for (std::size_t k = 0; k < W; ++k) g[k] = p[k] * (u[k] - dot[k]);
+        }
       }
-      T* __restrict dot = t.row;
-      for (std::size_t k = 0; k < W; ++k) dot[k] = T(0);
-      for (std::size_t c = 0; c < C; ++c) {
-        const T* __restrict p = t.prob + c * W;
-        T* __restrict u = t.upstream + c * W;
-        upstream_row<T, Squared>(p, targets(j, t, c), t.weight, W, T(coef[2 * c]), T(coef[2 * c + 1]), u);
-        for (std::size_t k = 0; k < W; ++k) dot[k] += p[k] * u[k];
-      }
-      for (std::size_t c = 0; c < C; ++c) {
-        const T* __restrict p = t.prob + c * W;
-        const T* __restrict u = t.upstream + c * W;
-        T* __restrict g = j.grad + t.score_base + c * j.inner;
-        for (std::size_t k = 0; k < W; ++k) g[k] = p[k] * (u[k] - dot[k]);
-      }
+      if (!direct) transpose_out(t.grad_rows, C, W, j.grad + t.score_base);
+    }, [&](std::size_t o, std::size_t i, std::size_t W) {
+      if (prefetch) prefetch_tile(j, r.sample, o, i, W, true);
     });
   });
 }
 
 template <class T>
 void segment_stats(const SegmentJob<T>& j) {
-  j.squared ? stats_pass<T, true>(j) : stats_pass<T, false>(j);
+  const bool weighted = j.weight || j.has_ignore_index;
+  if (j.squared) weighted ? stats_pass<T, true, true>(j) : stats_pass<T, true, false>(j);
+  else weighted ? stats_pass<T, false, true>(j) : stats_pass<T, false, false>(j);
 }
 
 template <class T>
 void segment_grad(const SegmentJob<T>& j) {
-  j.squared ? grad_pass<T, true>(j) : grad_pass<T, false>(j);
+  const bool weighted = j.weight || j.has_ignore_index;
+  if (j.squared) weighted ? grad_pass<T, true, true>(j) : grad_pass<T, true, false>(j);
+  else weighted ? grad_pass<T, false, true>(j) : grad_pass<T, false, false>(j);
 }
 
 }  // namespace

@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Overlap-loss benchmark: lossfn dice / tversky / focal_tversky value_and_grad vs the same loss in
+torch with autograd, float32, against the memory limit, in one run.
+
+Run from the repository root::
+
+    python bench/bench_segmentation.py            # full run (about two minutes on 2 cores)
+    python bench/bench_segmentation.py --quick    # smoke run: short timing, no report
+
+Every case (loss, N x C x H x W, target kind, from_logits) times
+
+* lossfn  ``lf.<loss>.value_and_grad(p, t, out=grad, **kw)`` (NCHW read in place);
+* torch   ``p.grad = None; loss(p, t).backward()`` on a leaf tensor made once, the loss written
+          as segmentation-models writes it (sums over batch and pixels per class, ``dims=(0, 2)``;
+          one-hot targets from labels with ``F.one_hot``; softmax / sigmoid inside for logits),
+          ``torch.set_num_threads`` = lossfn's thread count.
+
+The memory limit is the bytes a fused two-pass kernel must move (the stats pass reads p and t,
+the gradient pass reads them again and writes the gradient: 20 B per element for float32 masks;
+labels are 8 B per pixel) divided by the best STREAM-style bandwidth on all threads
+(``bench/stream.cpp``, measured in the same run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+
+import lossfn as lf
+
+from _common import (add_copy_bandwidth, base_info, cpu_model, fmt_t, make_parser, measure, parse_threads, perf,
+                     torch, wait_quiet)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# (loss, N, C, H, W, target kind, from_logits)
+CASES = [
+    ("dice", 8, 1, 512, 512, "masks", False),
+    ("tversky", 8, 1, 512, 512, "masks", False),
+    ("dice", 8, 21, 512, 512, "masks", False),
+    ("tversky", 8, 21, 512, 512, "masks", False),
+    ("focal_tversky", 8, 21, 512, 512, "masks", False),
+    ("dice", 8, 21, 512, 512, "labels", False),
+    ("dice", 8, 21, 512, 512, "labels", True),
+]
+
+
+def inputs(N, C, H, W, kind, logits, seed=0):
+    rng = np.random.default_rng(seed)
+    if logits:
+        p = rng.normal(0, 2, (N, C, H, W)).astype(np.float32)
+    else:
+        p = rng.random((N, C, H, W), dtype=np.float32)
+    if kind == "labels":
+        t = rng.integers(0, C, (N, H, W)).astype(np.int64)
+    else:
+        t = (rng.random((N, C, H, W)) < 0.3).astype(np.float32)
+    return p, t
+
+
+def bytes_moved(N, C, H, W, kind):
+    """Bytes of the memory-limit model: stats pass reads p, t; gradient pass reads p, t, writes g."""
+    n = N * C * H * W
+    target = n * 4 if kind == "masks" else N * H * W * 8
+    return 2 * (n * 4 + target) + n * 4
+
+
+def torch_loss(name, C, kind, logits):
+    """The loss in torch as segmentation-models computes it (smooth 1, statistics over batch and pixels)."""
+    F = torch.nn.functional
+    alpha, beta, gamma = {"dice": (0.5, 0.5, 1.0), "tversky": (0.5, 0.5, 1.0),
+                          "focal_tversky": (0.3, 0.7, 0.75)}[name]
+
+    def loss(p, t):
+        if logits:
+            p = torch.sigmoid(p) if C == 1 else p.softmax(1)
+        if kind == "labels":
+            t = F.one_hot(t, C).permute(0, 3, 1, 2).to(p.dtype)
+        dims = (0, 2, 3)
+        inter = (p * t).sum(dims)
+        if name == "dice":
+            score = (2 * inter + 1) / (p.sum(dims) + t.sum(dims) + 1)
+            return (1 - score).mean()
+        fp, fn = (p * (1 - t)).sum(dims), ((1 - p) * t).sum(dims)
+        score = (inter + 1) / (inter + alpha * fp + beta * fn + 1)
+        return ((1 - score).clamp_min(0) ** gamma).mean()
+
+    return loss
+
+
+def run(args):
+    threads_list = parse_threads(args.threads)
+    use_torch = torch is not None and not args.no_torch
+    info = base_info(args, use_torch)
+    info["cpu"] = cpu_model()
+    bw = add_copy_bandwidth(info, args.copy_mb, threads_list)
+    t0 = perf()
+    results = []
+    for (name, N, C, H, W, kind, logits) in CASES:
+        p, t = inputs(N, C, H, W, kind, logits)
+        grad = np.empty_like(p)
+        loss = getattr(lf, name)
+        kw = {"from_logits": logits}
+        # Agreement with the float64 computation on the same numbers.
+        _, g64 = loss.value_and_grad(p.astype(np.float64), t, **kw)
+        _, g32 = loss.value_and_grad(p, t, **kw)
+        scale = float(np.abs(g64).max())
+        acc = {"lossfn_err": float(np.abs(g32 - g64).max()) / scale}
+        if use_torch:
+            pt = torch.from_numpy(p.copy()).requires_grad_(True)
+            tt = torch.from_numpy(t)
+            f = torch_loss(name, C, kind, logits)
+
+            def torch_step():
+                pt.grad = None
+                f(pt, tt).backward()
+
+            torch_step()
+            acc["torch_err"] = float(np.abs(pt.grad.numpy() - g64).max()) / scale
+        limit = bytes_moved(N, C, H, W, kind) / bw
+        for threads in threads_list:
+            lf.set_num_threads(threads)
+            wait_quiet(args.quiet_wait)
+            t_lf, _, _ = measure(lambda: loss.value_and_grad(p, t, out=grad, **kw), args.target_time)
+            row = {"loss": name, "shape": [N, C, H, W], "target": kind, "from_logits": logits, "threads": threads,
+                   "lossfn_s": t_lf, "limit_s": limit, **acc}
+            if use_torch:
+                torch.set_num_threads(threads)
+                row["torch_s"], _, _ = measure(torch_step, args.target_time, slow=(args.slow_time, args.very_slow_time))
+            results.append(row)
+            print(f"{name} {N}x{C}x{H}x{W} {kind}{' logits' if logits else ''} threads={threads}: lossfn "
+                  f"{fmt_t(t_lf)} ({100 * limit / t_lf:.0f}% of the limit {fmt_t(limit)})"
+                  + (f", torch {fmt_t(row['torch_s'])} ({row['torch_s'] / t_lf:.1f}x)" if use_torch else ""),
+                  flush=True)
+    lf.set_num_threads(os.cpu_count() or 1)
+    info["wall_s"] = perf() - t0
+    return info, results
+
+
+def goals(info, results):
+    out = []
+    all_threads = max(r["threads"] for r in results)
+    top = [r for r in results if r["threads"] == all_threads]
+    for C, need in ((21, 5.0), (1, 3.0)):
+        rows = [r for r in top if r["shape"][1] == C and "torch_s" in r]
+        if rows:
+            worst = min(r["torch_s"] / r["lossfn_s"] for r in rows)
+            out.append((f"C = {C}: >= {need:.0f}x faster than torch with autograd, {all_threads} threads",
+                        "PASS" if worst >= need else "FAIL", [f"smallest ratio {worst:.1f}x"]))
+    mem = [r for r in top if not r["from_logits"] and r["target"] == "masks"]
+    worst = min(r["limit_s"] / r["lossfn_s"] for r in mem)
+    out.append((f"value+grad of probabilities and masks at >= 70% of the memory limit, {all_threads} threads",
+                "PASS" if worst >= 0.7 else "FAIL",
+                [f"{r['loss']} C={r['shape'][1]}: {100 * r['limit_s'] / r['lossfn_s']:.0f}%" for r in mem]))
+    err = max(r["lossfn_err"] for r in results)
+    out.append(("float32 gradient within 1e-5 (relative to its largest entry) of the float64 computation",
+                "PASS" if err <= 1e-5 else "FAIL", [f"lossfn {err:.1e}"]
+                + ([f"torch float32 {max(r['torch_err'] for r in results if 'torch_err' in r):.1e}"]
+                   if any("torch_err" in r for r in results) else [])))
+    return out
+
+
+def report(info, results, goal_rows):
+    L = ["# Overlap losses: lossfn vs torch with autograd", "", "Generated by `bench/bench_segmentation.py`. "
+         "Command (run from the repository root):", "", "```", info["command"], "```", "",
+         f"- date: {info['date']}, wall time {info['wall_s'] / 60:.1f} min",
+         f"- build_info: `{info['build_info']}`",
+         f"- CPU: {info['cpu']}, os.cpu_count() = {info['cpu_count']}; NumPy {info['numpy']}, "
+         f"torch {info['torch'] or 'not installed'}",
+         f"- memory limit: bytes moved (20 B per element for float32 masks; labels 8 B per pixel) / "
+         f"{info['copy_bw'] / 1e9:.1f} GB/s (STREAM {info['stream']['best']} on {info['stream']['threads']} "
+         f"threads, {info['copy_mb']} MB arrays, same run)",
+         "- float32, NCHW, smooth 1, statistics per class over the batch (segmentation-models' convention); "
+         "torch: the same loss written with tensor ops, forward and backward; medians; the machine is shared "
+         "and noisy: compare the ratios within a row.", "",
+         "| loss | N x C x H x W | target | logits | threads | lossfn | % of memory limit | torch | torch / lossfn |",
+         "|---|---|---|---|---:|---:|---:|---:|---:|"]
+    for r in results:
+        ratio = f"{r['torch_s'] / r['lossfn_s']:.1f}x" if "torch_s" in r else "n/a"
+        L.append(f"| {r['loss']} | {'x'.join(map(str, r['shape']))} | {r['target']} | {r['from_logits']} | "
+                 f"{r['threads']} | {fmt_t(r['lossfn_s'])} | {100 * r['limit_s'] / r['lossfn_s']:.0f}% | "
+                 f"{fmt_t(r['torch_s']) if 'torch_s' in r else 'n/a'} | {ratio} |")
+    L += ["", "## Goals", ""]
+    for title, status, lines in goal_rows:
+        L += [f"**{title} — {status}**", ""] + [f"- {line}" for line in lines] + [""]
+    return "\n".join(L) + "\n"
+
+
+def main():
+    ap = make_parser(__doc__)
+    ap.add_argument("--threads", default="1,all", help="comma-separated counts; 'all' = cpu_count")
+    ap.add_argument("--target-time", type=float, default=0.5)
+    ap.add_argument("--slow-time", type=float, default=0.3)
+    ap.add_argument("--very-slow-time", type=float, default=2.0)
+    ap.add_argument("--quiet-wait", type=float, default=2.0)
+    ap.add_argument("--copy-mb", type=int, default=256)
+    ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="short timing, report not written")
+    ap.add_argument("--out-dir", default=os.path.join(HERE, "results"))
+    args = ap.parse_args()
+    args.retries = 0
+    if args.quick:
+        args.target_time = 0.05
+    info, results = run(args)
+    goal_rows = goals(info, results)
+    for title, status, lines in goal_rows:
+        print(f"{status}: {title} ({'; '.join(lines)})")
+    if args.quick:
+        return
+    os.makedirs(args.out_dir, exist_ok=True)
+    with open(os.path.join(args.out_dir, "segmentation.md"), "w") as f:
+        f.write(report(info, results, goal_rows))
+    with open(os.path.join(args.out_dir, "segmentation.json"), "w") as f:
+        json.dump({"info": info, "results": results}, f, indent=1, default=str)
+    print(f"wrote {os.path.join(args.out_dir, 'segmentation.md')}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
