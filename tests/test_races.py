@@ -129,3 +129,17 @@ def test_ctc_targets_and_lengths_rewritten_during_a_call(what):
     race(inputs[what], [10**6, -5, 2**40, 0, 61, 30, -(2**62)],
          lambda: lf.ctc.value_and_grad(x, targets, il, tl, out=out, from_logits=True), calls=30)
     assert_guards_intact(buf)
+
+
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
+def test_overlap_labels_rewritten_during_a_call(layout):
+    """The overlap losses read each label to compare it with the classes, never to address memory:
+    a label rewritten out of range mid-call changes the sums (or raises), nothing else."""
+    rng = np.random.default_rng(5)
+    shape, axis = ((4, 5, 64, 64), 1) if layout == "nchw" else ((4, 64, 64, 5), -1)
+    x = rng.normal(size=shape)
+    y = rng.integers(0, 5, (4, 64, 64))
+    out, buf = guarded(shape)
+    race(y, [10**6, -5, 2**40, 5, -(2**62), 255],
+         lambda: lf.dice.value_and_grad(x, y, out=out, axis=axis, from_logits=True, ignore_index=255), calls=30)
+    assert_guards_intact(buf)
