@@ -1,0 +1,90 @@
+"""The overlap losses against segmentation-models' formulas written in torch (that package is not a
+dependency): its soft_dice_score / soft_jaccard_score / soft_tversky_score over dims (0, 2) with
+smooth and eps, from_logits through log_softmax().exp() or logsigmoid().exp(), and torch autograd
+for the gradients. lossfn's per_sample=True is the same formula with dims (2,) and a mean over
+images. Hard 0/1 targets and every class present: there smp's |p - t| intersection equals Σ p t
+and its mask of absent classes is all ones. Keras's Dice / Tversky (smooth 0, + 1e-7) as well."""
+
+import numpy as np
+import pytest
+
+import lossfn as lf
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+
+def smp_loss(name, x, y, classes, *, from_logits, smooth, per_sample=False, alpha=0.5, beta=0.5, gamma=1.0,
+             eps=1e-7):
+    """segmentation-models' multiclass loss: (N, C, H, W) scores, (N, H, W) labels."""
+    n = x.shape[0]
+    p = (F.log_softmax(x, dim=1).exp() if classes > 1 else F.logsigmoid(x).exp()) if from_logits else x
+    p = p.reshape(n, classes, -1)
+    t = (F.one_hot(y.reshape(n, -1), classes).permute(0, 2, 1) if classes > 1 else y.reshape(n, 1, -1)).to(p.dtype)
+    dims = (2,) if per_sample else (0, 2)
+    inter = (p + t - (p - t).abs()).sum(dims) / 2  # smp's intersection since 0.4 (Σ p t for 0/1 targets)
+    fp, fn = p.sum(dims) - inter, t.sum(dims) - inter
+    if name == "dice":
+        score = (2 * inter + smooth) / (p.sum(dims) + t.sum(dims) + smooth).clamp_min(eps)
+    elif name == "jaccard":
+        score = (inter + smooth) / (p.sum(dims) + t.sum(dims) - inter + smooth).clamp_min(eps)
+    else:
+        score = (inter + smooth) / (inter + alpha * fp + beta * fn + smooth).clamp_min(eps)
+    loss = 1 - score
+    if name == "focal_tversky":
+        loss = loss.clamp_min(0) ** gamma  # per class, as the paper (smp raises the mean)
+    return loss.mean()
+
+
+CASES = [("dice", {}), ("jaccard", {}), ("tversky", {"alpha": 0.3, "beta": 0.7}),
+         ("focal_tversky", {"alpha": 0.3, "beta": 0.7, "gamma": 0.75})]
+
+
+@pytest.mark.parametrize("name,hyper", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("classes", [1, 4])
+@pytest.mark.parametrize("from_logits", [True, False])
+@pytest.mark.parametrize("per_sample", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_matches_segmentation_models(name, hyper, classes, from_logits, per_sample, dtype):
+    rng = np.random.default_rng(classes + 10 * from_logits)
+    n, h, w = 3, 6, 7
+    if from_logits:
+        x = rng.normal(0, 2, (n, classes, h, w))
+    elif classes > 1:
+        x = rng.dirichlet(np.ones(classes), (n, h, w)).transpose(0, 3, 1, 2)
+    else:
+        x = rng.uniform(0.05, 0.95, (n, 1, h, w))
+    y = np.arange(n * h * w).reshape(n, h, w) % max(classes, 2)  # every class in every image
+    rng.shuffle(y.reshape(-1))
+    x = x.astype(dtype)
+    xt = torch.from_numpy(x.copy()).requires_grad_(True)
+    want = smp_loss(name, xt, torch.from_numpy(y), classes, from_logits=from_logits, smooth=1.0,
+                    per_sample=per_sample, **hyper)
+    want.backward()
+    target = y if classes > 1 else y[:, None].astype(np.float64)
+    v, g = getattr(lf, name).value_and_grad(x, target, from_logits=from_logits, per_sample=per_sample, **hyper)
+    tol = dict(rtol=1e-10, atol=1e-13) if dtype == np.float64 else dict(rtol=2e-5, atol=2e-7)
+    np.testing.assert_allclose(v, want.item(), **tol)
+    np.testing.assert_allclose(g, xt.grad.numpy(), **tol)
+
+
+@pytest.mark.parametrize("name,hyper", [("dice", {}), ("tversky", {"alpha": 0.5, "beta": 0.5}),
+                                        ("tversky", {"alpha": 0.2, "beta": 0.8})])
+def test_matches_keras_formula(name, hyper):
+    """keras.losses.Dice / Tversky: one global score, no smooth, 1e-7 added to the denominator;
+    Keras's alpha weighs the false positives, as lossfn's."""
+    rng = np.random.default_rng(1)
+    p = rng.uniform(0, 1, (4, 32))
+    t = (rng.random(p.shape) < 0.5).astype(np.float64)
+    pt = torch.from_numpy(p.copy()).requires_grad_(True)
+    tt = torch.from_numpy(t)
+    inter = (pt * tt).sum()
+    if name == "dice":
+        score = 2 * inter / (pt.sum() + tt.sum() + 1e-7)
+    else:
+        fp, fn = ((1 - tt) * pt).sum(), (tt * (1 - pt)).sum()
+        score = inter / (inter + hyper["alpha"] * fp + hyper["beta"] * fn + 1e-7)
+    (1 - score).backward()
+    v, g = getattr(lf, name).value_and_grad(p, t, axis=None, smooth=0.0, **hyper)
+    np.testing.assert_allclose(v, 1 - score.item(), rtol=1e-8)
+    np.testing.assert_allclose(g, pt.grad.numpy(), rtol=1e-7, atol=1e-12)
