@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Overlap-loss benchmark: lossfn dice / tversky / focal_tversky value_and_grad vs the same loss in
+"""Overlap-loss benchmark: lossfn dice / tversky / focal_tversky / bce_dice value_and_grad vs the same loss in
 torch with autograd, float32, against the memory limit, in one run.
 
 Run from the repository root::
@@ -42,6 +42,8 @@ CASES = [
     ("dice", 8, 21, 512, 512, "masks", False),
     ("tversky", 8, 21, 512, 512, "masks", False),
     ("focal_tversky", 8, 21, 512, 512, "masks", False),
+    ("bce_dice", 8, 1, 512, 512, "masks", True),
+    ("bce_dice", 8, 21, 512, 512, "masks", False),
     ("dice", 8, 21, 512, 512, "labels", False),
     ("dice", 8, 21, 512, 512, "labels", True),
 ]
@@ -70,10 +72,15 @@ def bytes_moved(N, C, H, W, kind):
 def torch_loss(name, C, kind, logits):
     """The loss in torch as segmentation-models computes it (smooth 1, statistics over batch and pixels)."""
     F = torch.nn.functional
-    alpha, beta, gamma = {"dice": (0.5, 0.5, 1.0), "tversky": (0.5, 0.5, 1.0),
+    alpha, beta, gamma = {"dice": (0.5, 0.5, 1.0), "tversky": (0.5, 0.5, 1.0), "bce_dice": (0.5, 0.5, 1.0),
                           "focal_tversky": (0.3, 0.7, 0.75)}[name]
 
     def loss(p, t):
+        if name == "bce_dice":  # BCEWithLogitsLoss + multilabel DiceLoss (a sigmoid per channel)
+            q = torch.sigmoid(p)
+            inter = (q * t).sum((0, 2, 3))
+            dice = (1 - (2 * inter + 1) / (q.sum((0, 2, 3)) + t.sum((0, 2, 3)) + 1)).mean()
+            return F.binary_cross_entropy_with_logits(p, t) + dice
         if logits:
             p = torch.sigmoid(p) if C == 1 else p.softmax(1)
         if kind == "labels":

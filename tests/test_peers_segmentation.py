@@ -88,3 +88,27 @@ def test_matches_keras_formula(name, hyper):
     v, g = getattr(lf, name).value_and_grad(p, t, axis=None, smooth=0.0, **hyper)
     np.testing.assert_allclose(v, 1 - score.item(), rtol=1e-8)
     np.testing.assert_allclose(g, pt.grad.numpy(), rtol=1e-7, atol=1e-12)
+
+
+@pytest.mark.parametrize("classes", [1, 3])
+@pytest.mark.parametrize("from_logits", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bce_dice_matches_torch_bce_plus_segmentation_models_dice(classes, from_logits, dtype):
+    """The seeds' combination: torch's BCEWithLogitsLoss (or BCELoss) + segmentation-models'
+    binary/multilabel DiceLoss (a sigmoid per channel, smooth 1)."""
+    rng = np.random.default_rng(classes)
+    x = rng.normal(0, 2, (2, classes, 5, 6))
+    x = (x if from_logits else 1 / (1 + np.exp(-x))).astype(dtype)
+    t = (rng.random(x.shape) < 0.4).astype(dtype)
+    xt = torch.from_numpy(x.copy()).requires_grad_(True)
+    tt = torch.from_numpy(t)
+    bce = F.binary_cross_entropy_with_logits(xt, tt) if from_logits else F.binary_cross_entropy(xt, tt)
+    p = (F.logsigmoid(xt).exp() if from_logits else xt).reshape(2, classes, -1)
+    tr = tt.reshape(2, classes, -1)
+    inter = (p * tr).sum((0, 2))
+    dice = (1 - (2 * inter + 1) / (p.sum((0, 2)) + tr.sum((0, 2)) + 1)).mean()
+    (bce + dice).backward()
+    v, g = lf.bce_dice.value_and_grad(x, t, from_logits=from_logits)
+    tol = dict(rtol=1e-10, atol=1e-13) if dtype == np.float64 else dict(rtol=3e-5, atol=3e-7)
+    np.testing.assert_allclose(v, (bce + dice).item(), **tol)
+    np.testing.assert_allclose(g, xt.grad.numpy(), **tol)

@@ -1,5 +1,5 @@
 """Generic tests of the overlap losses (lossfn.registry.SEGMENT_SPECS: dice, jaccard, tversky,
-focal_tversky): the kernels against the NumPy reference for every variant, dtype, reduction,
+focal_tversky, bce_dice): the kernels against the NumPy reference for every variant, dtype, reduction,
 layout (NCHW, NHWC, no class axis), target kind (masks, labels) and ISA; the reference against
 central differences; thread-count determinism; the cases a segmentation loss must get right;
 bad input."""
@@ -198,6 +198,7 @@ def test_empty_masks_and_absent_classes():
     t = np.zeros_like(p)
     for name in NAMES:
         loss = getattr(lf, name)
+        kw = {"w_bce": 0.0} if name == "bce_dice" else {}  # the overlap term alone
         # Nothing predicted, nothing to find: smooth / smooth = 1, loss 0 (and with smooth 0, by convention).
         for smooth in (1.0, 0.0):
             v, g = loss.value_and_grad(p, t, smooth=smooth)
@@ -206,8 +207,8 @@ def test_empty_masks_and_absent_classes():
                 assert np.all(g == 0)
         # Something predicted where there is nothing: smooth keeps the loss below 1.
         q = np.full_like(p, 0.5)
-        assert 0 < loss(q, t) < 1
-        assert loss(q, t, smooth=0.0) == pytest.approx(1.0)
+        assert 0 < loss(q, t, **kw) < 1
+        assert loss(q, t, smooth=0.0, **kw) == pytest.approx(1.0)
     # A class absent from the batch scores 0 through smooth, not a special case.
     pred = np.zeros((2, 3, 4, 4))
     pred[:, 0] = 1.0
@@ -315,3 +316,19 @@ def test_bad_input(name):
     for hyper in SPECS[name].bad_hyper:
         with pytest.raises(ValueError):
             loss(p, y, **hyper)
+
+
+def test_bce_dice_is_its_two_terms():
+    rng = np.random.default_rng(13)
+    x = rng.normal(0, 3, (3, 2, 6, 5))
+    t = (rng.random(x.shape) < 0.4).astype(np.float64)
+    for from_logits in (False, True):
+        pred = x if from_logits else 1 / (1 + np.exp(-x))
+        p = 1 / (1 + np.exp(-x))
+        bce = np.mean(-(t * np.log(p) + (1 - t) * np.log1p(-p)))
+        # dice with a sigmoid per channel: the probabilities given to dice
+        want = 0.7 * bce + 1.3 * lf.dice(p, t)
+        np.testing.assert_allclose(lf.bce_dice(pred, t, from_logits=from_logits, w_bce=0.7, w_dice=1.3), want,
+                                   rtol=1e-12)
+    with pytest.raises(ValueError, match="w_bce"):
+        lf.bce_dice(x, t, w_bce=-1.0)

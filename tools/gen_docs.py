@@ -81,7 +81,7 @@ array of the logits' shape, as each loss's inputs say. `weight` is a per-row sam
 `lf.dice(pred, target, *, axis=1, weight=None, class_weight=None, smooth=1.0, squared=False,
 per_sample=False, per_class=False, from_logits=False, ignore_index=None, reduction="mean")`, and
 `jaccard`, `tversky(..., alpha=0.5, beta=0.5)`, `focal_tversky(..., alpha=0.3, beta=0.7,
-gamma=0.75)`; `.grad(..., grad_output=None, out=None)`, `.value_and_grad(..., out=None)`,
+gamma=0.75)`, `bce_dice(..., w_bce=1.0, w_dice=1.0)`; `.grad(..., grad_output=None, out=None)`, `.value_and_grad(..., out=None)`,
 `.reference`. `pred` is `(N, ..., C, ...)` with the class axis `axis` (1: NCHW; -1: NHWC; read in
 place, no transposed copy), or has no class axis with `axis=None` (one class; every axis after the
 batch axis is pixels). `target` is a mask of `pred`'s shape (0/1 or soft), or integer class
@@ -105,6 +105,13 @@ one class, a mask of that shape). `weight` is per pixel, broadcast to the pixel 
   0) to `gamma`, per class as Abraham and Khan (segmentation-models raises the mean instead); its
   defaults are the paper's (`alpha=0.3` on false positives, `beta=0.7` on false negatives,
   `gamma=0.75`); with `gamma < 1` the gradient at a perfect segment (loss 0) is 0.
+- `bce_dice(..., w_bce=1.0, w_dice=1.0)`: per segment `w_dice · dice + w_bce · B / N`, with
+  `B = Σ w·bce(p, t)` and `N = Σ w` summed in the same pass as the dice statistics (the segment's
+  mean binary cross-entropy; over the batch and one class it is torch's `BCELoss` /
+  `BCEWithLogitsLoss` mean, and the class-weighted mean over classes equals it without class
+  weights). The logs are clamped at -100 and the gradient's denominator `p(1 - p)` at `1e-12`
+  (torch's `BCELoss`); with `from_logits=True` it takes a sigmoid of every score (binary or
+  multi-label, never a softmax) and the cross-entropy comes from the logits stably.
 - The intersection is `Σ p·t` for soft targets too (segmentation-models since 0.4 uses
   `(Σp + Σt - Σ|p - t|)/2`, equal for 0/1 targets).
 - `from_logits=True` applies a sigmoid (one class) or a softmax over `axis` (several) inside, and

@@ -779,9 +779,11 @@ py::object overlap_t(lossfn::Overlap loss, int what, const py::array& pred_in, i
   }
   const std::size_t C = call.classes;
   if (C == 0) value_error(std::string(name) + ": pred: the class axis " + std::to_string(axis) + " has length 0");
-  options.activation = !from_logits ? lossfn::Activation::none
-                       : C == 1     ? lossfn::Activation::sigmoid
-                                    : lossfn::Activation::softmax;
+  // Logits: a sigmoid for one class (and for bce_dice's binary cross-entropy, per class), else a
+  // softmax over the classes.
+  options.activation = !from_logits                               ? lossfn::Activation::none
+                       : C == 1 || loss == lossfn::Overlap::bce_dice ? lossfn::Activation::sigmoid
+                                                                    : lossfn::Activation::softmax;
   carray<T> pred = to_compute<T>(pred_in);
   call.pred = pred.data();
 
@@ -853,7 +855,7 @@ py::object overlap_t(lossfn::Overlap loss, int what, const py::array& pred_in, i
 
 py::object overlap(int loss_id, int what, py::handle pred_obj, py::handle axis_obj, py::handle target,
                    py::handle weight, py::handle class_weight, double smooth, double alpha, double beta, double gamma,
-                   bool squared, bool per_sample, bool per_class, bool from_logits, py::handle ignore_index,
+                   double w_bce, double w_dice, bool squared, bool per_sample, bool per_class, bool from_logits, py::handle ignore_index,
                    int reduction, py::handle grad_output, py::handle out) {
   if (loss_id < 0 || loss_id >= int(lossfn::Overlap::count_)) value_error("loss: unknown id");
   const lossfn::Overlap loss = lossfn::Overlap(loss_id);
@@ -869,7 +871,7 @@ py::object overlap(int loss_id, int what, py::handle pred_obj, py::handle axis_o
     if (axis == 0) value_error("axis: the class axis cannot be axis 0, the batch axis (axis=None: no class axis)");
   }
   lossfn::OverlapOptions o;
-  o.smooth = smooth, o.alpha = alpha, o.beta = beta, o.gamma = gamma;
+  o.smooth = smooth, o.alpha = alpha, o.beta = beta, o.gamma = gamma, o.w_bce = w_bce, o.w_dice = w_dice;
   o.squared = squared, o.per_sample = per_sample, o.per_class = per_class;
   if (!ignore_index.is_none()) {
     o.has_ignore_index = true;

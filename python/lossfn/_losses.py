@@ -329,7 +329,7 @@ class SequenceLoss(_LossObject):
 
 
 class SegmentLoss(_LossObject):
-    """An overlap loss (dice, jaccard, tversky, focal_tversky): sums per sample and class over the pixels.
+    """An overlap loss (dice, jaccard, tversky, focal_tversky, bce_dice): sums per sample and class over the pixels.
 
     ``pred`` is (N, ..., C, ...) with the class axis ``axis`` (default 1, NCHW; ``axis=-1`` for
     NHWC; ``axis=None`` for no class axis: one class, every axis after the first is pixels).
@@ -362,11 +362,14 @@ class SegmentLoss(_LossObject):
         if axis is not None and not -(2**31) <= axis < 2**31:
             raise ValueError(f"axis: {axis} is out of range")
         ignore_index = _ignore_index(v["ignore_index"])
-        # alpha, beta, gamma: tversky's and focal_tversky's; the others pass the kernel's neutral values.
-        smooth, alpha, beta, gamma = _kernel_numbers(("smooth", "alpha", "beta", "gamma"),
-                                                     dict({"alpha": 0.5, "beta": 0.5, "gamma": 1.0}, **v))
+        # alpha, beta, gamma: tversky's and focal_tversky's; w_bce, w_dice: bce_dice's; the others pass
+        # the kernel's neutral values.
+        smooth, alpha, beta, gamma, w_bce, w_dice = _kernel_numbers(
+            ("smooth", "alpha", "beta", "gamma", "w_bce", "w_dice"),
+            dict({"alpha": 0.5, "beta": 0.5, "gamma": 1.0, "w_bce": 1.0, "w_dice": 1.0}, **v))
         return _core.overlap(self._id, what, pred, None if axis is None else int(axis), target, weight,
-                             v["class_weight"], smooth, alpha, beta, gamma, _switch("squared", v["squared"]),
+                             v["class_weight"], smooth, alpha, beta, gamma, w_bce, w_dice,
+                             _switch("squared", v["squared"]),
                              _switch("per_sample", v["per_sample"]), _switch("per_class", v["per_class"]),
                              _switch("from_logits", v["from_logits"]),
                              ignore_index, _reduction_code(reduction),

@@ -313,6 +313,12 @@ static void overlap(void) {
   CHECK(lossfn_overlap_value_f64(LOSSFN_TVERSKY, &in, &value, NULL) == LOSSFN_OK && close_to(value, 1 - 2.5 / 3.5));
   CHECK(lossfn_overlap_value_f64(LOSSFN_FOCAL_TVERSKY, &in, &value, NULL) == LOSSFN_OK &&
         close_to(value, (1 - 2.5 / 3.5) * (1 - 2.5 / 3.5)));
+  /* bce_dice's cross-entropy term: 0, 0, ln 2, ln 2 over four pixels */
+  in.w_bce = 1, in.w_dice = 0;
+  CHECK(lossfn_overlap_value_f64(LOSSFN_BCE_DICE, &in, &value, NULL) == LOSSFN_OK && close_to(value, log(2.0) / 2));
+  in.w_dice = 1;
+  CHECK(lossfn_overlap_value_f64(LOSSFN_BCE_DICE, &in, &value, NULL) == LOSSFN_OK &&
+        close_to(value, log(2.0) / 2 + 0.2));
   in.reduction = LOSSFN_REDUCTION_NONE;
   CHECK(lossfn_overlap_value_f64(LOSSFN_DICE, &in, NULL, per) == LOSSFN_OK && close_to(per[0], 0.2));
   memcpy(&in32, &in, sizeof in32);
@@ -344,6 +350,10 @@ static void overlap(void) {
   CHECK(value_error(lossfn_overlap_value_f64(LOSSFN_TVERSKY, &in, &value, NULL), "alpha"));
   in.activation = 3;
   CHECK(value_error(lossfn_overlap_value_f64(LOSSFN_DICE, &in, &value, NULL), "activation"));
+  in.activation = 2, in.w_bce = 1, in.w_dice = 1;
+  CHECK(value_error(lossfn_overlap_value_f64(LOSSFN_BCE_DICE, &in, &value, NULL), "softmax"));
+  in.activation = 0, in.w_bce = -1;
+  CHECK(value_error(lossfn_overlap_value_f64(LOSSFN_BCE_DICE, &in, &value, NULL), "w_bce"));
   in.activation = 2;
   CHECK(lossfn_overlap_value_f64(LOSSFN_DICE, &in, &value, NULL) == LOSSFN_OK && lossfn_last_error()[0] == '\0');
 }

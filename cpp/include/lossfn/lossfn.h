@@ -258,6 +258,7 @@ LOSSFN_CTC_STRUCT(f64, double)
  *   int has_ignore_index;                 nonzero: pixels whose label (or one-class mask value)
  *   int64_t ignore_index;                 equals ignore_index count nowhere
  *   lossfn_reduction reduction;           over the samples' losses (class-weighted means)
+ *   double w_bce, w_dice;                 bce_dice: the weights of its two terms
  *
  * Formulas and conventions: lossfn/segmentation.hpp. value: mean/sum; loss: none (samples, or
  * samples * classes with per_class; with per_sample 0 the batch is one sample); grad: pred's
@@ -266,7 +267,8 @@ typedef enum lossfn_overlap_loss {
   LOSSFN_DICE = 0,
   LOSSFN_JACCARD = 1,
   LOSSFN_TVERSKY = 2,
-  LOSSFN_FOCAL_TVERSKY = 3
+  LOSSFN_FOCAL_TVERSKY = 3,
+  LOSSFN_BCE_DICE = 4
 } lossfn_overlap_loss;
 
 #define LOSSFN_SEGMENT_STRUCT(t, T)                                                                        \
@@ -283,6 +285,7 @@ typedef enum lossfn_overlap_loss {
     int has_ignore_index;                                                                                  \
     int64_t ignore_index;                                                                                  \
     lossfn_reduction reduction;                                                                            \
+    double w_bce, w_dice;                                                                                  \
   } lossfn_segment_##t;                                                                                    \
   lossfn_status lossfn_overlap_value_##t(lossfn_overlap_loss loss, const lossfn_segment_##t* in, double* value, \
                                          T* losses);                                                       \

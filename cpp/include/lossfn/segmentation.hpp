@@ -25,11 +25,14 @@ namespace lossfn {
 //   jaccard        1 - (I + smooth) / (P + G - I + smooth)
 //   tversky        1 - (I + smooth) / (I + alpha (P - I) + beta (G - I) + smooth)
 //   focal_tversky  max(tversky, 0) ^ gamma
+//   bce_dice       w_dice dice + w_bce B / N,  B = sum w bce(p, t), N = sum w (the segment's mean
+//                  binary cross-entropy: -(t log p + (1 - t) log(1 - p)), each log clamped at
+//                  -100 as torch's BCELoss; with the sigmoid activation computed from the logits)
 // alpha weighs the false positives, beta the false negatives (Salehi et al. 2017, Keras,
 // segmentation-models). A segment whose denominator is 0 (nothing predicted, nothing to find,
 // smooth = 0) has loss 0 and gradient 0.
 // The order is part of the ABI: append only.
-enum class Overlap : int { dice, jaccard, tversky, focal_tversky, count_ };
+enum class Overlap : int { dice, jaccard, tversky, focal_tversky, bce_dice, count_ };
 
 const char* overlap_name(Overlap loss) noexcept;
 
@@ -43,6 +46,7 @@ struct OverlapOptions {
   double smooth = 1.0;
   double alpha = 0.5, beta = 0.5;  // tversky, focal_tversky
   double gamma = 1.0;              // focal_tversky
+  double w_bce = 1.0, w_dice = 1.0;  // bce_dice (which takes no softmax: sigmoid or probabilities)
   bool squared = false;            // squared sums in the denominator (V-Net)
   bool per_sample = false;         // segments per sample and class, else per class over the batch
   bool per_class = false;          // reduction none: one loss per (sample,) class

@@ -156,6 +156,8 @@ lossfn_status overlap_call(lossfn_overlap_loss loss, const In* in, double* value
     o.alpha = in->alpha;
     o.beta = in->beta;
     o.gamma = in->gamma;
+    o.w_bce = in->w_bce;
+    o.w_dice = in->w_dice;
     o.squared = in->squared != 0;
     o.per_sample = in->per_sample != 0;
     o.per_class = in->per_class != 0;

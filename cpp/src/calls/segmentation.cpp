@@ -14,33 +14,38 @@ namespace lossfn {
 namespace {
 
 using detail::fail;
+using detail::kSegmentCoefs;
 using detail::kSegmentLanes;
 using detail::kSegmentStats;
 
-// A segment's loss and its derivatives w.r.t. I and P (see segmentation.hpp):
+// A segment's loss and its derivatives w.r.t. I, P and B (see segmentation.hpp):
 //   score = (k I + smooth) / (c I + alpha P + beta G + smooth),  loss = 1 - score
 // dice k = 2, c = 0, alpha = beta = 1; jaccard k = 1, c = -1, alpha = beta = 1; tversky k = 1,
-// c = 1 - alpha - beta. focal_tversky raises the tversky loss (clamped at 0) to gamma.
+// c = 1 - alpha - beta. focal_tversky raises the tversky loss (clamped at 0) to gamma; bce_dice
+// weighs dice by w_dice and adds w_bce B / N.
 struct SegmentLoss {
-  double value, d_intersection, d_pred;
+  double value, d_intersection, d_pred, d_bce;
 };
 
 struct Finish {
-  double k, c, alpha, beta, smooth, gamma;
+  double k, c, alpha, beta, smooth, gamma, w_overlap = 1.0, w_bce = 0.0;
   bool focal;
 
   Finish(Overlap loss, const OverlapOptions& o) : smooth(o.smooth), gamma(o.gamma), focal(loss == Overlap::focal_tversky) {
     switch (loss) {
       case Overlap::dice: k = 2, c = 0, alpha = 1, beta = 1; break;
+      case Overlap::bce_dice: k = 2, c = 0, alpha = 1, beta = 1, w_overlap = o.w_dice, w_bce = o.w_bce; break;
       case Overlap::jaccard: k = 1, c = -1, alpha = 1, beta = 1; break;
       default: k = 1, c = 1 - o.alpha - o.beta, alpha = o.alpha, beta = o.beta; break;
     }
   }
 
   SegmentLoss operator()(const double* stats) const {
-    const double I = stats[0], P = stats[1], G = stats[2];
+    const double I = stats[0], P = stats[1], G = stats[2], B = stats[3], N = stats[4];
+    SegmentLoss r{0.0, 0.0, 0.0, 0.0};
+    if (w_bce != 0.0 && N > 0.0) r.value = w_bce * B / N, r.d_bce = w_bce / N;
     const double num = k * I + smooth, den = c * I + alpha * P + beta * G + smooth;
-    if (den == 0.0) return {0.0, 0.0, 0.0};  // nothing predicted, nothing to find, smooth = 0
+    if (den == 0.0) return r;  // nothing predicted, nothing to find, smooth = 0: the overlap adds 0
     const double score = num / den;
     double value = 1.0 - score, outer = 1.0;  // outer: d loss / d (1 - score)
     if (focal) {
@@ -48,8 +53,12 @@ struct Finish {
       value = std::pow(base, gamma);
       outer = base > 0.0 ? gamma * std::pow(base, gamma - 1.0) : 0.0;
     }
+    outer *= w_overlap;
     const double den2 = den * den;
-    return {value, -outer * (k * den - c * num) / den2, outer * alpha * num / den2};
+    r.value += w_overlap * value;
+    r.d_intersection = -outer * (k * den - c * num) / den2;
+    r.d_pred = outer * alpha * num / den2;
+    return r;
   }
 };
 
@@ -70,6 +79,12 @@ void run_impl(Overlap loss, const SegmentCall<T>& call, const OverlapOptions& o)
   if (loss == Overlap::focal_tversky && (!(o.gamma > 0.0) || !std::isfinite(o.gamma)))
     bad("gamma: must be finite and > 0");
   if (int(o.activation) < 0 || int(o.activation) > 2) bad("activation: unknown");
+  if (loss == Overlap::bce_dice) {
+    if (!(o.w_bce >= 0.0) || !(o.w_dice >= 0.0) || !std::isfinite(o.w_bce) || !std::isfinite(o.w_dice))
+      bad("w_bce, w_dice: must be finite and >= 0");
+    if (o.activation == Activation::softmax)
+      bad("activation: the binary cross-entropy takes probabilities or a sigmoid of each score, not a softmax");
+  }
   const Reduction reduction = call.reduction;
   const Requested requested = check_outputs(reduction, call.value, call.loss, call.grad, call.grad_output_array);
   const bool want_value = requested.value, want_grad = requested.grad;
@@ -142,6 +157,7 @@ void run_impl(Overlap loss, const SegmentCall<T>& call, const OverlapOptions& o)
   job.weight = call.weight;
   job.activation = int(o.activation);
   job.squared = o.squared;
+  job.bce = loss == Overlap::bce_dice;
   job.has_ignore_index = o.has_ignore_index;
   job.ignore_index = o.ignore_index;
   unsigned bad_labels = 0;
@@ -197,7 +213,7 @@ void run_impl(Overlap loss, const SegmentCall<T>& call, const OverlapOptions& o)
 
   // d value / d (I, P) of every (sample, class): the segment's, shared by the batch's samples
   // when the segments span the batch.
-  std::vector<double> coef(N * C * 2);
+  std::vector<double> coef(N * C * kSegmentCoefs);
   for (std::size_t n = 0; n < N; ++n) {
     const std::size_t s = o.per_sample ? n : 0;
     for (std::size_t c = 0; c < C; ++c) {
@@ -209,8 +225,9 @@ void run_impl(Overlap loss, const SegmentCall<T>& call, const OverlapOptions& o)
         if (reduction == Reduction::mean) up /= double(samples);
         up *= class_weight[c] / class_weight_sum;
       }
-      coef[(n * C + c) * 2] = up * segment[s * C + c].d_intersection;
-      coef[(n * C + c) * 2 + 1] = up * segment[s * C + c].d_pred;
+      const SegmentLoss& l = segment[s * C + c];
+      double* k = &coef[(n * C + c) * kSegmentCoefs];
+      k[0] = up * l.d_intersection, k[1] = up * l.d_pred, k[2] = up * l.d_bce;
     }
   }
   job.coef = coef.data();
@@ -226,6 +243,7 @@ const char* overlap_name(Overlap loss) noexcept {
     case Overlap::jaccard: return "jaccard";
     case Overlap::tversky: return "tversky";
     case Overlap::focal_tversky: return "focal_tversky";
+    case Overlap::bce_dice: return "bce_dice";
     default: return "unknown";
   }
 }

@@ -189,11 +189,12 @@ using CtcFn = void (*)(const CtcJob<T>&);
 // same for both passes and any thread count; a pixel range is cut into tiles of at most
 // segment_tile(classes) pixels along `inner` (along `outer` when inner = 1: NHWC).
 //   stats pass: stats[(n * classes + c) * kSegmentStats + k], k: sum w p t, sum w p (or w p^2),
-//               sum w t (or w t^2) over sample n's pixels; each item's sums are formed in eight
-//               fixed lanes (pixel j of a tile in lane j % 8, the lanes added in order at the
-//               end of the item) and the items added in order.
-//   grad pass:  grad = d/dp of sum_{n,c} coef_I(n,c) I(n,c) + coef_P(n,c) P(n,c), through the
-//               activation: coef[(n * classes + c) * 2 + {0, 1}].
+//               sum w t (or w t^2) over sample n's pixels, and with `bce` sum w bce(p, t) and
+//               sum w; each item's sums are formed in eight fixed lanes (pixel j of a tile in
+//               lane j % 8, the lanes added in order at the end of the item) and the items
+//               added in order.
+//   grad pass:  grad = d/dp of sum_{n,c} a(n,c) I(n,c) + b(n,c) P(n,c) + k(n,c) B(n,c), through
+//               the activation: coef[(n * classes + c) * kSegmentCoefs + {0, 1, 2}] = (a, b, k).
 template <class T>
 struct SegmentJob {
   std::size_t batch, outer, classes, inner;
@@ -203,6 +204,7 @@ struct SegmentJob {
   const T* weight;               // or nullptr
   int activation;                // lossfn::Activation
   bool squared;
+  bool bce;                      // the binary cross-entropy term (bce_dice)
   bool has_ignore_index;
   std::int64_t ignore_index;
   double* stats;                 // stats pass: out
@@ -215,7 +217,7 @@ struct SegmentJob {
   T* scratch;                    // per worker: segment_scratch(classes) elements
 };
 
-constexpr std::size_t kSegmentStats = 3;
+constexpr std::size_t kSegmentStats = 5, kSegmentCoefs = 3;
 constexpr std::size_t kSegmentLanes = 8;
 // Pixels per tile: a tile's classes x pixels scores (and its softmax, its transposed NHWC copy)
 // are formed in scratch blocks of about 2048 values, for 8 to 256 pixels.

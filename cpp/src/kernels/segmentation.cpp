@@ -6,11 +6,14 @@
 // sigmoid / softmax over the classes, formed in the tile's scratch), t the target (dense, or
 // label == c) and w the pixel weight (0 at an ignored pixel):
 //   I += w p t,   P += w p   (squared: w p^2),   G += w t   (squared: w t^2)
+// and for bce_dice  B += w bce(p, t),  N += w,  with bce = -(t log p + (1 - t) log(1 - p)), each
+// log clamped at -100 (torch's BCELoss), or from the logits  max(x, 0) - t x + log(1 + e^-|x|),
 // in eight double lanes (pixel j of the tile in lane j % 8, the lanes added in order at the end
 // of the tile, the tiles in order into their item's sums): the same bits on every ISA.
-// Grad pass: with (a, b) = the segment's coefficients, the derivative w.r.t. p is
-//   g_p = w (a t + b)   (squared: w (a t + 2 b p))
-// and w.r.t. the logits  g_p p (1 - p)  (sigmoid), or  p_c (g_p,c - sum_k p_k g_p,k)  (softmax).
+// Grad pass: with (a, b, k) = the segment's coefficients, the derivative w.r.t. p is
+//   g_p = w (a t + b)   (squared: w (a t + 2 b p))   + k w (p - t) / max(p (1 - p), 1e-12)  (bce)
+// and w.r.t. the logits  g_p p (1 - p)  (sigmoid; the bce term is then k w (p - t)), or
+// p_c (g_p,c - sum_k p_k g_p,k)  (softmax).
 #include <cstddef>
 #include <cstdint>
 
@@ -22,6 +25,7 @@ namespace lossfn {
 namespace LOSSFN_ISA {
 namespace {
 
+using detail::kSegmentCoefs;
 using detail::kSegmentLanes;
 using detail::kSegmentStats;
 using detail::SegmentJob;
@@ -214,6 +218,39 @@ LOSSFN_INLINE void accumulate(const T* __restrict p, const T* __restrict t, cons
   acc[0] = I, acc[1] = P, acc[2] = G;
 }
 
+// acc[3], acc[4] (B, N of one class) += the tile's w bce and w. `x`: the logits, or nullptr when
+// p are the probabilities given; `row`: the tile's scratch row for the bce terms.
+template <class T, bool Weighted>
+LOSSFN_INLINE void accumulate_bce(const T* __restrict p, const T* __restrict x, const T* __restrict t,
+                                  const T* __restrict w, std::size_t W, T* __restrict row, Lanes* __restrict acc) {
+  if (x) {
+    for (std::size_t k = 0; k < W; ++k)
+      row[k] = (math::max(x[k], T(0)) - t[k] * x[k]) + math::log1p_unit(math::exp_nonpositive(-math::abs(x[k])));
+  } else {
+    for (std::size_t k = 0; k < W; ++k)
+      row[k] = -(t[k] * math::max(math::log(p[k]), T(-100)) + (T(1) - t[k]) * math::max(math::log1p(-p[k]), T(-100)));
+  }
+  Lanes B = acc[3], N = acc[4];
+  std::size_t k0 = 0;
+  for (; k0 + kSegmentLanes <= W; k0 += kSegmentLanes) {
+    const Lanes bk = load_lanes(row + k0);
+    if (Weighted) {
+      const Lanes wk = load_lanes(w + k0);
+      B += wk * bk;
+      N += wk;
+    } else {
+      B += bk;
+      N += 1.0;
+    }
+  }
+  for (std::size_t lane = 0; k0 + lane < W; ++lane) {
+    const double wk = Weighted ? double(w[k0 + lane]) : 1.0;
+    B[lane] += wk * double(row[k0 + lane]);
+    N[lane] += wk;
+  }
+  acc[3] = B, acc[4] = N;
+}
+
 // A tile's score, dense-target and gradient lines, asked for before the tile before it is worked
 // on. A tile reads C rows of a few hundred bytes each (NCHW), more streams than the hardware
 // prefetchers follow; arrays that fit in the caches skip it (kPrefetchBytes).
@@ -252,7 +289,7 @@ bool class_major(const SegmentJob<T>& j) {
   return !j.activation && j.target && (j.inner > 1 || j.classes == 1);
 }
 
-template <class T, bool Squared, bool Weighted>
+template <class T, bool Squared, bool Weighted, bool Bce>
 void stats_pass(const SegmentJob<T>& j) {
   const std::size_t C = j.classes, pixels = j.outer * j.inner, item_pixels = detail::segment_item_pixels(C);
   const std::size_t per = items_per_sample(pixels, item_pixels), tile = detail::segment_tile(C);
@@ -269,17 +306,24 @@ void stats_pass(const SegmentJob<T>& j) {
         for_each_tile(j.inner, r, tile, [&](std::size_t o, std::size_t i, std::size_t width) {
           Tile<T> t = tile_at(j, scratch, r.sample, o, i, width);
           item_bad |= load_tile<T, Weighted>(j, t);
-          accumulate<T, Squared, Weighted>(probabilities(j, t, c), targets(j, t, c), t.weight, width,
-                                           acc + c * kSegmentStats);
+          const T* tc = targets(j, t, c);
+          accumulate<T, Squared, Weighted>(probabilities(j, t, c), tc, t.weight, width, acc + c * kSegmentStats);
+          if (Bce)
+            accumulate_bce<T, Weighted>(probabilities(j, t, c), nullptr, tc, t.weight, width, t.row,
+                                        acc + c * kSegmentStats);
         }, [](std::size_t, std::size_t, std::size_t) {});
     } else {
       for_each_tile(j.inner, r, tile, [&](std::size_t o, std::size_t i, std::size_t width) {
         Tile<T> t = tile_at(j, scratch, r.sample, o, i, width);
         item_bad |= load_tile<T, Weighted>(j, t);
         if (j.activation) activate(j, t);
-        for (std::size_t c = 0; c < C; ++c)
-          accumulate<T, Squared, Weighted>(probabilities(j, t, c), targets(j, t, c), t.weight, width,
-                                           acc + c * kSegmentStats);
+        for (std::size_t c = 0; c < C; ++c) {
+          const T* tc = targets(j, t, c);
+          accumulate<T, Squared, Weighted>(probabilities(j, t, c), tc, t.weight, width, acc + c * kSegmentStats);
+          if (Bce)
+            accumulate_bce<T, Weighted>(probabilities(j, t, c), j.activation ? t.x + c * t.x_stride : nullptr, tc,
+                                        t.weight, width, t.row, acc + c * kSegmentStats);
+        }
       }, [&](std::size_t o, std::size_t i, std::size_t width) {
         if (prefetch) prefetch_tile(j, r.sample, o, i, width, false);
       });
@@ -313,21 +357,39 @@ LOSSFN_INLINE void upstream_row(const T* __restrict p, const T* __restrict t, co
   }
 }
 
-template <class T, bool Squared, bool Weighted>
+// One class's gradient row without a softmax: w.r.t. p, or through the sigmoid, with the bce term.
+template <class T, bool Squared, bool Weighted, bool Bce>
+LOSSFN_INLINE void plain_grad_row(const T* __restrict p, const T* __restrict t, const T* __restrict w, std::size_t W,
+                                  const double* coef, bool sigmoid, T* __restrict g) {
+  upstream_row<T, Squared, Weighted>(p, t, w, W, T(coef[0]), T(coef[1]), g);
+  const T kb = T(coef[2]);
+  if (sigmoid) {
+    for (std::size_t k = 0; k < W; ++k) {
+      g[k] *= p[k] * (T(1) - p[k]);
+      if (Bce) g[k] += kb * (Weighted ? w[k] : T(1)) * (p[k] - t[k]);
+    }
+  } else if (Bce) {
+    for (std::size_t k = 0; k < W; ++k)
+      g[k] += kb * (Weighted ? w[k] : T(1)) * (p[k] - t[k]) / math::max(p[k] * (T(1) - p[k]), T(1e-12));
+  }
+}
+
+template <class T, bool Squared, bool Weighted, bool Bce>
 void grad_pass(const SegmentJob<T>& j) {
   const std::size_t C = j.classes, pixels = j.outer * j.inner, item_pixels = detail::segment_item_pixels(C);
   const std::size_t tile = detail::segment_tile(C), scratch_size = detail::segment_scratch(C);
   const bool prefetch = large(j);
   for_each_item(j.batch, pixels, item_pixels, j.threads, [&](std::size_t, const PixelRange& r, int worker) {
     T* scratch = j.scratch + std::size_t(worker) * scratch_size;
-    const double* coef = j.coef + r.sample * C * 2;
+    const double* coef = j.coef + r.sample * C * kSegmentCoefs;
     if (class_major(j)) {
       for (std::size_t c = 0; c < C; ++c)
         for_each_tile(j.inner, r, tile, [&](std::size_t o, std::size_t i, std::size_t W) {
           Tile<T> t = tile_at(j, scratch, r.sample, o, i, W);
           load_tile<T, Weighted>(j, t);
-          upstream_row<T, Squared, Weighted>(probabilities(j, t, c), targets(j, t, c), t.weight, W, T(coef[2 * c]),
-                                             T(coef[2 * c + 1]), j.grad + t.score_base + c * t.class_stride);
+          plain_grad_row<T, Squared, Weighted, Bce>(probabilities(j, t, c), targets(j, t, c), t.weight, W,
+                                                    coef + kSegmentCoefs * c, false,
+                                                    j.grad + t.score_base + c * t.class_stride);
         }, [](std::size_t, std::size_t, std::size_t) {});
       return;
     }
@@ -340,11 +402,8 @@ void grad_pass(const SegmentJob<T>& j) {
       auto grad_row = [&](std::size_t c) { return direct ? j.grad + t.score_base + c * t.class_stride : t.grad_rows + c * W; };
       if (j.activation != kSoftmax) {
         for (std::size_t c = 0; c < C; ++c) {
-          T* __restrict g = grad_row(c);
-          const T* __restrict p = probabilities(j, t, c);
-          upstream_row<T, Squared, Weighted>(p, targets(j, t, c), t.weight, W, T(coef[2 * c]), T(coef[2 * c + 1]), g);
-          if (j.activation == kSigmoid)
-            for (std::size_t k = 0; k < W; ++k) g[k] *= p[k] * (T(1) - p[k]);
+          plain_grad_row<T, Squared, Weighted, Bce>(probabilities(j, t, c), targets(j, t, c), t.weight, W,
+                                                    coef + kSegmentCoefs * c, j.activation == kSigmoid, grad_row(c));
         }
       } else {
         T* __restrict dot = t.row;
@@ -352,7 +411,8 @@ void grad_pass(const SegmentJob<T>& j) {
         for (std::size_t c = 0; c < C; ++c) {
           const T* __restrict p = t.prob + c * W;
           T* __restrict u = t.upstream + c * W;
-          upstream_row<T, Squared, Weighted>(p, targets(j, t, c), t.weight, W, T(coef[2 * c]), T(coef[2 * c + 1]), u);
+          upstream_row<T, Squared, Weighted>(p, targets(j, t, c), t.weight, W, T(coef[kSegmentCoefs * c]),
+                                             T(coef[kSegmentCoefs * c + 1]), u);
           for (std::size_t k = 0; k < W; ++k) dot[k] += p[k] * u[k];
         }
         for (std::size_t c = 0; c < C; ++c) {
@@ -369,19 +429,37 @@ void grad_pass(const SegmentJob<T>& j) {
   });
 }
 
-template <class T>
-void segment_stats(const SegmentJob<T>& j) {
+// The compiled variants: squared sums, pixel weights (or ignore_index), the bce term.
+template <class T, template <class, bool, bool, bool> class Pass>
+void run_pass(const SegmentJob<T>& j) {
   const bool weighted = j.weight || j.has_ignore_index;
-  if (j.squared) weighted ? stats_pass<T, true, true>(j) : stats_pass<T, true, false>(j);
-  else weighted ? stats_pass<T, false, true>(j) : stats_pass<T, false, false>(j);
+  const int variant = (j.squared ? 4 : 0) | (weighted ? 2 : 0) | (j.bce ? 1 : 0);
+  switch (variant) {
+    case 0: return Pass<T, false, false, false>::run(j);
+    case 1: return Pass<T, false, false, true>::run(j);
+    case 2: return Pass<T, false, true, false>::run(j);
+    case 3: return Pass<T, false, true, true>::run(j);
+    case 4: return Pass<T, true, false, false>::run(j);
+    case 5: return Pass<T, true, false, true>::run(j);
+    case 6: return Pass<T, true, true, false>::run(j);
+    default: return Pass<T, true, true, true>::run(j);
+  }
 }
 
+template <class T, bool Squared, bool Weighted, bool Bce>
+struct StatsPass {
+  static void run(const SegmentJob<T>& j) { stats_pass<T, Squared, Weighted, Bce>(j); }
+};
+template <class T, bool Squared, bool Weighted, bool Bce>
+struct GradPass {
+  static void run(const SegmentJob<T>& j) { grad_pass<T, Squared, Weighted, Bce>(j); }
+};
+
 template <class T>
-void segment_grad(const SegmentJob<T>& j) {
-  const bool weighted = j.weight || j.has_ignore_index;
-  if (j.squared) weighted ? grad_pass<T, true, true>(j) : grad_pass<T, true, false>(j);
-  else weighted ? grad_pass<T, false, true>(j) : grad_pass<T, false, false>(j);
-}
+void segment_stats(const SegmentJob<T>& j) { run_pass<T, StatsPass>(j); }
+
+template <class T>
+void segment_grad(const SegmentJob<T>& j) { run_pass<T, GradPass>(j); }
 
 }  // namespace
 

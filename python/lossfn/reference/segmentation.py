@@ -1,4 +1,4 @@
-"""E. Segmentation and overlap losses: dice, jaccard, tversky, focal_tversky, in plain NumPy.
+"""E. Segmentation and overlap losses: dice, jaccard, tversky, focal_tversky, bce_dice, in plain NumPy.
 
 The class axis is moved next to the batch axis, labels become one-hot masks, the statistics are
 sums over the pixels (and the batch, unless ``per_sample``), and each loss's score and its
@@ -33,9 +33,19 @@ def _tversky(I, P, G, smooth, alpha, beta, **_):
     return num / den, 1 / den - num * (1 - alpha - beta) / den**2, -alpha * num / den**2, den
 
 
-SCORES = {"dice": _dice, "jaccard": _jaccard, "tversky": _tversky, "focal_tversky": _tversky}
+SCORES = {"dice": _dice, "jaccard": _jaccard, "tversky": _tversky, "focal_tversky": _tversky, "bce_dice": _dice}
 HYPER = {"dice": {}, "jaccard": {}, "tversky": {"alpha": 0.5, "beta": 0.5},
-         "focal_tversky": {"alpha": 0.3, "beta": 0.7, "gamma": 0.75}}
+         "focal_tversky": {"alpha": 0.3, "beta": 0.7, "gamma": 0.75}, "bce_dice": {"w_bce": 1.0, "w_dice": 1.0}}
+
+
+def _bce(p, t, x):
+    """Binary cross-entropy per element and its derivative w.r.t. p (torch's BCELoss: logs clamped at
+    -100, the derivative's denominator at 1e-12), or from the logits x (derivative w.r.t. x)."""
+    if x is not None:
+        return np.maximum(x, 0) - t * x + np.log1p(np.exp(-np.abs(x))), p - t
+    with np.errstate(divide="ignore"):
+        l = -(t * np.maximum(np.log(p), -100) + (1 - t) * np.maximum(np.log1p(-p), -100))
+    return l, (p - t) / np.maximum(p * (1 - p), 1e-12)
 
 
 def _layout(pred, target, axis):
@@ -88,7 +98,7 @@ class OverlapReference:
         elif ign is not None:
             w[t[:, 0, :] == ign] = 0.0
         if opts["from_logits"]:
-            if c == 1:
+            if c == 1 or self.name == "bce_dice":  # bce_dice: a sigmoid per score, never a softmax
                 p = _sigmoid(x)
             else:
                 z = x - x.max(axis=1, keepdims=True)
@@ -103,7 +113,15 @@ class OverlapReference:
         G = (wb * t * t).sum(-1) if sq else (wb * t).sum(-1)
         if not opts["per_sample"]:
             I, P, G = I.sum(0, keepdims=True), P.sum(0, keepdims=True), G.sum(0, keepdims=True)
-        hyper = {k: opts[k] for k in HYPER[self.name]}
+        bce = None
+        if self.name == "bce_dice":
+            terms, dterms = _bce(p, t, x if opts["from_logits"] else None)
+            B = (wb * terms).sum(-1)
+            N = np.broadcast_to(w.sum(-1)[:, None], B.shape).copy()
+            if not opts["per_sample"]:
+                B, N = B.sum(0, keepdims=True), N.sum(0, keepdims=True)
+            bce = dict(B=B, N=N, dterms=dterms)
+        hyper = {k: opts[k] for k in HYPER[self.name] if k not in ("w_bce", "w_dice")}
         with np.errstate(divide="ignore", invalid="ignore"):
             score, dI, dP, den = self._score(I, P, G, opts["smooth"], **hyper)
         empty = den == 0  # nothing predicted, nothing to find, smooth = 0: loss 0, gradient 0
@@ -117,8 +135,16 @@ class OverlapReference:
                 dL = np.where(base > 0, gamma * base ** (gamma - 1), 0.0)
         loss = np.where(empty, 0.0, loss)
         dI, dP = np.where(empty, 0.0, -dL * dI), np.where(empty, 0.0, -dL * dP)
+        dB = np.zeros_like(loss)
+        if bce is not None:
+            wd, wbce = opts["w_dice"], opts["w_bce"]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mean_bce = np.where(bce["N"] > 0, bce["B"] / bce["N"], 0.0)
+                dB = np.where(bce["N"] > 0, wbce / bce["N"], 0.0)
+            loss, dI, dP = wd * loss + wbce * mean_bce, wd * dI, wd * dP
         cw = np.ones(c) if opts["class_weight"] is None else np.asarray(opts["class_weight"], dtype=np.float64)
-        return dict(opts=opts, x=x, p=p, t=t, w=w, loss=loss, dI=dI, dP=dP, cw=cw, shape=np.shape(pred))
+        return dict(opts=opts, x=x, p=p, t=t, w=w, loss=loss, dI=dI, dP=dP, dB=dB, bce=bce, cw=cw,
+                    shape=np.shape(pred))
 
     @staticmethod
     def _reduce(f, reduction):
@@ -150,16 +176,19 @@ class OverlapReference:
             if reduction == "mean":
                 g = g / segments
             up = g[:, None] * cw[None, :] / cw.sum()
-        a, b = up * f["dI"], up * f["dP"]          # (segments, C)
+        a, b, k = up * f["dI"], up * f["dP"], up * f["dB"]          # (segments, C)
         if not opts["per_sample"]:
-            a, b = np.broadcast_to(a, (f["x"].shape[0],) + a.shape[1:]), np.broadcast_to(b, (f["x"].shape[0],) + b.shape[1:])
+            n = f["x"].shape[0]
+            a, b, k = (np.broadcast_to(v, (n,) + v.shape[1:]) for v in (a, b, k))
         p, t, w = f["p"], f["t"], f["w"][:, None, :]
         dp = w * (a[..., None] * t + b[..., None] * (2 * p if opts["squared"] else 1.0))
         if opts["from_logits"]:
-            if p.shape[1] == 1:
+            if p.shape[1] == 1 or self.name == "bce_dice":
                 dp = dp * p * (1 - p)
             else:
                 dp = p * (dp - (p * dp).sum(axis=1, keepdims=True))
+        if f["bce"] is not None:  # w.r.t. p, or with from_logits w.r.t. the logits
+            dp = dp + w * k[..., None] * f["bce"]["dterms"]
         # back to pred's layout
         shape = f["shape"]
         axis = opts["axis"]

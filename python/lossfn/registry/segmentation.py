@@ -38,4 +38,13 @@ SPECS = [
         hyper=dict(COMMON, alpha=0.3, beta=0.7, gamma=0.75),
         variants=[*_VARIANTS, {"gamma": 2.0}, {"gamma": 1.0, "alpha": 0.5, "beta": 0.5}],
         bad_hyper=[*_BAD, {"gamma": 0.0}, {"alpha": 0.0, "beta": 0.0}], note=_NOTE),
+    SegmentLossSpec(
+        "bce_dice", "segmentation", "segmentation-models / the seeds' BCEWithLogitsLoss + DiceLoss",
+        "l = w_dice dice + w_bce B / N, B = sum w bce(p, t), N = sum w per segment; bce = -(t log p + "
+        "(1 - t) log(1 - p)), each log clamped at -100 (torch BCELoss); from_logits: a sigmoid per score, "
+        "bce from the logits",
+        hyper=dict(COMMON, w_bce=1.0, w_dice=1.0),
+        variants=[*_VARIANTS, {"w_bce": 0.5, "w_dice": 2.0}, {"w_dice": 0.0}],
+        bad_hyper=[*_BAD, {"w_bce": -1.0}, {"w_dice": float("nan")}], note=_NOTE + "; bce_dice takes no softmax: "
+        "from_logits applies a sigmoid to every score (binary or multi-label)"),
 ]
