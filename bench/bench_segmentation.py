@@ -76,11 +76,11 @@ def torch_loss(name, C, kind, logits):
                           "focal_tversky": (0.3, 0.7, 0.75)}[name]
 
     def loss(p, t):
-        if name == "bce_dice":  # BCEWithLogitsLoss + multilabel DiceLoss (a sigmoid per channel)
-            q = torch.sigmoid(p)
+        if name == "bce_dice":  # BCE(WithLogits)Loss + multilabel DiceLoss (a sigmoid per channel)
+            q = torch.sigmoid(p) if logits else p
             inter = (q * t).sum((0, 2, 3))
             dice = (1 - (2 * inter + 1) / (q.sum((0, 2, 3)) + t.sum((0, 2, 3)) + 1)).mean()
-            return F.binary_cross_entropy_with_logits(p, t) + dice
+            return (F.binary_cross_entropy_with_logits(p, t) if logits else F.binary_cross_entropy(p, t)) + dice
         if logits:
             p = torch.sigmoid(p) if C == 1 else p.softmax(1)
         if kind == "labels":
