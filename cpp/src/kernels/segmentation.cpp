@@ -8,8 +8,10 @@
 //   I += w p t,   P += w p   (squared: w p^2),   G += w t   (squared: w t^2)
 // and for bce_dice  B += w bce(p, t),  N += w,  with bce = -(t log p + (1 - t) log(1 - p)), each
 // log clamped at -100 (torch's BCELoss), or from the logits  max(x, 0) - t x + log(1 + e^-|x|),
-// in eight double lanes (pixel j of the tile in lane j % 8, the lanes added in order at the end
-// of the tile, the tiles in order into their item's sums): the same bits on every ISA.
+// in eight double lanes (pixel j of a tile in lane j % 8, the lanes added in order at the end of
+// the work item): the same order of additions on every ISA and for any thread count (the ISAs
+// with FMA fuse a product into its sum: exact for unweighted float32 inputs, whose products fit
+// a double).
 // Grad pass: with (a, b, k) = the segment's coefficients, the derivative w.r.t. p is
 //   g_p = w (a t + b)   (squared: w (a t + 2 b p))   + k w (p - t) / max(p (1 - p), 1e-12)  (bce)
 // and w.r.t. the logits  g_p p (1 - p)  (sigmoid; the bce term is then k w (p - t)), or
