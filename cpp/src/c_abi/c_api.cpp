@@ -128,13 +128,22 @@ lossfn_status ctc_call(const In* in, double* value, T* loss, T* grad, double gra
 }
 
 // Overlap calls: lossfn_segment_f32 / _f64 into a SegmentCall and its options.
+// The loss a C caller named, read as the int it passed: a value outside the enum's range may not
+// be loaded as a lossfn_overlap_loss in C++.
+static_assert(sizeof(lossfn_overlap_loss) == sizeof(int), "a C enum is an int");
+int overlap_id(const lossfn_overlap_loss& loss) {
+  int id;
+  std::memcpy(&id, &loss, sizeof id);
+  return id;
+}
+
 template <class T, class In>
-lossfn_status overlap_call(lossfn_overlap_loss loss, const In* in, double* value, T* losses, T* grad,
+lossfn_status overlap_call(int loss, const In* in, double* value, T* losses, T* grad,
                            double grad_output, const T* grad_output_array, const char* refuse = nullptr) {
   return guarded([&] {
     if (refuse) value_error(refuse);
     if (in == nullptr) value_error("in: null pointer");
-    if (int(loss) < 0 || int(loss) >= int(lossfn::Overlap::count_)) value_error("loss: unknown overlap loss");
+    if (loss < 0 || loss >= int(lossfn::Overlap::count_)) value_error("loss: unknown overlap loss");
     lossfn::SegmentCall<T> c;
     c.batch = in->batch;
     c.outer = in->outer;
@@ -395,17 +404,17 @@ LOSSFN_DEFINE_CTC(f64, double)
 #define LOSSFN_DEFINE_OVERLAP(t, T)                                                                \
   lossfn_status lossfn_overlap_value_##t(lossfn_overlap_loss loss, const lossfn_segment_##t* in,   \
                                          double* value, T* losses) {                               \
-    return overlap_call<T>(loss, in, value, losses, nullptr, 1.0, nullptr);                         \
+    return overlap_call<T>(overlap_id(loss), in, value, losses, nullptr, 1.0, nullptr);                         \
   }                                                                                                 \
   lossfn_status lossfn_overlap_value_and_grad_##t(lossfn_overlap_loss loss, const lossfn_segment_##t* in, \
                                                   double* value, T* losses, T* grad) {              \
-    return overlap_call<T>(loss, in, value, losses, grad, 1.0, nullptr);                            \
+    return overlap_call<T>(overlap_id(loss), in, value, losses, grad, 1.0, nullptr);                            \
   }                                                                                                 \
   lossfn_status lossfn_overlap_grad_##t(lossfn_overlap_loss loss, const lossfn_segment_##t* in, T* grad, \
                                         double grad_output, const T* grad_output_array) {           \
     if (grad == nullptr)                                                                            \
-      return overlap_call<T>(loss, in, nullptr, nullptr, nullptr, 0.0, nullptr, "grad: null pointer"); \
-    return overlap_call<T>(loss, in, nullptr, nullptr, grad, grad_output, grad_output_array);      \
+      return overlap_call<T>(overlap_id(loss), in, nullptr, nullptr, nullptr, 0.0, nullptr, "grad: null pointer"); \
+    return overlap_call<T>(overlap_id(loss), in, nullptr, nullptr, grad, grad_output, grad_output_array);      \
   }
 LOSSFN_DEFINE_OVERLAP(f32, float)
 LOSSFN_DEFINE_OVERLAP(f64, double)
