@@ -69,6 +69,18 @@ def bytes_moved(N, C, H, W, kind):
     return 2 * (n * 4 + target) + n * 4
 
 
+# Calls that move less than this stay in the caches (8 x 1 x 512 x 512: 40 MB over two passes):
+# the memory limit does not bound them, and their cells say so instead of a percentage.
+IN_CACHE_BYTES = 64 << 20
+
+
+def limit_cell(r):
+    """The row's share of the memory limit, or "in cache"."""
+    if bytes_moved(*r["shape"], r["target"]) < IN_CACHE_BYTES:
+        return "in cache"
+    return f"{100 * r['limit_s'] / r['lossfn_s']:.0f}%"
+
+
 def torch_loss(name, C, kind, logits):
     """The loss in torch as segmentation-models computes it (smooth 1, statistics over batch and pixels)."""
     F = torch.nn.functional
@@ -138,7 +150,7 @@ def run(args):
                 row["torch_s"], _, _ = measure(torch_step, args.target_time, slow=(args.slow_time, args.very_slow_time))
             results.append(row)
             print(f"{name} {N}x{C}x{H}x{W} {kind}{' logits' if logits else ''} threads={threads}: lossfn "
-                  f"{fmt_t(t_lf)} ({100 * limit / t_lf:.0f}% of the limit {fmt_t(limit)})"
+                  f"{fmt_t(t_lf)} ({limit_cell(row)} of the limit {fmt_t(limit)})"
                   + (f", torch {fmt_t(row['torch_s'])} ({row['torch_s'] / t_lf:.1f}x)" if use_torch else ""),
                   flush=True)
     lf.set_num_threads(os.cpu_count() or 1)
@@ -156,11 +168,11 @@ def goals(info, results):
             worst = min(r["torch_s"] / r["lossfn_s"] for r in rows)
             out.append((f"C = {C}: >= {need:.0f}x faster than torch with autograd, {all_threads} threads",
                         "PASS" if worst >= need else "FAIL", [f"smallest ratio {worst:.1f}x"]))
-    mem = [r for r in top if not r["from_logits"] and r["target"] == "masks"]
+    mem = [r for r in top if not r["from_logits"] and r["target"] == "masks" and limit_cell(r) != "in cache"]
     worst = min(r["limit_s"] / r["lossfn_s"] for r in mem)
     out.append((f"value+grad of probabilities and masks at >= 70% of the memory limit, {all_threads} threads",
                 "PASS" if worst >= 0.7 else "FAIL",
-                [f"{r['loss']} C={r['shape'][1]}: {100 * r['limit_s'] / r['lossfn_s']:.0f}%" for r in mem]))
+                [f"{r['loss']} C={r['shape'][1]}: {limit_cell(r)}" for r in mem]))
     err = max(r["lossfn_err"] for r in results)
     out.append(("float32 gradient within 1e-5 (relative to its largest entry) of the float64 computation",
                 "PASS" if err <= 1e-5 else "FAIL", [f"lossfn {err:.1e}"]
@@ -187,7 +199,7 @@ def report(info, results, goal_rows):
     for r in results:
         ratio = f"{r['torch_s'] / r['lossfn_s']:.1f}x" if "torch_s" in r else "n/a"
         L.append(f"| {r['loss']} | {'x'.join(map(str, r['shape']))} | {r['target']} | {r['from_logits']} | "
-                 f"{r['threads']} | {fmt_t(r['lossfn_s'])} | {100 * r['limit_s'] / r['lossfn_s']:.0f}% | "
+                 f"{r['threads']} | {fmt_t(r['lossfn_s'])} | {limit_cell(r)} | "
                  f"{fmt_t(r['torch_s']) if 'torch_s' in r else 'n/a'} | {ratio} |")
     L += ["", "## Goals", ""]
     for title, status, lines in goal_rows:
