@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Overlap-loss benchmark: lossfn dice / tversky / focal_tversky / bce_dice value_and_grad vs the same loss in
-torch with autograd, float32, against the memory limit, in one run.
+torch with autograd, float32, against the memory limit, and the Lovász hinge vs Berman et al.'s torch
+implementation (torch.sort + autograd), in one run.
 
 Run from the repository root::
 
@@ -14,6 +15,10 @@ Every case (loss, N x C x H x W, target kind, from_logits) times
           as segmentation-models writes it (sums over batch and pixels per class, ``dims=(0, 2)``;
           one-hot targets from labels with ``F.one_hot``; softmax / sigmoid inside for logits),
           ``torch.set_num_threads`` = lossfn's thread count.
+
+* lovasz_hinge: ``lf.lovasz_hinge.value_and_grad(x, m, out=grad, per_sample=...)`` against Berman et al.'s
+  ``lovasz_hinge`` (their ``lovasz_losses.py``: a Python loop over images, ``torch.sort`` of the errors,
+  ``lovasz_grad`` by cumsum, ``dot(relu(errors_sorted), grad)``) forward and backward with autograd.
 
 The memory limit is the bytes a fused two-pass kernel must move (the stats pass reads p and t,
 the gradient pass reads them again and writes the gradient: 20 B per element for float32 masks;
@@ -47,6 +52,9 @@ CASES = [
     ("dice", 8, 21, 512, 512, "labels", False),
     ("dice", 8, 21, 512, 512, "labels", True),
 ]
+
+# (N, H, W, per_sample)
+LOVASZ_CASES = [(8, 512, 512, True), (8, 512, 512, False)]
 
 
 def inputs(N, C, H, W, kind, logits, seed=0):
@@ -109,6 +117,72 @@ def torch_loss(name, C, kind, logits):
     return loss
 
 
+def torch_lovasz(per_image):
+    """Berman et al.'s lovasz_hinge (per_image, no ignore), as their lovasz_losses.py computes it."""
+    F = torch.nn.functional
+
+    def lovasz_grad(gt_sorted):
+        gts = gt_sorted.sum()
+        intersection = gts - gt_sorted.cumsum(0)
+        union = gts + (1 - gt_sorted).cumsum(0)
+        jaccard = 1.0 - intersection / union
+        jaccard[1:] = jaccard[1:] - jaccard[:-1].clone()
+        return jaccard
+
+    def flat(logits, labels):
+        signs = 2.0 * labels - 1.0
+        errors = 1.0 - logits * signs
+        errors_sorted, perm = torch.sort(errors, dim=0, descending=True)
+        return torch.dot(F.relu(errors_sorted), lovasz_grad(labels[perm]))
+
+    def loss(x, m):
+        if per_image:
+            return sum(flat(xi.reshape(-1), mi.reshape(-1)) for xi, mi in zip(x, m)) / x.shape[0]
+        return flat(x.reshape(-1), m.reshape(-1))
+
+    return loss
+
+
+def run_lovasz(args, threads_list, use_torch):
+    results = []
+    for (N, H, W, per_sample) in LOVASZ_CASES:
+        rng = np.random.default_rng(1)
+        x = rng.normal(0, 2, (N, H, W)).astype(np.float32)
+        m = (rng.random((N, H, W)) < 0.3).astype(np.float32)
+        grad = np.empty_like(x)
+        _, g64 = lf.lovasz_hinge.value_and_grad(x.astype(np.float64), m, per_sample=per_sample)
+        _, g32 = lf.lovasz_hinge.value_and_grad(x, m, per_sample=per_sample)
+        scale = float(np.abs(g64).max())
+        acc = {"lossfn_err": float(np.abs(g32 - g64).max()) / scale}
+        if use_torch:
+            xt = torch.from_numpy(x.copy()).requires_grad_(True)
+            mt = torch.from_numpy(m)
+            f = torch_lovasz(per_sample)
+
+            def torch_step():
+                xt.grad = None
+                f(xt, mt).backward()
+
+            torch_step()
+            acc["torch_err"] = float(np.abs(xt.grad.numpy() - g64).max()) / scale
+        for threads in threads_list:
+            lf.set_num_threads(threads)
+            wait_quiet(args.quiet_wait)
+            t_lf, _, _ = measure(lambda: lf.lovasz_hinge.value_and_grad(x, m, out=grad, per_sample=per_sample),
+                                 args.target_time)
+            row = {"loss": "lovasz_hinge", "shape": [N, H, W], "per_sample": per_sample, "threads": threads,
+                   "lossfn_s": t_lf, **acc}
+            if use_torch:
+                torch.set_num_threads(threads)
+                row["torch_s"], _, _ = measure(torch_step, args.target_time, slow=(args.slow_time, args.very_slow_time))
+            results.append(row)
+            print(f"lovasz_hinge {N}x{H}x{W} per_sample={per_sample} threads={threads}: lossfn {fmt_t(t_lf)} "
+                  f"({1e9 * t_lf / (N * H * W):.1f} ns/pixel)"
+                  + (f", torch {fmt_t(row['torch_s'])} ({row['torch_s'] / t_lf:.1f}x)" if use_torch else ""),
+                  flush=True)
+    return results
+
+
 def run(args):
     threads_list = parse_threads(args.threads)
     use_torch = torch is not None and not args.no_torch
@@ -153,13 +227,16 @@ def run(args):
                   f"{fmt_t(t_lf)} ({limit_cell(row)} of the limit {fmt_t(limit)})"
                   + (f", torch {fmt_t(row['torch_s'])} ({row['torch_s'] / t_lf:.1f}x)" if use_torch else ""),
                   flush=True)
+    results += run_lovasz(args, threads_list, use_torch)
     lf.set_num_threads(os.cpu_count() or 1)
     info["wall_s"] = perf() - t0
     return info, results
 
 
-def goals(info, results):
+def goals(info, all_results):
     out = []
+    results = [r for r in all_results if r["loss"] != "lovasz_hinge"]
+    lovasz = [r for r in all_results if r["loss"] == "lovasz_hinge"]
     all_threads = max(r["threads"] for r in results)
     top = [r for r in results if r["threads"] == all_threads]
     for C, need in ((21, 5.0), (1, 3.0)):
@@ -173,6 +250,12 @@ def goals(info, results):
     out.append((f"value+grad of probabilities and masks at >= 70% of the memory limit, {all_threads} threads",
                 "PASS" if worst >= 0.7 else "FAIL",
                 [f"{r['loss']} C={r['shape'][1]}: {limit_cell(r)}" for r in mem]))
+    rows = [r for r in lovasz if r["threads"] == all_threads and r["per_sample"] and "torch_s" in r]
+    if rows:
+        worst = min(r["torch_s"] / r["lossfn_s"] for r in rows)
+        out.append((f"lovasz_hinge 8 x 512 x 512, per_sample=True: >= 10x Berman's torch implementation, "
+                    f"{all_threads} threads", "PASS" if worst >= 10 else "FAIL", [f"ratio {worst:.1f}x"]))
+    results = all_results
     err = max(r["lossfn_err"] for r in results)
     out.append(("float32 gradient within 1e-5 (relative to its largest entry) of the float64 computation",
                 "PASS" if err <= 1e-5 else "FAIL", [f"lossfn {err:.1e}"]
@@ -197,10 +280,25 @@ def report(info, results, goal_rows):
          "| loss | N x C x H x W | target | logits | threads | lossfn | % of memory limit | torch | torch / lossfn |",
          "|---|---|---|---|---:|---:|---:|---:|---:|"]
     for r in results:
+        if r["loss"] == "lovasz_hinge":
+            continue
         ratio = f"{r['torch_s'] / r['lossfn_s']:.1f}x" if "torch_s" in r else "n/a"
         L.append(f"| {r['loss']} | {'x'.join(map(str, r['shape']))} | {r['target']} | {r['from_logits']} | "
                  f"{r['threads']} | {fmt_t(r['lossfn_s'])} | {limit_cell(r)} | "
                  f"{fmt_t(r['torch_s']) if 'torch_s' in r else 'n/a'} | {ratio} |")
+    L += ["", "## Lovász hinge", "",
+          "float32 logits, 0/1 masks (30 % ones); torch: Berman et al.'s lovasz_hinge (a loop over images, "
+          "torch.sort, cumsum, autograd); lossfn: a stable LSD radix sort per segment (a sample per thread with "
+          "per_sample=True, one sort over every thread for the batch with per_sample=False).", "",
+          "| N x H x W | per_sample | threads | lossfn | ns / pixel | torch | torch / lossfn |",
+          "|---|---|---:|---:|---:|---:|---:|"]
+    for r in results:
+        if r["loss"] != "lovasz_hinge":
+            continue
+        ratio = f"{r['torch_s'] / r['lossfn_s']:.1f}x" if "torch_s" in r else "n/a"
+        pixels = r["shape"][0] * r["shape"][1] * r["shape"][2]
+        L.append(f"| {'x'.join(map(str, r['shape']))} | {r['per_sample']} | {r['threads']} | {fmt_t(r['lossfn_s'])} | "
+                 f"{1e9 * r['lossfn_s'] / pixels:.1f} | {fmt_t(r['torch_s']) if 'torch_s' in r else 'n/a'} | {ratio} |")
     L += ["", "## Goals", ""]
     for title, status, lines in goal_rows:
         L += [f"**{title} — {status}**", ""] + [f"- {line}" for line in lines] + [""]

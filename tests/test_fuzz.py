@@ -206,6 +206,21 @@ def segment_trial(loss, rng):
     return method, args, kwargs, guards
 
 
+def order_trial(loss, rng):
+    shape = ((2, 5, 4), (3, 9), (1, 300, 120), (4, 1))[rng.integers(0, 4)]
+    x = rng.normal(0, 2, shape)
+    if rng.random() < 0.5:
+        x = x.astype(np.float32)
+    masks = (rng.random(shape) < 0.5).astype(np.int64 if rng.random() < 0.5 else np.float64)
+    method = ROW_METHODS[rng.integers(0, len(ROW_METHODS))]
+    kwargs = {}
+    if rng.random() < 0.3:
+        kwargs["per_sample"] = False
+    args, guards = spoil_call(loss, rng, method, [x, masks], kwargs, shape,
+                              () if kwargs.get("per_sample") is False else (shape[0],))
+    return method, args, kwargs, guards
+
+
 @pytest.fixture
 def watchdog():
     """A hung kernel ends the run with every thread's traceback instead of stalling CI."""
@@ -220,7 +235,8 @@ def test_malformed_calls_raise_value_or_type_errors_only(loss, watchdog):
     rng = np.random.default_rng(sum(map(ord, loss.name)))
     make = (elementwise_trial if isinstance(loss, lf.ElementwiseLoss) else
             sequence_trial if isinstance(loss, lf.SequenceLoss) else
-            segment_trial if isinstance(loss, lf.SegmentLoss) else row_trial)
+            segment_trial if isinstance(loss, lf.SegmentLoss) else
+            order_trial if isinstance(loss, lf.LovaszHinge) else row_trial)
     for _ in range(TRIALS):
         method, args, kwargs, guards = make(loss, rng)
         run_trial(loss, method, args, kwargs, guards)

@@ -3,7 +3,8 @@ dependency): its soft_dice_score / soft_jaccard_score / soft_tversky_score over 
 smooth and eps, from_logits through log_softmax().exp() or logsigmoid().exp(), and torch autograd
 for the gradients. lossfn's per_sample=True is the same formula with dims (2,) and a mean over
 images. Hard 0/1 targets and every class present: there smp's |p - t| intersection equals Σ p t
-and its mask of absent classes is all ones. Keras's Dice / Tversky (smooth 0, + 1e-7) as well."""
+and its mask of absent classes is all ones. Keras's Dice / Tversky (smooth 0, + 1e-7) as well.
+The Lovász hinge against Berman et al.'s reference implementation, ported to the test."""
 
 import numpy as np
 import pytest
@@ -112,3 +113,74 @@ def test_bce_dice_matches_torch_bce_plus_segmentation_models_dice(classes, from_
     tol = dict(rtol=1e-10, atol=1e-13) if dtype == np.float64 else dict(rtol=3e-5, atol=3e-7)
     np.testing.assert_allclose(v, (bce + dice).item(), **tol)
     np.testing.assert_allclose(g, xt.grad.numpy(), **tol)
+
+
+# Berman et al.'s Lovász hinge (bermanmaxim/LovaszSoftmax, pytorch/lovasz_losses.py), ported:
+# lovasz_grad, lovasz_hinge_flat, flatten_binary_scores and lovasz_hinge with per_image and ignore.
+# torch.sort gets stable=True so that equal errors keep pixel order as lossfn's (the original's
+# unstable sort gives the same value and another subgradient).
+def berman_lovasz_grad(gt_sorted):
+    gts = gt_sorted.sum()
+    intersection = gts - gt_sorted.cumsum(0)
+    union = gts + (1.0 - gt_sorted).cumsum(0)
+    jaccard = 1.0 - intersection / union
+    if len(gt_sorted) > 1:
+        jaccard = torch.cat([jaccard[:1], jaccard[1:] - jaccard[:-1]])
+    return jaccard
+
+
+def berman_lovasz_hinge_flat(logits, labels):
+    if len(labels) == 0:
+        return logits.sum() * 0.0
+    signs = 2.0 * labels.to(logits.dtype) - 1.0
+    errors = 1.0 - logits * signs
+    errors_sorted, perm = torch.sort(errors, dim=0, descending=True, stable=True)
+    grad = berman_lovasz_grad(labels[perm].to(logits.dtype))
+    return torch.dot(F.relu(errors_sorted), grad)
+
+
+def berman_flatten(scores, labels, ignore):
+    scores, labels = scores.reshape(-1), labels.reshape(-1)
+    if ignore is None:
+        return scores, labels
+    valid = labels != ignore
+    return scores[valid], labels[valid]
+
+
+def berman_lovasz_hinge(logits, labels, per_image=True, ignore=None):
+    if per_image:
+        losses = [berman_lovasz_hinge_flat(*berman_flatten(x[None], y[None], ignore)) for x, y in zip(logits, labels)]
+        return sum(losses) / len(losses)
+    return berman_lovasz_hinge_flat(*berman_flatten(logits, labels, ignore))
+
+
+@pytest.mark.parametrize("per_sample", [True, False])
+@pytest.mark.parametrize("ignore_index", [None, 255])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lovasz_hinge_matches_berman(per_sample, ignore_index, dtype):
+    rng = np.random.default_rng(12)
+    logits = rng.normal(0, 2, (4, 24, 20)).astype(dtype)
+    masks = (rng.random(logits.shape) < 0.35).astype(np.int64)
+    masks[0] = 0  # an image with nothing to find
+    if ignore_index is not None:
+        masks[rng.random(logits.shape) < 0.15] = ignore_index
+        masks[1] = ignore_index  # an image with every pixel ignored
+    x = torch.tensor(logits, requires_grad=True)
+    ref = berman_lovasz_hinge(x, torch.tensor(masks), per_image=per_sample, ignore=ignore_index)
+    ref.backward()
+    v, g = lf.lovasz_hinge.value_and_grad(logits, masks, per_sample=per_sample, ignore_index=ignore_index)
+    tol = dict(rtol=1e-12, atol=1e-15) if dtype == np.float64 else dict(rtol=2e-5, atol=1e-7)
+    np.testing.assert_allclose(v, ref.item(), **tol)
+    np.testing.assert_allclose(g, x.grad.numpy(), **tol)
+
+
+def test_lovasz_hinge_ties_match_berman_stable_sort():
+    rng = np.random.default_rng(13)
+    logits = rng.integers(-3, 4, (2, 50)).astype(np.float64) / 2  # many equal errors
+    masks = (rng.random(logits.shape) < 0.5).astype(np.int64)
+    x = torch.tensor(logits, requires_grad=True)
+    ref = berman_lovasz_hinge(x, torch.tensor(masks))
+    ref.backward()
+    v, g = lf.lovasz_hinge.value_and_grad(logits, masks)
+    np.testing.assert_allclose(v, ref.item(), rtol=1e-14)
+    np.testing.assert_allclose(g, x.grad.numpy(), rtol=1e-14, atol=1e-16)

@@ -143,3 +143,17 @@ def test_overlap_labels_rewritten_during_a_call(layout):
     race(y, [10**6, -5, 2**40, 5, -(2**62), 255],
          lambda: lf.dice.value_and_grad(x, y, out=out, axis=axis, from_logits=True, ignore_index=255), calls=30)
     assert_guards_intact(buf)
+
+
+@pytest.mark.parametrize("per_sample", [True, False])
+def test_lovasz_masks_rewritten_during_a_call(per_sample):
+    """The Lovász hinge keys each pixel by its mask as it reads it; the pixel index that addresses
+    the gradient comes from the loop, never from the data: masks rewritten mid-call change the
+    result (or raise), nothing else."""
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(4, 96, 96))
+    m = (rng.random((4, 96, 96)) < 0.5).astype(np.int64)
+    out, buf = guarded(x.shape)
+    race(m, [10**6, -5, 2**40, 1, 0, 255],
+         lambda: lf.lovasz_hinge.value_and_grad(x, m, out=out, per_sample=per_sample, ignore_index=255), calls=30)
+    assert_guards_intact(buf)

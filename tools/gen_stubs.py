@@ -40,6 +40,7 @@ class RowLoss(_Loss): ...
 class RowFunction(_Loss): ...
 class SegmentLoss(_Loss): ...
 class SequenceLoss(_Loss): ...
+class LovaszHinge(_Loss): ...
 '''
 
 
@@ -49,7 +50,10 @@ def render():
     for loss in lf.losses():
         cls = "_" + "".join(part.title() for part in loss.name.split("_"))
         if isinstance(loss, lf.SequenceLoss):
-            out.append(_sequence_stub(loss, cls))
+            out.append(_sequence_stub(loss, cls, "SequenceLoss"))
+            continue
+        if isinstance(loss, lf.LovaszHinge):
+            out.append(_sequence_stub(loss, cls, "LovaszHinge"))
             continue
         if isinstance(loss, lf.SegmentLoss):
             kws = "".join(f", {k}: Any = {v!r}" for k, v in loss.spec.hyper.items())
@@ -89,10 +93,11 @@ def _row_stub(loss, cls):
     return _reduced_loss_stub(loss, cls, "RowLoss", common)
 
 
-def _sequence_stub(loss, cls):
+def _sequence_stub(loss, cls, base):
+    """A loss of positional inputs and keywords only (no weight=)."""
     inputs = ", ".join(f"{name}: ArrayLike" for name in loss.inputs)
     kws = "".join(f", {k}: Any = {v!r}" for k, v in loss.spec.hyper.items())
-    return _reduced_loss_stub(loss, cls, "SequenceLoss", f"{inputs}, *{kws}, reduction: Reduction = 'mean'")
+    return _reduced_loss_stub(loss, cls, base, f"{inputs}, *{kws}, reduction: Reduction = 'mean'")
 
 
 def _reduced_loss_stub(loss, cls, base, common):

@@ -884,6 +884,64 @@ py::object overlap(int loss_id, int what, py::handle pred_obj, py::handle axis_o
                            grad_output, out);
 }
 
+// The Lovász hinge: logits (batch, ...) and masks of the same shape, integers (read as int64
+// labels) or numbers (read as the logits' type); C-contiguous copies where needed.
+template <class T>
+py::object lovasz_hinge_t(int what, const py::array& logits_in, py::handle masks_obj, bool per_sample,
+                          py::handle ignore_index, Reduction reduction, py::handle grad_output_obj, py::handle out_obj) {
+  const std::vector<py::ssize_t> shape = shape_of(logits_in);
+  lossfn::LovaszCall<T> call;
+  call.batch = std::size_t(shape[0]);
+  call.pixels = 1;
+  for (std::size_t d = 1; d < shape.size(); ++d) call.pixels *= std::size_t(shape[d]);
+  carray<T> logits = to_compute<T>(logits_in);
+  call.logits = logits.data();
+  py::array m = as_numeric_array(masks_obj, "masks");
+  if (!has_shape(m, shape))
+    value_error("masks: shape " + shape_str(m) + " is not the logits' shape " + tuple_str(shape));
+  carray<T> masks;
+  py::array_t<std::int64_t, py::array::c_style | py::array::forcecast> labels;
+  const char kind = m.dtype().kind();
+  if (kind == 'i' || kind == 'u') {
+    labels = int64_input(m, "masks");
+    call.labels = labels.data();
+  } else {
+    masks = to_compute<T>(m);
+    call.masks = masks.data();
+  }
+  lossfn::LovaszOptions options;
+  options.per_sample = per_sample;
+  if (!ignore_index.is_none()) {
+    options.has_ignore_index = true;
+    options.ignore_index = ignore_index.cast<std::int64_t>();
+  }
+  std::vector<py::ssize_t> out_shape;
+  if (per_sample) out_shape.push_back(shape[0]);
+  carray<T> go_array;
+  set_upstream(call, grad_output_obj, reduction, out_shape, "the losses' shape", go_array);
+  py::object grad;
+  if (what == kValueAndGrad || what == kGrad) {
+    py::array_t<T> g = out_obj.is_none() ? py::array_t<T>(shape) : checked_out<T>(out_obj, shape, "out", "logits");
+    call.grad = g.mutable_data();
+    grad = std::move(g);
+    const std::size_t n = std::size_t(logits.size());
+    refuse_overlaps({extent("out", call.grad, n)},
+                    {extent("logits", call.logits, n), extent("masks", call.masks, call.masks ? n : 0),
+                     extent("masks", call.labels, call.labels ? n : 0),
+                     extent("grad_output", call.grad_output_array, call.grad_output_array ? std::size_t(go_array.size()) : 0)});
+  }
+  return run_reduced<T>(call, what, reduction, out_shape, grad, [&] { lossfn::lovasz_hinge(call, options); });
+}
+
+py::object lovasz_hinge(int what, py::handle logits_obj, py::handle masks, bool per_sample, py::handle ignore_index,
+                        int reduction, py::handle grad_output, py::handle out) {
+  py::array logits = as_numeric_array(logits_obj, "logits");
+  if (logits.ndim() == 0) value_error("lovasz_hinge: logits: needs a batch axis");
+  if (computes_in_float32(logits))
+    return lovasz_hinge_t<float>(what, logits, masks, per_sample, ignore_index, Reduction(reduction), grad_output, out);
+  return lovasz_hinge_t<double>(what, logits, masks, per_sample, ignore_index, Reduction(reduction), grad_output, out);
+}
+
 template <class Info>
 py::dict catalogue_entry(int id, const Info& info) {
   py::list names, defaults;
@@ -964,6 +1022,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("row_loss_table", &row_loss_table);
   m.def("ctc", &ctc);
   m.def("overlap", &overlap);
+  m.def("lovasz_hinge", &lovasz_hinge);
   m.def("overlap_names", [] {
     py::list names;
     for (int k = 0; k < int(lossfn::Overlap::count_); ++k) names.append(lossfn::overlap_name(lossfn::Overlap(k)));

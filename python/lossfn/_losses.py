@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core, reference
-from .registry import (ROW_SPECS, SEGMENT_SPECS, SEQUENCE_SPECS, SPECS, LossSpec, RowLossSpec, SegmentLossSpec,
-                       SequenceLossSpec)
+from .registry import (ORDER_SPECS, ROW_SPECS, SEGMENT_SPECS, SEQUENCE_SPECS, SPECS, LossSpec, RowLossSpec,
+                       SegmentLossSpec, SequenceLossSpec)
 
 _REDUCTION = {"none": 0, "mean": 1, "sum": 2}
 _VALUE, _VALUE_AND_GRAD, _GRAD, _HESS, _GRAD_HESS = range(5)
@@ -260,13 +260,8 @@ def _switch(name, value):
     return bool(value)
 
 
-class SequenceLoss(_LossObject):
-    """CTC: per-sample dynamic programmes over (T, N, C) scores; value, gradient, both in one call.
-
-    ``log_probs`` is (T, N, C), (N, T, C) with ``batch_first=True`` (read in place either way), or
-    unbatched (T, C) with 1-D targets and scalar lengths. ``targets`` are padded (N, S) or
-    concatenated 1-D; the lengths are one integer per sample (arrays or sequences).
-    """
+class _KeywordLoss(_LossObject):
+    """A loss of positional inputs (spec.inputs) and keywords, without weight= (SequenceLossSpec)."""
 
     def __init__(self, spec: SequenceLossSpec):
         super().__init__(spec, {"id": 0, "params": []})
@@ -277,6 +272,15 @@ class SequenceLoss(_LossObject):
     @property
     def inputs(self):
         return tuple(self.spec.inputs)
+
+
+class SequenceLoss(_KeywordLoss):
+    """CTC: per-sample dynamic programmes over (T, N, C) scores; value, gradient, both in one call.
+
+    ``log_probs`` is (T, N, C), (N, T, C) with ``batch_first=True`` (read in place either way), or
+    unbatched (T, C) with 1-D targets and scalar lengths. ``targets`` are padded (N, S) or
+    concatenated 1-D; the lengths are one integer per sample (arrays or sequences).
+    """
 
     @property
     def differentiable_inputs(self):
@@ -388,6 +392,39 @@ class SegmentLoss(_LossObject):
         return self._run(_VALUE_AND_GRAD, pred, target, weight, reduction, None, out, hyper)
 
 
+class LovaszHinge(_KeywordLoss):
+    """The Lovász hinge (Berman et al. 2018): a surrogate of the Jaccard loss from logits and binary masks.
+
+    ``logits`` is (N, ...) and ``masks`` has its shape: 0 and 1 (or ``ignore_index``), of any
+    numeric or bool dtype. A segment is a sample (``per_sample=True``, Berman's ``per_image``) or
+    the whole batch; each segment's errors are sorted (a stable radix sort) and scanned.
+    """
+
+    @property
+    def differentiable_inputs(self):
+        return ("logits",)
+
+    def _run(self, what, logits, masks, per_sample, ignore_index, reduction, grad_output, out):
+        return _core.lovasz_hinge(what, logits, masks, _switch("per_sample", per_sample), _ignore_index(ignore_index),
+                                  _reduction_code(reduction), grad_output, out)
+
+    def __call__(self, logits, masks, *, per_sample=True, ignore_index=None, reduction="mean"):
+        """The loss: a float for "mean"/"sum"; for "none" one loss per sample (per_sample) or for the batch."""
+        return self._run(_VALUE, logits, masks, per_sample, ignore_index, reduction, None, None)
+
+    def grad(self, logits, masks, *, per_sample=True, ignore_index=None, reduction="mean", grad_output=None, out=None):
+        """Gradient w.r.t. the logits, times grad_output (per loss for "none")."""
+        return self._run(_GRAD, logits, masks, per_sample, ignore_index, reduction, grad_output, out)
+
+    def value_and_grad(self, logits, masks, *, per_sample=True, ignore_index=None, reduction="mean", out=None):
+        """(value, grad) from one sort per segment."""
+        return self._run(_VALUE_AND_GRAD, logits, masks, per_sample, ignore_index, reduction, None, out)
+
+
+# The loss objects of the order specs, by name.
+_ORDER_OBJECTS = {"lovasz_hinge": LovaszHinge}
+
+
 def build_losses():
     infos = {info["name"]: info for info in _core.loss_table()}
     row_infos = {info["name"]: info for info in _core.row_loss_table()}
@@ -405,4 +442,6 @@ def build_losses():
         losses[spec.name] = SegmentLoss(spec, overlap_ids[spec.name])
     for spec in SEQUENCE_SPECS:
         losses[spec.name] = SequenceLoss(spec)
+    for spec in ORDER_SPECS:
+        losses[spec.name] = _ORDER_OBJECTS[spec.name](spec)
     return losses

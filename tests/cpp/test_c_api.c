@@ -26,6 +26,7 @@ static int value_error(lossfn_status status, const char* needle) {
 static void row_losses(void);
 static void ctc(void);
 static void overlap(void);
+static void lovasz(void);
 
 int main(void) {
   const double pred[3] = {1.0, 2.0, 3.0}, target[3] = {1.0, 1.0, 1.0};
@@ -93,6 +94,7 @@ int main(void) {
   row_losses();
   ctc();
   overlap();
+  lovasz();
 
   if (failures) fprintf(stderr, "%d failure(s)\n", failures);
   else printf("C ABI: all checks passed\n");
@@ -356,4 +358,42 @@ static void overlap(void) {
   CHECK(value_error(lossfn_overlap_value_f64(LOSSFN_BCE_DICE, &in, &value, NULL), "w_bce"));
   in.activation = 2;
   CHECK(lossfn_overlap_value_f64(LOSSFN_DICE, &in, &value, NULL) == LOSSFN_OK && lossfn_last_error()[0] == '\0');
+}
+
+/* Two samples of three pixels. Sample 0: errors 1 - s x = (0.5, 0, 3), sorted 3 (a 0), 0.5 (a 1),
+ * 0 (a 0): J = (1/2, 1, 1), g = (1/2, 1/2, 0), loss 1.75. Sample 1: errors (1, 1, 4), sorted 4 (a 0),
+ * then the two 1s: J = (1/3, 2/3, 1), loss 4/3 + 1/3 + 1/3 = 2. */
+static void lovasz(void) {
+  const double x[6] = {0.5, -1, 2, 0, 0, 3}, m[6] = {1, 0, 0, 1, 1, 0};
+  const int64_t labels[6] = {1, 0, 0, 1, 1, 0}, bad[6] = {1, 0, 2, 1, 1, 0};
+  float x32[6], m32[6], g32[6];
+  double value = 0, grad[6], per[2];
+  int i;
+  lossfn_lovasz_f64 in;
+  lossfn_lovasz_f32 in32;
+  for (i = 0; i < 6; ++i) x32[i] = (float)x[i], m32[i] = (float)m[i];
+  memset(&in, 0, sizeof in);
+  in.batch = 2, in.pixels = 3, in.logits = x, in.masks = m, in.per_sample = 1, in.reduction = LOSSFN_REDUCTION_MEAN;
+  CHECK(lossfn_lovasz_hinge_value_and_grad_f64(&in, &value, NULL, grad) == LOSSFN_OK && close_to(value, 1.875));
+  CHECK(close_to(grad[0], -0.25) && grad[1] == 0.0 && close_to(grad[2], 0.25));
+  CHECK(close_to(grad[3], -1.0 / 6) && close_to(grad[4], -1.0 / 6) && close_to(grad[5], 1.0 / 6));
+  in.reduction = LOSSFN_REDUCTION_NONE;
+  CHECK(lossfn_lovasz_hinge_value_f64(&in, NULL, per) == LOSSFN_OK && close_to(per[0], 1.75) && close_to(per[1], 2.0));
+  in.masks = NULL, in.labels = labels, in.reduction = LOSSFN_REDUCTION_SUM;
+  CHECK(lossfn_lovasz_hinge_value_f64(&in, &value, NULL) == LOSSFN_OK && close_to(value, 3.75));
+  memset(&in32, 0, sizeof in32);
+  in32.batch = 2, in32.pixels = 3, in32.logits = x32, in32.masks = m32, in32.per_sample = 1;
+  in32.reduction = LOSSFN_REDUCTION_SUM;
+  CHECK(lossfn_lovasz_hinge_grad_f32(&in32, g32, 2.0, NULL) == LOSSFN_OK);
+  CHECK(close_f32(g32[0], -1.0f) && g32[1] == 0.0f && close_f32(g32[5], 2.0f / 3));
+
+  /* errors: a status and a message naming the argument */
+  in.labels = bad;
+  CHECK(value_error(lossfn_lovasz_hinge_value_f64(&in, &value, NULL), "masks: label 2 at pixel 2"));
+  in.labels = labels, in.masks = m;
+  CHECK(value_error(lossfn_lovasz_hinge_value_f64(&in, &value, NULL), "masks: pass either"));
+  in.masks = NULL;
+  CHECK(value_error(lossfn_lovasz_hinge_value_f64(NULL, &value, NULL), "in"));
+  CHECK(value_error(lossfn_lovasz_hinge_grad_f64(&in, NULL, 1.0, NULL), "grad"));
+  CHECK(value_error(lossfn_lovasz_hinge_value_f64(&in, NULL, per), "loss"));
 }

@@ -297,6 +297,42 @@ LOSSFN_SEGMENT_STRUCT(f32, float)
 LOSSFN_SEGMENT_STRUCT(f64, double)
 #undef LOSSFN_SEGMENT_STRUCT
 
+/* The Lovász hinge (segmentation), f32 and f64: lossfn_lovasz_hinge_value_<t>,
+ * _value_and_grad_<t>, _grad_<t>. The call's inputs, lossfn_lovasz_<t>:
+ *
+ *   size_t batch, pixels;        logits and masks are C-contiguous (batch, pixels)
+ *   const T* logits;
+ *   const T* masks;              dense masks of 0 and 1, or NULL with
+ *   const int64_t* labels;       the same as integers
+ *   int per_sample;              nonzero: a loss per sample (Berman's per_image; Python's default),
+ *                                zero: the batch is one segment
+ *   int has_ignore_index;        nonzero: pixels whose mask equals ignore_index count nowhere
+ *   int64_t ignore_index;
+ *   lossfn_reduction reduction;  over the segments' losses
+ *
+ * Formula and conventions: lovasz_hinge in lossfn/segmentation.hpp. value: mean/sum; loss: none
+ * (batch values with per_sample, else one); grad: the logits' shape, of the reduced loss times
+ * grad_output (none: of each loss times grad_output_array). */
+#define LOSSFN_LOVASZ_STRUCT(t, T)                                                                         \
+  typedef struct lossfn_lovasz_##t {                                                                       \
+    size_t batch, pixels;                                                                                  \
+    const T* logits;                                                                                       \
+    const T* masks;                                                                                        \
+    const int64_t* labels;                                                                                 \
+    int per_sample;                                                                                        \
+    int has_ignore_index;                                                                                  \
+    int64_t ignore_index;                                                                                  \
+    lossfn_reduction reduction;                                                                            \
+  } lossfn_lovasz_##t;                                                                                     \
+  lossfn_status lossfn_lovasz_hinge_value_##t(const lossfn_lovasz_##t* in, double* value, T* losses);      \
+  lossfn_status lossfn_lovasz_hinge_value_and_grad_##t(const lossfn_lovasz_##t* in, double* value, T* losses, \
+                                                       T* grad);                                           \
+  lossfn_status lossfn_lovasz_hinge_grad_##t(const lossfn_lovasz_##t* in, T* grad, double grad_output,     \
+                                             const T* grad_output_array);
+LOSSFN_LOVASZ_STRUCT(f32, float)
+LOSSFN_LOVASZ_STRUCT(f64, double)
+#undef LOSSFN_LOVASZ_STRUCT
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,6 +1,7 @@
-// Segmentation and overlap losses (SPEC §2 E): dice, jaccard, tversky, focal_tversky, the
-// segment shape (per sample and class sums over the pixels, a scalar finish, an elementwise
-// gradient). C++17, no third-party headers; errors throw lossfn::Error naming the argument.
+// Segmentation and overlap losses (SPEC §2 E): dice, jaccard, tversky, focal_tversky, bce_dice,
+// the segment shape (per sample and class sums over the pixels, a scalar finish, an elementwise
+// gradient); and the Lovász hinge, the order shape (a stable sort of the errors, then scans).
+// C++17, no third-party headers; errors throw lossfn::Error naming the argument.
 //
 //   // probabilities (N, C, H, W), C-contiguous; integer label maps (N, H, W)
 //   lossfn::SegmentCall<float> call;
@@ -88,5 +89,44 @@ struct SegmentCall {
 
 void overlap(Overlap loss, const SegmentCall<float>& call, const OverlapOptions& options = OverlapOptions{});
 void overlap(Overlap loss, const SegmentCall<double>& call, const OverlapOptions& options = OverlapOptions{});
+
+// The Lovász hinge (Berman, Rannen Triki and Blaschko 2018, their lovasz_hinge): a convex
+// surrogate of the Jaccard (IoU) loss for binary masks, from logits. Per segment (a sample, or
+// with per_sample = false the whole batch), with s = +1 where the mask is 1 and -1 where it is 0
+// and the errors e = 1 - s x sorted in decreasing order:
+//   loss = sum_i max(e_i, 0) g_i,   g_i = J_i - J_(i-1),   J_i = 1 - (G - pos_i) / (G + neg_i)
+// (G the segment's positives, pos_i / neg_i the positives / negatives among the i + 1 largest
+// errors); d loss / d x = -s g_i where e_i > 0, else 0. Equal errors keep pixel order (a stable
+// sort: the value does not depend on it, the subgradient does, as with torch.sort(stable=True)).
+// The errors are ordered exactly (by s x; float32 1 - s x may round two of them equal).
+struct LovaszOptions {
+  bool per_sample = true;          // a segment per sample (Berman's per_image), else the batch is one
+  bool has_ignore_index = false;   // pixels whose mask is ignore_index count nowhere and get a
+  std::int64_t ignore_index = 0;   // zero gradient
+};
+
+// One call: logits and masks of `batch` samples of `pixels` values each, C-contiguous.
+//   masks   dense masks of values 0 and 1 (or ignore_index); or
+//   labels  the same as integers
+// Reduction over the segments' losses: none (loss[s], one per segment: batch values with
+// per_sample, else one), sum, or mean. The gradient (the logits' shape) is that of the reduced
+// value times grad_output, or for none of each loss times grad_output_array[s].
+template <class T>
+struct LovaszCall {
+  std::size_t batch = 0, pixels = 0;
+  const T* logits = nullptr;
+  const T* masks = nullptr;
+  const std::int64_t* labels = nullptr;
+  Reduction reduction = Reduction::mean;
+  double grad_output = 1.0;
+  const T* grad_output_array = nullptr;
+
+  double* value = nullptr;  // mean/sum
+  T* loss = nullptr;        // none
+  T* grad = nullptr;        // d value / d logits
+};
+
+void lovasz_hinge(const LovaszCall<float>& call, const LovaszOptions& options = LovaszOptions{});
+void lovasz_hinge(const LovaszCall<double>& call, const LovaszOptions& options = LovaszOptions{});
 
 }  // namespace lossfn

@@ -94,6 +94,19 @@ lossfn::ElementwiseCall<T> make_call(const T* pred, const T* target, const T* au
   throw lossfn::Error(lossfn::ErrorKind::value, message);
 }
 
+// The reduction, outputs and upstream gradient of a call with a reduction (CTC, the overlap
+// losses, the Lovász hinge), as its C entry point got them.
+template <class Call, class T>
+void set_reduced_outputs(Call& c, lossfn_reduction reduction, double* value, T* loss, T* grad, double grad_output,
+                         const T* grad_output_array) {
+  c.reduction = to_reduction(reduction);
+  c.value = value;
+  c.loss = loss;
+  c.grad = grad;
+  c.grad_output = grad_output;
+  c.grad_output_array = grad_output_array;
+}
+
 // CTC calls: lossfn_ctc_f32 / _f64 into a CtcCall and its options.
 template <class T, class In>
 lossfn_status ctc_call(const In* in, double* value, T* loss, T* grad, double grad_output,
@@ -113,12 +126,7 @@ lossfn_status ctc_call(const In* in, double* value, T* loss, T* grad, double gra
     c.targets_width = in->targets_width;
     c.input_lengths = in->input_lengths;
     c.target_lengths = in->target_lengths;
-    c.reduction = to_reduction(in->reduction);
-    c.value = value;
-    c.loss = loss;
-    c.grad = grad;
-    c.grad_output = grad_output;
-    c.grad_output_array = grad_output_array;
+    set_reduced_outputs(c, in->reduction, value, loss, grad, grad_output, grad_output_array);
     lossfn::Ctc options;
     options.blank = in->blank;
     options.zero_infinity = in->zero_infinity != 0;
@@ -154,12 +162,7 @@ lossfn_status overlap_call(int loss, const In* in, double* value, T* losses, T* 
     c.labels = in->labels;
     c.weight = in->weight;
     c.class_weight = in->class_weight;
-    c.reduction = to_reduction(in->reduction);
-    c.value = value;
-    c.loss = losses;
-    c.grad = grad;
-    c.grad_output = grad_output;
-    c.grad_output_array = grad_output_array;
+    set_reduced_outputs(c, in->reduction, value, losses, grad, grad_output, grad_output_array);
     lossfn::OverlapOptions o;
     o.smooth = in->smooth;
     o.alpha = in->alpha;
@@ -175,6 +178,28 @@ lossfn_status overlap_call(int loss, const In* in, double* value, T* losses, T* 
     o.has_ignore_index = in->has_ignore_index != 0;
     o.ignore_index = in->ignore_index;
     lossfn::overlap(lossfn::Overlap(loss), c, o);
+  });
+}
+
+// Lovász hinge calls: lossfn_lovasz_f32 / _f64 into a LovaszCall and its options.
+template <class T, class In>
+lossfn_status lovasz_call(const In* in, double* value, T* losses, T* grad, double grad_output,
+                          const T* grad_output_array, const char* refuse = nullptr) {
+  return guarded([&] {
+    if (refuse) value_error(refuse);
+    if (in == nullptr) value_error("in: null pointer");
+    lossfn::LovaszCall<T> c;
+    c.batch = in->batch;
+    c.pixels = in->pixels;
+    c.logits = in->logits;
+    c.masks = in->masks;
+    c.labels = in->labels;
+    set_reduced_outputs(c, in->reduction, value, losses, grad, grad_output, grad_output_array);
+    lossfn::LovaszOptions o;
+    o.per_sample = in->per_sample != 0;
+    o.has_ignore_index = in->has_ignore_index != 0;
+    o.ignore_index = in->ignore_index;
+    lossfn::lovasz_hinge(c, o);
   });
 }
 
@@ -385,21 +410,22 @@ LOSSFN_LOSSES(LOSSFN_DEFINE)
 #define LOSSFN_DEFINE_ROWS(name) LOSSFN_DEFINE_ROWS_TYPED(name, f32, float) LOSSFN_DEFINE_ROWS_TYPED(name, f64, double)
 LOSSFN_ROW_LOSSES(LOSSFN_DEFINE_ROWS)
 
-#define LOSSFN_DEFINE_CTC(t, T)                                                                    \
-  lossfn_status lossfn_ctc_value_##t(const lossfn_ctc_##t* in, double* value, T* loss) {            \
-    return ctc_call<T>(in, value, loss, nullptr, 1.0, nullptr);                                      \
+// The three entry points of a loss whose inputs come in one struct (CTC, the Lovász hinge):
+// lossfn_<name>_value_<t>, _value_and_grad_<t>, _grad_<t>, each a call of `run`.
+#define LOSSFN_DEFINE_STRUCT_CALLS(name, In, run, t, T)                                              \
+  lossfn_status lossfn_##name##_value_##t(const In* in, double* value, T* loss) {                    \
+    return run<T>(in, value, loss, nullptr, 1.0, nullptr);                                           \
   }                                                                                                 \
-  lossfn_status lossfn_ctc_value_and_grad_##t(const lossfn_ctc_##t* in, double* value, T* loss,     \
-                                              T* grad) {                                            \
-    return ctc_call<T>(in, value, loss, grad, 1.0, nullptr);                                         \
+  lossfn_status lossfn_##name##_value_and_grad_##t(const In* in, double* value, T* loss, T* grad) {  \
+    return run<T>(in, value, loss, grad, 1.0, nullptr);                                              \
   }                                                                                                 \
-  lossfn_status lossfn_ctc_grad_##t(const lossfn_ctc_##t* in, T* grad, double grad_output,          \
-                                    const T* grad_output_array) {                                   \
-    if (grad == nullptr) return ctc_call<T>(in, nullptr, nullptr, nullptr, 0.0, nullptr, "grad: null pointer"); \
-    return ctc_call<T>(in, nullptr, nullptr, grad, grad_output, grad_output_array);                  \
+  lossfn_status lossfn_##name##_grad_##t(const In* in, T* grad, double grad_output,                  \
+                                         const T* grad_output_array) {                              \
+    if (grad == nullptr) return run<T>(in, nullptr, nullptr, nullptr, 0.0, nullptr, "grad: null pointer"); \
+    return run<T>(in, nullptr, nullptr, grad, grad_output, grad_output_array);                       \
   }
-LOSSFN_DEFINE_CTC(f32, float)
-LOSSFN_DEFINE_CTC(f64, double)
+LOSSFN_DEFINE_STRUCT_CALLS(ctc, lossfn_ctc_f32, ctc_call, f32, float)
+LOSSFN_DEFINE_STRUCT_CALLS(ctc, lossfn_ctc_f64, ctc_call, f64, double)
 
 #define LOSSFN_DEFINE_OVERLAP(t, T)                                                                \
   lossfn_status lossfn_overlap_value_##t(lossfn_overlap_loss loss, const lossfn_segment_##t* in,   \
@@ -418,5 +444,8 @@ LOSSFN_DEFINE_CTC(f64, double)
   }
 LOSSFN_DEFINE_OVERLAP(f32, float)
 LOSSFN_DEFINE_OVERLAP(f64, double)
+
+LOSSFN_DEFINE_STRUCT_CALLS(lovasz_hinge, lossfn_lovasz_f32, lovasz_call, f32, float)
+LOSSFN_DEFINE_STRUCT_CALLS(lovasz_hinge, lossfn_lovasz_f64, lovasz_call, f64, double)
 
 }  // extern "C"

@@ -1,6 +1,7 @@
 // lossfn::overlap: checks a call (shapes, targets, weights, options, outputs), runs the stats
 // pass, finishes each segment (its loss and the two coefficients of its gradient, a few scalars),
-// reduces over samples in order and runs the gradient pass. Baseline code.
+// reduces over samples in order and runs the gradient pass. lossfn::lovasz_hinge: checks a call,
+// sizes the sort's scratch and reduces the segments' losses in order. Baseline code.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -235,6 +236,87 @@ void run_impl(Overlap loss, const SegmentCall<T>& call, const OverlapOptions& o)
   for_type<T>(table.segment_grad_f32, table.segment_grad_f64)(job);
 }
 
+template <class T>
+void lovasz_impl(const LovaszCall<T>& call, const LovaszOptions& o) {
+  using namespace detail;
+  auto bad = [&](const std::string& what) { fail("lovasz_hinge: " + what); };
+  const Reduction reduction = call.reduction;
+  const Requested requested = check_outputs(reduction, call.value, call.loss, call.grad, call.grad_output_array);
+  const std::size_t N = call.batch, P = call.pixels;
+  if (P != 0 && N > std::size_t(PTRDIFF_MAX) / 8 / P) bad("logits: the shape is too large");
+  const std::size_t n = N * P;
+  if ((call.masks == nullptr) == (call.labels == nullptr)) bad("masks: pass either dense masks or labels");
+  require(call.logits, n, "logits");
+  check_optional(call.masks, n, "masks");
+  check_optional(call.labels, n, "masks");
+  const std::size_t segments = o.per_sample ? N : 1, segment_pixels = o.per_sample ? P : n;
+  // A pixel's index within its segment travels with its key in 31 bits.
+  if (segment_pixels >= (std::size_t(1) << 31))
+    bad("logits: a segment of " + std::to_string(segment_pixels) + " pixels is more than the 2**31 - 1 the sort takes" +
+        (o.per_sample ? "" : " (per_sample=True sorts each sample apart)"));
+  check_optional(call.loss, segments, "loss");
+  check_optional(call.grad_output_array, segments, "grad_output");
+  if (requested.grad) require(call.grad, n, "grad");
+
+  int threads = get_num_threads();
+  if (n < kParallelMin) threads = 1;
+  const bool split = threads > 1 && segments < std::size_t(threads);
+  const std::size_t workers = threads == 1 || split ? 1 : std::min<std::size_t>(std::size_t(threads), segments);
+  const std::size_t bytes = (order_scratch_bytes(segment_pixels, sizeof(T), split ? std::size_t(threads) : 1) + 63) / 64 * 64;
+  std::unique_ptr<unsigned char[]> storage(new unsigned char[workers * bytes + 64]);
+  unsigned char* scratch = reinterpret_cast<unsigned char*>((reinterpret_cast<std::uintptr_t>(storage.get()) + 63) / 64 * 64);
+
+  std::vector<double> grad_scale(segments), segment_loss(segments, 0.0);
+  for (std::size_t s = 0; s < segments; ++s) {
+    grad_scale[s] = call.grad_output_array ? double(call.grad_output_array[s]) : call.grad_output;
+    if (reduction == Reduction::mean) grad_scale[s] /= double(segments);
+  }
+  LovaszJob<T> job{};
+  job.segments = n == 0 ? 0 : segments;
+  job.pixels = segment_pixels;
+  job.logits = call.logits;
+  job.masks = call.masks;
+  job.labels = call.labels;
+  job.has_ignore_index = o.has_ignore_index;
+  job.ignore_index = o.ignore_index;
+  job.grad_scale = requested.grad ? grad_scale.data() : nullptr;
+  job.grad = requested.grad ? call.grad : nullptr;
+  job.segment_loss = segment_loss.data();
+  unsigned bad_masks = 0;
+  job.bad_masks = &bad_masks;
+  job.threads = threads;
+  job.split = split;
+  job.scratch = scratch;
+  job.scratch_bytes = bytes;
+  const KernelTable& table = active_table();
+  for_type<T>(table.lovasz_f32, table.lovasz_f64)(job);
+  if (bad_masks) {
+    // Name one: read again for the message only.
+    for (std::size_t i = 0; i < n; ++i) {
+      const double v = call.masks ? double(call.masks[i]) : double(call.labels[i]);
+      const bool ignored = o.has_ignore_index && (call.masks ? v == double(o.ignore_index) : call.labels[i] == o.ignore_index);
+      if (!(v == 0.0 || v == 1.0 || ignored)) {
+        std::ostringstream msg;
+        msg << "masks: " << (call.masks ? "value " : "label ");
+        if (call.masks) msg << v;
+        else msg << call.labels[i];
+        msg << " at pixel " << i << " of the " << (call.masks ? "masks" : "labels") << " is not 0 or 1";
+        if (o.has_ignore_index) msg << " (nor ignore_index, " << o.ignore_index << ")";
+        bad(msg.str());
+      }
+    }
+    bad("masks: a value that is not 0 or 1 changed while it was read");
+  }
+  if (!requested.value) return;
+  if (call.value) {
+    double total = 0.0;
+    for (std::size_t s = 0; s < segments; ++s) total += segment_loss[s];
+    *call.value = reduction == Reduction::mean ? total / double(segments) : total;
+  } else {
+    for (std::size_t s = 0; s < segments; ++s) call.loss[s] = T(segment_loss[s]);
+  }
+}
+
 }  // namespace
 
 const char* overlap_name(Overlap loss) noexcept {
@@ -254,5 +336,7 @@ void overlap(Overlap loss, const SegmentCall<float>& call, const OverlapOptions&
 void overlap(Overlap loss, const SegmentCall<double>& call, const OverlapOptions& options) {
   run_impl(loss, call, options);
 }
+void lovasz_hinge(const LovaszCall<float>& call, const LovaszOptions& options) { lovasz_impl(call, options); }
+void lovasz_hinge(const LovaszCall<double>& call, const LovaszOptions& options) { lovasz_impl(call, options); }
 
 }  // namespace lossfn

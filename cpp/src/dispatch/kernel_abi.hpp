@@ -243,6 +243,55 @@ constexpr std::size_t segment_scratch(std::size_t classes) {
 template <class T>
 using SegmentFn = void (*)(const SegmentJob<T>&);
 
+// One call of the Lovász hinge (the order shape): `segments` runs of `pixels` consecutive logits
+// (a sample each, or the batch as one), with masks of the same shape (dense in T, or int64
+// labels). Per segment the kernel keys each kept pixel (mask 0 or 1; ignore_index skipped) by its
+// margin m = s x (s = +1 for a 1, -1 for a 0: the error 1 - m sorts as -m, exactly), sorts the keys
+// with a stable LSD radix sort (ties in pixel order), and scans the sorted run for the Lovász
+// gradient g_i = J_i - J_(i-1), J_i = (i + 1) / (G + negatives among the first i + 1), G the
+// segment's positives; loss = sum_i max(1 - m_i, 0) g_i, summed in blocks of kOrderBlock sorted
+// pixels added in order. grad[pixel] = -s g_i grad_scale[segment] where 1 - m_i > 0, else 0 (and
+// 0 at an ignored pixel).
+template <class T>
+struct LovaszJob {
+  std::size_t segments, pixels;
+  const T* logits;
+  const T* masks;                 // dense masks, or nullptr with labels
+  const std::int64_t* labels;
+  bool has_ignore_index;
+  std::int64_t ignore_index;
+  const double* grad_scale;       // per segment: d(reduced value)/d(loss_s) * grad_output; nullptr: no gradient
+  T* grad;
+  double* segment_loss;           // out, per segment
+  unsigned* bad_masks;            // out: set to 1 (and nothing else written) when a mask value is not 0, 1
+                                  // or ignore_index
+  int threads;
+  bool split;                     // segments one after another, each sorted and scanned over all threads
+  // Per worker (1 when split or threads == 1, else min(threads, segments)): scratch_bytes bytes,
+  // 64-byte aligned, of at least order_scratch_bytes(pixels, sizeof(T), threads when split else 1).
+  unsigned char* scratch;
+  std::size_t scratch_bytes;
+};
+
+// The radix sort: digits of kRadixBits bits (3 passes for 32-bit keys, 6 for 64-bit ones), each
+// pass a stable counting scatter between two buffers of sort items (key and payload: 8 bytes for
+// float keys, 16 for double). Scans go in blocks of kOrderBlock sorted items.
+constexpr unsigned kRadixBits = 11;
+constexpr std::size_t kRadixBuckets = std::size_t(1) << kRadixBits;
+constexpr std::size_t kRadixMaxPasses = 6;
+constexpr std::size_t kOrderBlock = 4096;
+constexpr std::size_t order_blocks(std::size_t items) { return (items + kOrderBlock - 1) / kOrderBlock; }
+// Bytes of one worker's scratch for `items` sort items of a key of key_bytes over `threads`
+// threads: two item buffers, per-thread and total digit counts, per-block counts and sums.
+constexpr std::size_t order_item_bytes(std::size_t key_bytes) { return key_bytes == 4 ? 8 : 16; }
+constexpr std::size_t order_scratch_bytes(std::size_t items, std::size_t key_bytes, std::size_t threads) {
+  return 2 * items * order_item_bytes(key_bytes) + (threads + 1) * kRadixMaxPasses * kRadixBuckets * sizeof(std::size_t) +
+         (order_blocks(items) + 1) * 4 * sizeof(double) + (threads + 1) * 2 * sizeof(std::size_t) + 8 * 64;
+}
+
+template <class T>
+using LovaszFn = void (*)(const LovaszJob<T>&);
+
 struct KernelTable {
   RowFn<float> rows_f32[int(RowLoss::count_)];
   RowFn<double> rows_f64[int(RowLoss::count_)];
@@ -260,6 +309,8 @@ struct KernelTable {
   SegmentFn<double> segment_stats_f64;
   SegmentFn<float> segment_grad_f32;
   SegmentFn<double> segment_grad_f64;
+  LovaszFn<float> lovasz_f32;
+  LovaszFn<double> lovasz_f64;
 };
 
 }  // namespace detail

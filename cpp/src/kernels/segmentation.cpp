@@ -18,8 +18,10 @@
 // p_c (g_p,c - sum_k p_k g_p,k)  (softmax).
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "dispatch/kernel_abi.hpp"
+#include "kernels/order_loop.hpp"
 #include "kernels/segment_loop.hpp"
 #include "kernels/simd_math.hpp"
 
@@ -30,6 +32,8 @@ namespace {
 using detail::kSegmentCoefs;
 using detail::kSegmentLanes;
 using detail::kSegmentStats;
+using detail::LovaszJob;
+using detail::order_blocks;
 using detail::SegmentJob;
 
 constexpr int kSigmoid = 1, kSoftmax = 2;  // lossfn::Activation
@@ -463,6 +467,200 @@ void segment_stats(const SegmentJob<T>& j) { run_pass<T, StatsPass>(j); }
 template <class T>
 void segment_grad(const SegmentJob<T>& j) { run_pass<T, GradPass>(j); }
 
+// ---- The Lovász hinge: the order shape ----
+// Berman, Rannen Triki and Blaschko 2018 ("The Lovász-Softmax loss", CVPR; their lovasz_hinge):
+// per segment the errors e = 1 - m, m = s x (s = +1 for a mask 1, -1 for a 0), in decreasing
+// order (m increasing, ties in pixel order), and
+//   loss = sum_i max(e_i, 0) g_i,   g_i = J_i - J_(i-1),
+//   J_i = 1 - (G - pos_i) / (G + neg_i) = (i + 1) / (G + neg_i)
+// (G the segment's positives; pos_i, neg_i the positives and negatives among the first i + 1):
+// the Lovász extension of the Jaccard loss. d loss / d x = -s g_i where e_i > 0 (0 at e_i = 0,
+// as ReLU's derivative in autograd). g_i >= 0, and a term whose g_i is 0 adds 0 even for an
+// infinite error.
+
+// Which mask values are ignored: a label equal to ignore_index, or a dense mask equal to it as a
+// number.
+struct IgnoreRule {
+  bool has;
+  std::int64_t label;
+  double value;
+  bool operator()(std::int64_t y) const { return has && y == label; }
+  bool operator()(float v) const { return has && double(v) == value; }
+  bool operator()(double v) const { return has && v == value; }
+};
+
+template <class M>
+bool masks_valid(const M* m, std::size_t n, const IgnoreRule& ignored, int threads) {
+  const std::size_t blocks = (n + detail::kBlock - 1) / detail::kBlock;
+  unsigned bad = 0;
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(| : bad) if (threads > 1 && blocks > 1)
+  for (std::ptrdiff_t k = 0; k < std::ptrdiff_t(blocks); ++k) {
+    const std::size_t lo = std::size_t(k) * detail::kBlock, hi = lo + detail::kBlock < n ? lo + detail::kBlock : n;
+    // Bitwise ors, not ||: a mask of random 0s and 1s would mispredict a branch on every other pixel.
+    unsigned b = 0;
+    for (std::size_t i = lo; i < hi; ++i) b |= !(unsigned(m[i] == M(0)) | unsigned(m[i] == M(1)) | unsigned(ignored(m[i])));
+    bad |= b;
+  }
+  return !bad;
+}
+
+// The sort items of pixels [lo, hi) of a segment: key = the margin's, payload = pixel << 1 | the
+// mask bit; ignored pixels get no item (and a zero gradient). A mask is read once: a value that
+// is not 1 counts as 0 (the masks were checked; one changed since then cannot reach memory).
+template <class T, class M, class Item>
+std::size_t build_items(const T* x, const M* m, std::size_t lo, std::size_t hi, const IgnoreRule& ignored, T* grad,
+                        Item* out, std::size_t* totals, std::size_t& positives) {
+  std::size_t kept = 0, pos = 0;
+  for (std::size_t i = lo; i < hi; ++i) {
+    const M v = m[i];
+    if (ignored(v)) {
+      if (grad) grad[i] = T(0);
+      continue;
+    }
+    const bool positive = v == M(1);
+    const auto key = FloatKey<T>::of(positive, x[i]);
+    out[kept++] = Item::make(key, std::uint32_t(i) << 1 | std::uint32_t(positive));
+    count_digits(key, totals);
+    pos += positive;
+  }
+  positives += pos;
+  return kept;
+}
+
+// Runs f(k) for every k < count, over `threads` threads when there are more than one.
+template <class F>
+void for_each_block(std::size_t count, int threads, F&& f) {
+  if (threads <= 1 || count <= 1) {
+    for (std::size_t k = 0; k < count; ++k) f(k);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (std::ptrdiff_t k = 0; k < std::ptrdiff_t(count); ++k) f(std::size_t(k));
+}
+
+// Segment s over `threads` threads; returns its loss.
+template <class T, class M>
+double lovasz_segment(const LovaszJob<T>& j, const M* masks, std::size_t s, unsigned char* scratch, int threads) {
+  using Key = typename FloatKey<T>::Key;
+  using Item = SortItem<Key>;
+  using detail::kOrderBlock;
+  using detail::kRadixBuckets;
+  constexpr std::size_t passes = radix_passes<Key>(), counts_size = passes * kRadixBuckets;
+  const std::size_t P = j.pixels, base = s * P;
+  const T* x = j.logits + base;
+  const M* m = masks + base;
+  T* grad = j.grad ? j.grad + base : nullptr;
+  auto take = [&](std::size_t bytes) {
+    unsigned char* p = scratch;
+    scratch += (bytes + 63) / 64 * 64;
+    return p;
+  };
+  Item* items = reinterpret_cast<Item*>(take(P * sizeof(Item)));
+  Item* other = reinterpret_cast<Item*>(take(P * sizeof(Item)));
+  std::size_t* totals = reinterpret_cast<std::size_t*>(take((std::size_t(threads) + 1) * counts_size * sizeof(std::size_t)));
+  std::size_t* per_thread = totals + counts_size;
+  std::size_t* chunk_kept = reinterpret_cast<std::size_t*>(take((std::size_t(threads) + 1) * 2 * sizeof(std::size_t)));
+  std::size_t* block_neg = reinterpret_cast<std::size_t*>(take((order_blocks(P) + 1) * sizeof(std::size_t)));
+  double* block_sum = reinterpret_cast<double*>(take((order_blocks(P) + 1) * sizeof(double)));
+  const IgnoreRule ignored{j.has_ignore_index, j.ignore_index, double(j.ignore_index)};
+
+  // The items, in pixel order: on one thread, or in contiguous chunks (each built in `other` at
+  // its own place, then moved up behind the chunks before it).
+  std::size_t n = 0, G = 0;
+  for (std::size_t k = 0; k < counts_size; ++k) totals[k] = 0;
+  if (threads <= 1 || P < detail::kBlock) {
+    n = build_items(x, m, 0, P, ignored, grad, items, totals, G);
+  } else {
+    int used = 1;
+#pragma omp parallel num_threads(threads)
+    {
+#ifdef _OPENMP
+      const std::size_t t = std::size_t(omp_get_thread_num()), T_ = std::size_t(omp_get_num_threads());
+#else
+      const std::size_t t = 0, T_ = 1;
+#endif
+      if (t == 0) used = int(T_);
+      const std::size_t lo = P * t / T_, hi = P * (t + 1) / T_;
+      std::size_t* mine = per_thread + t * counts_size;
+      for (std::size_t k = 0; k < counts_size; ++k) mine[k] = 0;
+      std::size_t pos = 0;
+      chunk_kept[2 * t] = build_items(x, m, lo, hi, ignored, grad, other + lo, mine, pos);
+      chunk_kept[2 * t + 1] = pos;
+#pragma omp barrier
+      std::size_t start = 0;
+      for (std::size_t c = 0; c < t; ++c) start += chunk_kept[2 * c];
+      std::memcpy(static_cast<void*>(items + start), other + lo, chunk_kept[2 * t] * sizeof(Item));
+    }
+    for (int t = 0; t < used; ++t) {
+      n += chunk_kept[2 * t], G += chunk_kept[2 * t + 1];
+      for (std::size_t k = 0; k < counts_size; ++k) totals[k] += per_thread[std::size_t(t) * counts_size + k];
+    }
+  }
+  const Item* sorted = radix_sort<Key>(items, other, n, totals, per_thread, threads);
+
+  // The scans, a block of sorted items at a time: each block's J values, gradient and sum from
+  // the negatives before it. On one thread the count runs on from block to block; over several,
+  // a first scan counts each block's positives.
+  const std::size_t blocks = order_blocks(n);
+  const int scan_threads = n < detail::kParallelMin ? 1 : threads;
+  const double positives = double(G), scale = grad ? j.grad_scale[s] : 0.0;
+  const double minus_sign[2] = {scale, -scale};  // -s times the scale, by the mask bit (no branch)
+  auto scan = [&](std::size_t k, std::size_t neg) {
+    const std::size_t lo = k * kOrderBlock, hi = lo + kOrderBlock < n ? lo + kOrderBlock : n;
+    double previous = lo == 0 ? 0.0 : double(lo) / (positives + double(neg)), sum = 0.0;
+    for (std::size_t i = lo; i < hi; ++i) {
+      const std::uint32_t payload = sorted[i].payload();
+      const bool positive = payload & 1u;
+      neg += !positive;
+      const double J = double(i + 1) / (positives + double(neg)), g = J - previous;
+      previous = J;
+      const double e = 1.0 - double(FloatKey<T>::value(sorted[i].key()));
+      if (e > 0.0) {
+        if (g != 0.0) sum += e * g;
+      } else if (e != e) {
+        sum += e;
+      }
+      if (grad) grad[payload >> 1] = e > 0.0 ? T(g * minus_sign[positive]) : T(0);
+    }
+    block_sum[k] = sum;
+    return neg;
+  };
+  if (scan_threads <= 1) {
+    for (std::size_t k = 0, neg = 0; k < blocks; ++k) neg = scan(k, neg);
+  } else {
+    for_each_block(blocks, scan_threads, [&](std::size_t k) {
+      const std::size_t lo = k * kOrderBlock, hi = lo + kOrderBlock < n ? lo + kOrderBlock : n;
+      std::size_t c = 0;
+      for (std::size_t i = lo; i < hi; ++i) c += ~sorted[i].payload() & 1u;
+      block_neg[k] = c;
+    });
+    for (std::size_t k = 0, before = 0; k < blocks; ++k) {
+      const std::size_t c = block_neg[k];
+      block_neg[k] = before, before += c;
+    }
+    for_each_block(blocks, scan_threads, [&](std::size_t k) { scan(k, block_neg[k]); });
+  }
+  double loss = 0.0;
+  for (std::size_t k = 0; k < blocks; ++k) loss += block_sum[k];
+  return loss;
+}
+
+template <class T>
+void lovasz_hinge(const LovaszJob<T>& j) {
+  const IgnoreRule ignored{j.has_ignore_index, j.ignore_index, double(j.ignore_index)};
+  auto run = [&](const auto* masks) {
+    if (!masks_valid(masks, j.segments * j.pixels, ignored, j.threads)) {
+      *j.bad_masks = 1;
+      return;
+    }
+    for_each_sample(j.segments, j.threads, j.split, [&](std::size_t s, int worker, int threads) {
+      j.segment_loss[s] = lovasz_segment(j, masks, s, j.scratch + std::size_t(worker) * j.scratch_bytes, threads);
+    });
+  };
+  if (j.masks) run(j.masks);
+  else run(j.labels);
+}
+
 }  // namespace
 
 void fill_segmentation(detail::KernelTable& table) {
@@ -470,6 +668,8 @@ void fill_segmentation(detail::KernelTable& table) {
   table.segment_stats_f64 = &segment_stats<double>;
   table.segment_grad_f32 = &segment_grad<float>;
   table.segment_grad_f64 = &segment_grad<double>;
+  table.lovasz_f32 = &lovasz_hinge<float>;
+  table.lovasz_f64 = &lovasz_hinge<double>;
 }
 
 }  // namespace LOSSFN_ISA

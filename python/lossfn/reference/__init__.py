@@ -12,7 +12,8 @@ gradient exactly as SPEC §1 says. The multi-class losses (section C) work row b
 class axis: ``_<name>`` returns ``(l, d, g)`` per row and ``RowReference`` reduces them;
 ``RowUtilityReference`` holds logsumexp, softmax and log_softmax with their vector-Jacobian products.
 CTC (section G) is a log-space dynamic programme per sample (``sequence.ctc``); the overlap
-losses (section E) sum per sample and class over the pixels (``segmentation.OverlapReference``).
+losses (section E) sum per sample and class over the pixels (``segmentation.OverlapReference``);
+the Lovász hinge sorts each segment's errors (``segmentation.lovasz_hinge``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ for _name, _fn in multiclass.UTILITIES.items():
     _OBJECTS[_name] = RowUtilityReference(_name, _fn)
 _OBJECTS["ctc"] = sequence.ctc
 _OBJECTS.update(segmentation.OVERLAPS)
+_OBJECTS["lovasz_hinge"] = segmentation.lovasz_hinge
 globals().update(_OBJECTS)
 __all__ += list(_OBJECTS)
 

@@ -1,8 +1,10 @@
-"""E. Segmentation and overlap losses: dice, jaccard, tversky, focal_tversky, bce_dice, in plain NumPy.
+"""E. Segmentation and overlap losses: dice, jaccard, tversky, focal_tversky, bce_dice and the Lovász
+hinge, in plain NumPy.
 
 The class axis is moved next to the batch axis, labels become one-hot masks, the statistics are
 sums over the pixels (and the batch, unless ``per_sample``), and each loss's score and its
 derivatives are written out for that loss alone. The objects take the arguments of ``lf.dice``.
+``lovasz_hinge`` follows Berman et al.'s lovasz_hinge_flat with a stable argsort.
 """
 
 from __future__ import annotations
@@ -203,3 +205,76 @@ class OverlapReference:
 
 
 OVERLAPS = {name: OverlapReference(name) for name in SCORES}
+
+
+class LovaszHingeReference:
+    """Berman et al.'s Lovász hinge (lovasz_hinge_flat per segment), with its subgradient."""
+
+    name = "lovasz_hinge"
+
+    @staticmethod
+    def _segments(logits, masks, per_sample, ignore_index):
+        x = np.asarray(logits, dtype=np.float64)
+        t = np.asarray(masks)
+        if t.shape != x.shape:
+            raise ValueError(f"masks: shape {t.shape} is not the logits' shape {x.shape}")
+        n = x.shape[0]
+        x, t = x.reshape(n, -1), t.reshape(n, -1)
+        if not per_sample:
+            x, t = x.reshape(1, -1), t.reshape(1, -1)
+        keep = np.ones(t.shape, dtype=bool) if ignore_index is None else t != ignore_index
+        if not np.all((t == 0) | (t == 1) | ~keep):
+            raise ValueError("masks: values must be 0 or 1 (or ignore_index)")
+        return x, (t == 1), keep
+
+    @staticmethod
+    def _flat(x, positive):
+        """(loss, d loss / d x) of one segment's kept pixels."""
+        if x.size == 0:
+            return 0.0, np.zeros(0)
+        s = np.where(positive, 1.0, -1.0)
+        margin = s * x
+        # Decreasing errors 1 - margin: increasing margins, ties in pixel order. (1 - margin in
+        # floating point could round two different margins equal; their order is the exact one.)
+        order = np.argsort(margin + 0.0, kind="stable")
+        errors = 1.0 - margin[order]
+        gt = positive[order].astype(np.float64)
+        G = gt.sum()
+        jaccard = 1.0 - (G - np.cumsum(gt)) / (G + np.cumsum(1.0 - gt))
+        g = np.diff(jaccard, prepend=0.0)
+        active = errors > 0
+        with np.errstate(invalid="ignore"):  # inf * 0, discarded
+            terms = np.where(active & (g != 0), errors * g, 0.0)
+        terms = np.where(np.isnan(errors), errors, terms)
+        grad = np.zeros_like(x)
+        grad[order] = np.where(active, -s[order] * g, 0.0)
+        return float(terms.sum()), grad
+
+    def _forward(self, logits, masks, per_sample, ignore_index):
+        x, positive, keep = self._segments(logits, masks, per_sample, ignore_index)
+        losses, grads = np.zeros(x.shape[0]), np.zeros_like(x)
+        for k in range(x.shape[0]):
+            losses[k], grads[k, keep[k]] = self._flat(x[k, keep[k]], positive[k, keep[k]])
+        return losses, grads
+
+    def __call__(self, logits, masks, *, per_sample=True, ignore_index=None, reduction="mean"):
+        check_reduction(reduction)
+        losses, _ = self._forward(logits, masks, per_sample, ignore_index)
+        if reduction == "none":
+            return losses if per_sample else losses[0]
+        return float(losses.sum() if reduction == "sum" else losses.mean())
+
+    def grad(self, logits, masks, *, per_sample=True, ignore_index=None, reduction="mean", grad_output=None):
+        check_reduction(reduction)
+        losses, grads = self._forward(logits, masks, per_sample, ignore_index)
+        up = np.asarray(1.0 if grad_output is None else grad_output, dtype=np.float64)
+        up = np.broadcast_to(up, losses.shape) if reduction == "none" else np.full(losses.shape, float(up))
+        if reduction == "mean":
+            up = up / losses.shape[0]
+        return (up[:, None] * grads).reshape(np.shape(logits))
+
+    def value_and_grad(self, logits, masks, **kw):
+        return self(logits, masks, **kw), self.grad(logits, masks, **kw)
+
+
+lovasz_hinge = LovaszHingeReference()

@@ -1,8 +1,9 @@
-"""E. Segmentation and overlap losses: sums per sample and class over the pixels, a scalar finish."""
+"""E. Segmentation and overlap losses: sums per sample and class over the pixels, a scalar finish
+(SPECS); the Lovász hinge, a sort of the errors and scans (ORDER_SPECS)."""
 
 from __future__ import annotations
 
-from .specs import SegmentLossSpec
+from .specs import OrderLossSpec, SegmentLossSpec
 
 # Keywords every overlap loss takes besides weight= and reduction=.
 COMMON = {"axis": 1, "class_weight": None, "smooth": 1.0, "squared": False, "per_sample": False, "per_class": False,
@@ -47,4 +48,19 @@ SPECS = [
         variants=[*_VARIANTS, {"w_bce": 0.5, "w_dice": 2.0}, {"w_dice": 0.0}],
         bad_hyper=[*_BAD, {"w_bce": -1.0}, {"w_dice": float("nan")}], note=_NOTE + "; bce_dice takes no softmax: "
         "from_logits applies a sigmoid to every score (binary or multi-label)"),
+]
+
+ORDER_SPECS = [
+    OrderLossSpec(
+        "lovasz_hinge", "segmentation", "Berman et al. 2018 lovasz_hinge (per_image), segmentation-models LovaszLoss",
+        "l = sum_i max(e_i, 0) (J_i - J_(i-1)) over the errors e = 1 - s x (s = 2 mask - 1) in decreasing order, "
+        "J_i = 1 - (G - pos_i) / (G + neg_i) (the Lovász extension of the Jaccard loss; G the positives, pos_i / "
+        "neg_i those among the i + 1 largest errors); dl/dx = -s (J_i - J_(i-1)) where e_i > 0",
+        inputs=("logits", "masks"), hyper={"per_sample": True, "ignore_index": None},
+        variants=[{"per_sample": False}, {"ignore_index": 255}],
+        note="masks hold 0 and 1 (or ignore_index), of the logits' shape (N, ...); a segment is a sample "
+             "(per_sample, Berman's per_image) or the whole batch; equal errors keep pixel order (a stable sort, as "
+             "torch.sort(stable=True)): the value does not depend on it, the subgradient does; the errors are "
+             "ordered exactly (float32 1 - s x could round two of them equal); a segment with every pixel ignored "
+             "has loss 0; \"none\" gives one loss per sample (per_sample) or one for the batch"),
 ]

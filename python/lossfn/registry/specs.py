@@ -57,7 +57,7 @@ class RowLossSpec:
 @dataclass(frozen=True)
 class SequenceLossSpec:
     """A loss over sequences, a dynamic programme per sample (CTC): scores (T, N, C), targets and
-    per-sample lengths (`inputs`, in positional order)."""
+    per-sample lengths (`inputs`, in positional order); keywords only besides them (no weight=)."""
 
     kind: ClassVar[str] = "sequence"
     name: str
@@ -85,3 +85,11 @@ class SegmentLossSpec:
     variants: Sequence[Mapping[str, Any]] = ()
     bad_hyper: Sequence[Mapping[str, Any]] = ()
     note: str = ""
+
+
+@dataclass(frozen=True)
+class OrderLossSpec(SequenceLossSpec):
+    """A loss over sorted values (SPEC §3 "order": a stable radix sort per segment, then scans):
+    its positional `inputs` and keywords, as a sequence loss's."""
+
+    kind: ClassVar[str] = "order"
