@@ -332,3 +332,19 @@ def test_bce_dice_is_its_two_terms():
                                    rtol=1e-12)
     with pytest.raises(ValueError, match="w_bce"):
         lf.bce_dice(x, t, w_bce=-1.0)
+
+
+@pytest.mark.parametrize("shape,axis", [((2, 4, 1030, 1030), 1), ((1, 3, 4, 700, 1000), 2)])
+def test_gradients_beyond_the_cache(shape, axis):
+    # A gradient of 32 MB or more leaves the class-major pass through streaming stores: here into
+    # an out= one element off the vector alignment, and (axis 2) in runs cut at each outer index.
+    rng = np.random.default_rng(10)
+    p = rng.random(shape, dtype=np.float32)
+    t = (rng.random(shape) < 0.3).astype(np.float32)
+    buf = np.full(p.size + 2, 7.0, np.float32)
+    out = buf[1:-1].reshape(shape)
+    v, g = lf.dice.value_and_grad(p, t, axis=axis, per_sample=True, out=out)
+    assert buf[0] == 7.0 and buf[-1] == 7.0
+    ref = lf.reference.dice.grad(p, t, axis=axis, per_sample=True)
+    np.testing.assert_allclose(g, ref, rtol=3e-5, atol=1e-6 * np.abs(ref).max())
+    np.testing.assert_allclose(v, lf.reference.dice(p, t, axis=axis, per_sample=True), rtol=1e-10)
