@@ -93,3 +93,27 @@ def test_generated_files_are_current(tool):
     spec.loader.exec_module(module)
     with open(module.PATH) as f:
         assert f.read() == module.render(), f"run python tools/{tool}.py"
+
+
+def test_version_has_one_source():
+    """core.hpp's LOSSFN_VERSION_* lines are the version of the library, the module and the package."""
+    import importlib.metadata
+    import re
+    with open(os.path.join(lf.get_include(), "lossfn", "core.hpp")) as f:
+        text = f.read()
+    parts = [re.search(rf"#define LOSSFN_VERSION_{k} (\d+)", text).group(1) for k in ("MAJOR", "MINOR", "PATCH")]
+    assert lf.__version__ == ".".join(parts) == importlib.metadata.version("lossfn")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/maps")
+def test_one_shared_library_serves_python_and_cmake():
+    """The package holds one liblossfn.so (no soname copies, no static library), and the Python
+    module runs on it: the one the CMake package points C++ users at."""
+    lib = os.path.join(os.path.dirname(lf.__file__), "lib")
+    libraries = sorted(name for name in os.listdir(lib) if name.startswith("liblossfn"))
+    assert libraries == ["liblossfn.so"], libraries
+    with open("/proc/self/maps") as f:
+        mapped = {line.split()[-1] for line in f if "liblossfn" in line}
+    assert mapped == {os.path.realpath(os.path.join(lib, "liblossfn.so"))}, mapped
+    core = glob.glob(os.path.join(os.path.dirname(lf.__file__), "_core*.so"))
+    assert core and os.path.getsize(core[0]) < os.path.getsize(os.path.join(lib, "liblossfn.so")) / 4

@@ -85,6 +85,14 @@ class _LossObject:
     def __repr__(self):
         return f"<lossfn.{self.name}>"
 
+    def _set_signature(self, keywords):
+        """inspect.signature(loss): the inputs (positional or by name), then the keywords with their defaults."""
+        import inspect
+        P = inspect.Parameter
+        params = [P(name, P.POSITIONAL_OR_KEYWORD) for name in self.inputs]
+        params += [P(k, P.KEYWORD_ONLY, default=v) for k, v in keywords.items()]
+        self.__signature__ = inspect.Signature(params)
+
 
 class ElementwiseLoss(_LossObject):
     """An elementwise loss: value, gradient, fused value and gradient, Hessian diagonal."""
@@ -94,6 +102,7 @@ class ElementwiseLoss(_LossObject):
         self._aux_input = info["aux"] if info["aux_required"] else None
         self._default_kernel_params = [float(v) for v in info["defaults"]]
         self._fast = self._aux_input is None  # two positional inputs, nothing to map
+        self._set_signature(dict({"weight": None, "reduction": "mean"}, **spec.hyper))
         self.__doc__ = (f"{spec.name}: {spec.formula}\n\nPeer: {spec.peer}.\n"
                         f"Hyper-parameters (keyword-only): "
                         f"{', '.join(f'{k}={v!r}' for k, v in spec.hyper.items()) or 'none'}.")
@@ -128,7 +137,25 @@ class ElementwiseLoss(_LossObject):
             raise ValueError(f"{self._aux_input}: required ({self.name} takes {', '.join(self.inputs)}), got None")
         return args[0], args[1], (args[2] if expected == 3 else None)
 
+    def _inputs_by_keyword(self, args, hyper):
+        """Inputs given by their names (pred=, target=, var=...) joined to the positional ones."""
+        names = self.inputs
+        if not any(name in hyper for name in names):
+            return args, hyper
+        args, hyper = list(args), dict(hyper)
+        for k, name in enumerate(names):
+            if name not in hyper:
+                continue
+            if k < len(args):
+                raise TypeError(f"{self.name}() got multiple values for input {name!r}")
+            if k > len(args):
+                raise TypeError(f"{self.name}() missing input {names[len(args)]!r} (given: {name!r})")
+            args.append(hyper.pop(name))
+        return tuple(args), hyper
+
     def _run(self, what, args, weight, reduction, grad_output, out, hyper):
+        if hyper:
+            args, hyper = self._inputs_by_keyword(args, hyper)
         if not hyper and len(args) == 2 and self._aux_input is None and type(reduction) is str and reduction in _REDUCTION:
             # The common call, with nothing to map: straight to the kernel (per-call cost).
             return _core.elementwise(self._id, what, args[0], args[1], None, weight, grad_output, out,
@@ -174,6 +201,8 @@ class _RowBase(_LossObject):
         self.__doc__ = (f"{spec.name}: {spec.formula}\n\nPeer: {spec.peer}."
                         + (f" {spec.note[0].upper()}{spec.note[1:]}." if spec.note else "")
                         + f"\nKeywords: axis=-1{', ' + hyper if hyper else ''}.")
+        self._set_signature({"axis": -1} if spec.family == "utility"
+                            else dict({"axis": -1, "weight": None, "reduction": "mean"}, **spec.hyper))
 
     def _kernel(self, logits, axis, hyper):
         """(parameter vector, class-weight vector or None, ignore_index or None)."""
@@ -268,6 +297,7 @@ class _KeywordLoss(_LossObject):
         hyper = ", ".join(f"{k}={v!r}" for k, v in spec.hyper.items())
         self.__doc__ = (f"{spec.name}: {spec.formula}\n\nPeer: {spec.peer}. {spec.note[0].upper()}{spec.note[1:]}."
                         f"\nInputs: {', '.join(spec.inputs)}. Keywords: {hyper}, reduction='mean'.")
+        self._set_signature(dict(spec.hyper, reduction="mean"))
 
     @property
     def inputs(self):
@@ -347,6 +377,7 @@ class SegmentLoss(_LossObject):
         hyper = ", ".join(f"{k}={v!r}" for k, v in spec.hyper.items())
         self.__doc__ = (f"{spec.name}: {spec.formula}\n\nPeer: {spec.peer}. {spec.note[0].upper()}{spec.note[1:]}."
                         f"\nInputs: pred, target. Keywords: {hyper}, weight=None, reduction='mean'.")
+        self._set_signature(dict({"weight": None, "reduction": "mean"}, **spec.hyper))
 
     @property
     def inputs(self):

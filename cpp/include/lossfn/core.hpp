@@ -4,15 +4,25 @@
 // message names the offending argument. <lossfn/lossfn.hpp> adds a typed function per loss.
 #pragma once
 
+#if __cplusplus < 201703L
+#error "lossfn's C++ headers need C++17 (-std=c++17); C code includes <lossfn/lossfn.h>"
+#endif
+
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 
+// The version's one source: CMake's project() and pip's metadata (pyproject.toml) read these
+// three lines.
 #define LOSSFN_VERSION_MAJOR 0
 #define LOSSFN_VERSION_MINOR 1
 #define LOSSFN_VERSION_PATCH 0
-#define LOSSFN_VERSION_STRING "0.1.0"
+#define LOSSFN_STRINGIFY_(x) #x
+#define LOSSFN_STRINGIFY(x) LOSSFN_STRINGIFY_(x)
+#define LOSSFN_VERSION_STRING                                                   \
+  LOSSFN_STRINGIFY(LOSSFN_VERSION_MAJOR) "." LOSSFN_STRINGIFY(LOSSFN_VERSION_MINOR) "." \
+      LOSSFN_STRINGIFY(LOSSFN_VERSION_PATCH)
 
 namespace lossfn {
 
