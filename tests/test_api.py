@@ -52,3 +52,10 @@ def test_every_loss_has_a_signature(loss):
     if not isinstance(loss, lf.RowFunction):
         assert keywords["reduction"] == "mean"
     assert str(sig).startswith("(" + loss.inputs[0])
+
+
+def test_a_class_weight_passed_as_weight_is_named():
+    x, y = np.random.default_rng(2).normal(size=(4, 3)), np.array([0, 1, 2, 0])
+    with pytest.raises(ValueError, match=r"weight: shape \(3,\) cannot be broadcast to the batch shape \(4,\) "
+                                         r"\(weight= is one weight per sample; .* goes in class_weight=\)"):
+        lf.softmax_cross_entropy(x, y, weight=np.ones(3))

@@ -16,7 +16,16 @@ derivatives and numerical guards of each formula are written beside its kernel i
 Every loss has the same methods: `lf.<name>(*inputs, weight=None, reduction="mean", **keywords)`,
 `.grad(..., grad_output=None, out=None)`, `.value_and_grad(..., out=None)` (one fused pass),
 `.hess(...)` (diagonal of the Hessian w.r.t. `pred`), `.grad_and_hess(...)` (one pass) and
-`.reference` (NumPy). `d = pred - target`.
+`.reference` (NumPy). `d = pred - target`. Inputs go by position or by name
+(`lf.huber(pred=p, target=y)`); `inspect.signature(lf.huber)` lists them and the keywords.
+`grad_and_hess` alone defaults to `reduction="sum"`: gradient-boosting libraries (XGBoost,
+LightGBM) take each sample's gradient and Hessian, which the sum leaves unscaled.
+
+`weight=` is one weight per sample (per element, per row, per pixel). torch's `weight=` of
+`CrossEntropyLoss` / `NLLLoss` is a weight per class: here that is `class_weight=` (or `alpha=`
+for the focal losses). A per-class vector passed as `weight=` is refused with a message saying so
+when its length differs from the batch; when the batch has as many rows as there are classes it
+cannot be told apart from per-sample weights.
 
 ## Conventions where lossfn chooses
 

@@ -533,7 +533,11 @@ py::object rows_t(lossfn::RowLoss loss, int what, const py::array& logits_in, in
       try {
         a = py::module_::import("numpy").attr("broadcast_to")(a, py::tuple(py::cast(batch)));
       } catch (py::error_already_set&) {
-        value_error("weight: shape " + shape_str(a) + " cannot be broadcast to the batch shape " + tuple_str(batch));
+        std::string hint;
+        if (a.ndim() == 1 && std::size_t(a.shape(0)) == call.classes && info.class_weight_name)
+          hint = std::string(" (weight= is one weight per sample; a weight per class, as torch's CrossEntropyLoss(weight=) "
+                             "takes it, goes in ") + info.class_weight_name + "=)";
+        value_error("weight: shape " + shape_str(a) + " cannot be broadcast to the batch shape " + tuple_str(batch) + hint);
       }
     }
     weight = to_compute<T>(a);

@@ -187,7 +187,11 @@ class ElementwiseLoss(_LossObject):
         return self._run(_HESS, args, weight, reduction, None, out, hyper)
 
     def grad_and_hess(self, *args, weight=None, reduction="sum", **hyper):
-        """(grad, hess) from one pass: what gradient-boosting objectives need."""
+        """(grad, hess) from one pass: what gradient-boosting objectives need.
+
+        reduction defaults to "sum" here, unlike the other methods: XGBoost and LightGBM take each
+        sample's gradient and Hessian, which the sum leaves unscaled (the mean would divide them by n).
+        """
         return self._run(_GRAD_HESS, args, weight, reduction, None, None, hyper)
 
 

@@ -77,7 +77,8 @@ SPECS = [
              hyper={"gamma": 2.0, "alpha": None, "eps": 1e-7},
              variants=[{"alpha": 0.25}, {"gamma": 0.0}, {"gamma": 1.5}, {"gamma": 1.0}],
              bad_hyper=[{"gamma": -1.0}, {"alpha": 1.5}, {"eps": 0.6}], to_kernel=_binary_focal_kernel),
-    LossSpec("sigmoid_focal", B, "torchvision sigmoid_focal_loss, optax sigmoid_focal_loss",
+    LossSpec("sigmoid_focal", B, "torchvision sigmoid_focal_loss (alpha=0.25, as here), optax sigmoid_focal_loss "
+             "(its default alpha=None is alpha=-1 here)",
              "L = alpha_t (1 - p_t)^gamma bce_with_logits(x, y)", pred="logit", target="binary01",
              hyper={"gamma": 2.0, "alpha": 0.25}, variants=[{"alpha": -1.0}, {"gamma": 0.0}, {"gamma": 1.5}],
              bad_hyper=[{"gamma": -0.5}, {"alpha": 2.0}], to_kernel=_sigmoid_focal_kernel),

@@ -40,7 +40,8 @@ SPECS = [
         hyper={"gamma": 2.0, "alpha": None},
         variants=[{"gamma": 0.0}, {"gamma": 0.5}, {"alpha": 0.25}, {"alpha": "per-class", "gamma": 1.0}],
         bad_hyper=[{"gamma": -1.0}],
-        note="log p_y from log-softmax, no eps clipping (Keras clips p to [1e-7, 1-1e-7])"),
+        note="log p_y from log-softmax, no eps clipping (Keras clips p to [1e-7, 1-1e-7]); alpha=None (no class "
+             "weighting) by default, where Keras CategoricalFocalCrossentropy has alpha=0.25"),
     RowLossSpec(
         "categorical_hinge", M, "Keras CategoricalHinge",
         "l = max(0, max_c (1-y_c) x_c - sum_c y_c x_c + 1)", targets=("onehot",)),

@@ -29,7 +29,7 @@ def _abs_kink(p, y, **_):
 R = "regression"
 
 SPECS = [
-    LossSpec("mse", R, "torch mse_loss, Keras MeanSquaredError", "L = (p - y)^2"),
+    LossSpec("mse", R, "torch mse_loss, Keras MeanSquaredError (optax l2_loss is half of it, d^2 / 2)", "L = (p - y)^2"),
     LossSpec("mae", R, "torch l1_loss", "L = |p - y| (subgradient 0 at 0)", kinks=_abs_kink),
     LossSpec("huber", R, "torch huber_loss", "L = d^2/2 if |d| <= delta else delta (|d| - delta/2)",
              hyper={"delta": 1.0}, variants=[{"delta": 0.3}], bad_hyper=[{"delta": -1.0}, {"delta": 0.0}],
