@@ -59,3 +59,53 @@ def test_a_class_weight_passed_as_weight_is_named():
     with pytest.raises(ValueError, match=r"weight: shape \(3,\) cannot be broadcast to the batch shape \(4,\) "
                                          r"\(weight= is one weight per sample; .* goes in class_weight=\)"):
         lf.softmax_cross_entropy(x, y, weight=np.ones(3))
+
+
+@pytest.mark.parametrize("name", ["bce", "binary_focal"])
+def test_binary_probability_losses_take_logits(name):
+    # Keras's from_logits=True: the stable logit form, the gradient w.r.t. the logits. Against the
+    # probability form of sigmoid(x) (no clipping at eps in this range) through the sigmoid's
+    # derivative.
+    rng = np.random.default_rng(4)
+    x = rng.normal(0, 3, 60)
+    y = (rng.random(60) < 0.4).astype(np.float64)
+    p = 1 / (1 + np.exp(-x))
+    loss = getattr(lf, name)
+    kw = {"alpha": 0.3} if name == "binary_focal" else {"class_weight": (0.5, 2.0)}
+    for reduction in ("mean", "sum", "none"):
+        np.testing.assert_allclose(loss(x, y, from_logits=True, reduction=reduction, **kw),
+                                   loss(p, y, reduction=reduction, **kw), rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(loss.grad(x, y, from_logits=True, **kw), loss.grad(p, y, **kw) * p * (1 - p),
+                               rtol=1e-6, atol=1e-12)
+    v, g = loss.value_and_grad(pred=x, target=y, from_logits=True, **kw)
+    np.testing.assert_array_equal(g, loss.grad(x, y, from_logits=True, **kw))
+    assert loss(p, y, from_logits=False, **kw) == loss(p, y, **kw)
+    with pytest.raises(TypeError, match="from_logits: expected a bool"):
+        loss(x, y, from_logits=1)
+    assert inspect.signature(loss).parameters["from_logits"].default is False
+
+
+@pytest.mark.parametrize("name", ["categorical_crossentropy", "sparse_categorical_crossentropy"])
+def test_categorical_probability_losses_take_logits(name):
+    rng = np.random.default_rng(5)
+    x = rng.normal(0, 2, (7, 4))
+    labels = rng.integers(0, 4, 7)
+    target = np.eye(4)[labels] if name == "categorical_crossentropy" else labels
+    kw = {"label_smoothing": 0.1} if name == "categorical_crossentropy" else {"ignore_index": 2}
+    p = lf.softmax(x, axis=-1)
+    loss = getattr(lf, name)
+    for reduction in ("mean", "sum", "none"):
+        np.testing.assert_allclose(loss(x, target, from_logits=True, reduction=reduction, **kw),
+                                   loss(p, target, reduction=reduction, **kw), rtol=1e-7, atol=1e-12)
+    # The logits' gradient is the softmax's vector-Jacobian product of the probabilities' one.
+    np.testing.assert_allclose(loss.grad(x, target, from_logits=True, **kw),
+                               lf.softmax.grad(x, grad_output=loss.grad(p, target, **kw)), rtol=1e-6, atol=1e-12)
+    assert inspect.signature(loss).parameters["from_logits"].default is False
+
+
+def test_the_keras_example_from_logits():
+    # 2.256 when the logits are taken for probabilities; the intended 0.0128 with from_logits.
+    logits = np.array([[4.0, -2.0, 1.0], [0.5, 6.0, -1.0]])
+    y = np.array([0, 1])
+    expected = np.mean([-np.log(np.exp(r[k]) / np.exp(r).sum()) for r, k in zip(logits, y)])
+    assert lf.sparse_categorical_crossentropy(logits, y, from_logits=True) == pytest.approx(expected, rel=1e-12)

@@ -21,6 +21,13 @@ Every loss has the same methods: `lf.<name>(*inputs, weight=None, reduction="mea
 `grad_and_hess` alone defaults to `reduction="sum"`: gradient-boosting libraries (XGBoost,
 LightGBM) take each sample's gradient and Hessian, which the sum leaves unscaled.
 
+`bce`, `binary_focal`, `categorical_crossentropy` and `sparse_categorical_crossentropy` take
+probabilities, and `from_logits=True` as Keras: the logits then go to the stable logit form of the
+same loss (`bce_with_logits`, `sigmoid_focal`, `softmax_cross_entropy`, whose references serve
+them), with no clipping at `eps`, and the gradient is w.r.t. the logits. Logits passed without it
+cannot be detected: the loss is then simply wrong (their first input keeps the name `pred` /
+`logits` of its kind).
+
 `weight=` is one weight per sample (per element, per row, per pixel). torch's `weight=` of
 `CrossEntropyLoss` / `NLLLoss` is a weight per class: here that is `class_weight=` (or `alpha=`
 for the focal losses). A per-class vector passed as `weight=` is refused with a message saying so

@@ -66,7 +66,7 @@ def render():
             out.append(_row_stub(loss, cls))
             continue
         inputs = ", ".join(f"{name}: ArrayLike" for name in loss.inputs)
-        kws = "".join(f", {k}: Any = {v!r}" for k, v in loss.spec.hyper.items())
+        kws = _keywords(loss)
         common = f"*, weight: Optional[ArrayLike] = None, reduction: Reduction = 'mean'{kws}"
         common_sum = common.replace("'mean'", "'sum'")  # grad_and_hess defaults to "sum"
         two = len(loss.differentiable_inputs) == 2
@@ -81,6 +81,16 @@ def render():
     return "\n".join(out)
 
 
+def _keywords(loss):
+    """The loss's keywords after weight= and reduction=: its hyper-parameters, and from_logits
+    where a probability-space loss takes it."""
+    import inspect
+    hyper = dict(loss.spec.hyper)
+    if "from_logits" in inspect.signature(loss).parameters:
+        hyper["from_logits"] = False
+    return "".join(f", {k}: Any = {v!r}" for k, v in hyper.items())
+
+
 def _row_stub(loss, cls):
     if isinstance(loss, lf.RowFunction):
         common = "x: ArrayLike, *, axis: int = -1"
@@ -89,7 +99,7 @@ def _row_stub(loss, cls):
                 f"    def grad(self, {common}, grad_output: Optional[ArrayLike] = None, out: Optional[np.ndarray] = None) -> np.ndarray: ...\n"
                 f"    def value_and_grad(self, {common}, grad_output: Optional[ArrayLike] = None, out: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]: ...\n\n"
                 f"{loss.name}: {cls}\n")
-    kws = "".join(f", {k}: Any = {v!r}" for k, v in loss.spec.hyper.items())
+    kws = _keywords(loss)
     common = f"logits: ArrayLike, target: ArrayLike, *, axis: int = -1, weight: Optional[ArrayLike] = None, reduction: Reduction = 'mean'{kws}"
     return _reduced_loss_stub(loss, cls, "RowLoss", common)
 

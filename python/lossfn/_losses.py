@@ -68,6 +68,19 @@ def _ignore_index(value):
     return int(value)
 
 
+# Probability-space losses that take from_logits=True as Keras does: the logits then go to the
+# loss's stable logit form (the gradient is w.r.t. the logits), with the keywords that form keeps.
+# name -> (logit loss, {its keyword: a function of this loss's keyword values})
+_LOGIT_FORMS = {
+    "bce": ("bce_with_logits", {"class_weight": lambda v: v["class_weight"]}),
+    "binary_focal": ("sigmoid_focal", {"gamma": lambda v: v["gamma"],
+                                       "alpha": lambda v: -1.0 if v["alpha"] is None else v["alpha"]}),
+    "categorical_crossentropy": ("softmax_cross_entropy", {"label_smoothing": lambda v: v["label_smoothing"]}),
+    "sparse_categorical_crossentropy": ("softmax_cross_entropy", {"ignore_index": lambda v: v["ignore_index"]}),
+}
+_BUILT = {}  # every loss object by name, once build_losses has made them
+
+
 class _LossObject:
     """What every loss object carries: its registry entry, kernel id and NumPy reference."""
 
@@ -85,10 +98,25 @@ class _LossObject:
     def __repr__(self):
         return f"<lossfn.{self.name}>"
 
+    def _logit_form(self, hyper):
+        """(the loss object and keywords to run instead, or None): from_logits=True on a
+        probability-space loss (_LOGIT_FORMS); from_logits is taken out of `hyper`."""
+        if self.name not in _LOGIT_FORMS or "from_logits" not in hyper:
+            return None
+        hyper = dict(hyper)
+        if not _switch("from_logits", hyper.pop("from_logits")):
+            return self, hyper
+        _check_hyper_types(self.name, self._hyper_defaults, hyper)
+        values = dict(self._hyper_defaults, **hyper)
+        name, keywords = _LOGIT_FORMS[self.name]
+        return _BUILT[name], {k: f(values) for k, f in keywords.items()}
+
     def _set_signature(self, keywords):
         """inspect.signature(loss): the inputs (positional or by name), then the keywords with their defaults."""
         import inspect
         P = inspect.Parameter
+        if self.name in _LOGIT_FORMS:
+            keywords = dict(keywords, from_logits=False)
         params = [P(name, P.POSITIONAL_OR_KEYWORD) for name in self.inputs]
         params += [P(k, P.KEYWORD_ONLY, default=v) for k, v in keywords.items()]
         self.__signature__ = inspect.Signature(params)
@@ -156,6 +184,11 @@ class ElementwiseLoss(_LossObject):
     def _run(self, what, args, weight, reduction, grad_output, out, hyper):
         if hyper:
             args, hyper = self._inputs_by_keyword(args, hyper)
+            form = self._logit_form(hyper)
+            if form is not None:
+                loss, hyper = form
+                if loss is not self:
+                    return loss._run(what, args, weight, reduction, grad_output, out, hyper)
         if not hyper and len(args) == 2 and self._aux_input is None and type(reduction) is str and reduction in _REDUCTION:
             # The common call, with nothing to map: straight to the kernel (per-call cost).
             return _core.elementwise(self._id, what, args[0], args[1], None, weight, grad_output, out,
@@ -242,6 +275,11 @@ class RowLoss(_RowBase):
         return ("logits",)
 
     def _run(self, what, logits, target, axis, weight, reduction, grad_output, out, hyper):
+        form = self._logit_form(hyper)
+        if form is not None:
+            loss, hyper = form
+            if loss is not self:
+                return loss._run(what, logits, target, axis, weight, reduction, grad_output, out, hyper)
         axis = self._axis(axis)
         params, class_weight, ignore_index = self._kernel(logits, axis, hyper)
         return _core.rows(self._id, what, logits, axis, target, class_weight, weight, grad_output, out,
@@ -479,4 +517,5 @@ def build_losses():
         losses[spec.name] = SequenceLoss(spec)
     for spec in ORDER_SPECS:
         losses[spec.name] = _ORDER_OBJECTS[spec.name](spec)
+    _BUILT.update(losses)
     return losses
