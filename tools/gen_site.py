@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Writes the documentation site's generated pages from the registry and the package itself:
+docs/families/<family>.md (per loss: formula, peer, keywords, notes, a runnable example and a
+plot), docs/img/<loss>.png (L, dL/dp and d2L/dp2 over a range for an elementwise loss; a
+characteristic curve for the others) and docs/benchmarks/*.md (the reports of bench/results).
+
+    python tools/gen_site.py && mkdocs build --strict     # the site, in site/
+
+Everything it writes is ignored by git: the site is reproducible from this one command.
+"""
+
+import os
+import shutil
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import lossfn as lf  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOCS = os.path.join(ROOT, "docs")
+FAMILIES = {
+    "regression": "A. Regression",
+    "binary": "B. Binary classification",
+    "multiclass": "C. Multi-class losses",
+    "utility": "C. Softmax utilities",
+    "segmentation": "E. Segmentation",
+    "sequence": "G. Sequences (CTC)",
+}
+
+# Elementwise: the range of pred, the target held fixed, and how the example's inputs are drawn.
+PRED_RANGE = {"real": (-3.0, 3.0), "logit": (-4.0, 4.0), "prob": (0.01, 0.99), "positive": (0.05, 4.0)}
+TARGET = {"real": 1.0, "positive": 1.0, "count": 2.0, "soft01": 1.0, "binary01": 1.0, "sign": 1.0}
+EXAMPLE_PRED = {"real": "rng.normal(size=1000)", "logit": "rng.normal(size=1000)",
+                "prob": "rng.uniform(0.01, 0.99, 1000)", "positive": "rng.uniform(0.1, 3.0, 1000)"}
+EXAMPLE_TARGET = {"real": "rng.normal(size=1000)", "positive": "rng.uniform(0.1, 3.0, 1000)",
+                  "count": "rng.poisson(2.0, 1000).astype(float)", "soft01": "rng.uniform(0, 1, 1000)",
+                  "binary01": "(rng.random(1000) < 0.5).astype(float)",
+                  "sign": "np.where(rng.random(1000) < 0.5, -1.0, 1.0)"}
+
+
+def elementwise_plot(loss, ax):
+    lo, hi = PRED_RANGE[loss.spec.pred]
+    p = np.linspace(lo, hi, 401)
+    y = np.full_like(p, TARGET[loss.spec.target])
+    args = [p, y] + ([np.ones_like(p)] if len(loss.inputs) == 3 else [])
+    value = loss(*args, reduction="none")
+    grad = loss.grad(*args, reduction="sum")
+    grad = grad[0] if isinstance(grad, tuple) else grad
+    hess = loss.hess(*args, reduction="sum")
+    for series, label in ((value, "L"), (grad, "dL/dp"), (hess, "d²L/dp²")):
+        ax.plot(p, series, label=label)
+    ax.set_xlabel(f"pred (target = {TARGET[loss.spec.target]:g})")
+    ax.legend()
+
+
+def row_plot(loss, ax):
+    margin = np.linspace(-4, 4, 201)
+    logits = np.stack([margin, np.zeros_like(margin), np.zeros_like(margin)], axis=1)
+    if isinstance(loss, lf.RowFunction):
+        ax.plot(margin, loss(logits)[..., 0] if loss(logits).ndim > 1 else loss(logits), label=f"{loss.name}, class 0")
+        ax.set_xlabel("logit of class 0 (the others 0)")
+        ax.legend()
+        return
+    x = {"logit": logits, "prob_rows": lf.softmax(logits), "logprob_rows": lf.log_softmax(logits)}[loss.spec.pred]
+    labels = np.zeros(len(margin), dtype=np.int64)
+    target = labels if "labels" in loss.spec.targets else np.eye(3)[labels]
+    ax.plot(margin, loss(x, target, reduction="none"), label="loss, label 0")
+    ax.set_xlabel("margin: logit of the labelled class, the other two 0")
+    ax.legend()
+
+
+def overlap_plot(loss, ax):
+    rng = np.random.default_rng(0)
+    mask = (rng.random((1, 1, 32, 32)) < 0.3).astype(np.float64)
+    share = np.linspace(0, 1, 51)
+    if isinstance(loss, lf.LovaszHinge):
+        values = [loss(s * 4 * (2 * mask[:, 0] - 1) + rng.normal(0, 1, mask[:, 0].shape), mask[:, 0]) for s in share]
+        ax.set_xlabel("s: logits s·4·(2 mask - 1) + noise")
+    else:
+        values = [loss(s * mask + (1 - s) * (1 - mask), mask) for s in share]
+        ax.set_xlabel("s: prediction s·mask + (1 - s)·(1 - mask)")
+    ax.plot(share, values, label=loss.name)
+    ax.legend()
+
+
+def ctc_plot(loss, ax):
+    scale = np.linspace(0, 6, 61)
+    T, C = 8, 4
+    path = np.array([0, 1, 1, 0, 2, 2, 0, 3])  # an alignment of the labels 1 2 3
+    onehot = np.eye(C)[path][:, None, :]
+    values = [loss(s * onehot, np.array([[1, 2, 3]]), [T], [3], from_logits=True) for s in scale]
+    ax.plot(scale, values, label="ctc, labels 1 2 3, T = 8")
+    ax.set_xlabel("s: logits s on one alignment's classes")
+    ax.legend()
+
+
+def plot(loss, path):
+    fig, ax = plt.subplots(figsize=(5.5, 3.2), dpi=90)
+    if isinstance(loss, lf.ElementwiseLoss):
+        elementwise_plot(loss, ax)
+    elif isinstance(loss, (lf.RowLoss, lf.RowFunction)):
+        row_plot(loss, ax)
+    elif isinstance(loss, (lf.SegmentLoss, lf.LovaszHinge)):
+        overlap_plot(loss, ax)
+    else:
+        ctc_plot(loss, ax)
+    ax.set_title(loss.name)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def example(loss):
+    """A runnable snippet for the loss."""
+    head = "import numpy as np\nimport lossfn as lf\n\nrng = np.random.default_rng(0)\n"
+    if isinstance(loss, lf.ElementwiseLoss):
+        args = [EXAMPLE_PRED[loss.spec.pred], EXAMPLE_TARGET[loss.spec.target]]
+        if len(loss.inputs) == 3:
+            args.append("rng.uniform(0.5, 2.0, 1000)")
+        return (head + f"pred, target = {args[0]}, {args[1]}\n"
+                + (f"aux = {args[2]}\nloss, grad = lf.{loss.name}.value_and_grad(pred, target, aux)\n" if len(args) == 3
+                   else f"loss, grad = lf.{loss.name}.value_and_grad(pred, target)\n")
+                + f"hess = lf.{loss.name}.hess({'pred, target, aux' if len(args) == 3 else 'pred, target'})\n")
+    if isinstance(loss, lf.RowFunction):
+        return head + f"x = rng.normal(size=(32, 10))\ny, vjp = lf.{loss.name}.value_and_grad(x, axis=-1)\n"
+    if isinstance(loss, lf.RowLoss):
+        x = {"logit": "rng.normal(size=(32, 10))", "prob_rows": "lf.softmax(rng.normal(size=(32, 10)))",
+             "logprob_rows": "lf.log_softmax(rng.normal(size=(32, 10)))"}[loss.spec.pred]
+        t = ("rng.integers(0, 10, 32)" if "labels" in loss.spec.targets
+             else "np.eye(10)[rng.integers(0, 10, 32)]" if "onehot" in loss.spec.targets
+             else "lf.softmax(rng.normal(size=(32, 10)))" if "probs" in loss.spec.targets
+             else "(rng.random((32, 10)) < 0.3).astype(float)")
+        return head + f"x, target = {x}, {t}\nloss, grad = lf.{loss.name}.value_and_grad(x, target)\n"
+    if isinstance(loss, lf.SegmentLoss):
+        return (head + "probs = lf.softmax(rng.normal(size=(4, 3, 64, 64)), axis=1)   # (N, C, H, W)\n"
+                "labels = rng.integers(0, 3, (4, 64, 64))\n"
+                f"loss, grad = lf.{loss.name}.value_and_grad(probs, labels, per_sample=True)\n")
+    if isinstance(loss, lf.LovaszHinge):
+        return (head + "logits = rng.normal(size=(4, 64, 64))\nmasks = rng.random((4, 64, 64)) < 0.3\n"
+                "loss, grad = lf.lovasz_hinge.value_and_grad(logits, masks)\n")
+    return (head + "log_probs = lf.log_softmax(rng.normal(size=(50, 4, 20)), axis=-1)   # (T, N, C)\n"
+            "targets = rng.integers(1, 20, (4, 10))\n"
+            "loss, grad = lf.ctc.value_and_grad(log_probs, targets, [50] * 4, [10] * 4)\n")
+
+
+def page(family, losses):
+    lines = [f"# {FAMILIES.get(family, family)}", "",
+             "Generated by `python tools/gen_site.py` from the registry; the conventions shared by every loss are "
+             "in [the catalogue](../losses.md).", ""]
+    for loss in losses:
+        lines += [f"## `{loss.name}`", "", f"`{loss.formula}`", "", f"**Peer:** {loss.peer}", ""]
+        note = getattr(loss.spec, "note", "")
+        if note:
+            lines += [f"**Conventions:** {note}", ""]
+        if loss.spec.hyper:
+            lines += ["| keyword | default |", "|---|---|"]
+            lines += [f"| `{k}` | `{v!r}` |" for k, v in loss.spec.hyper.items()] + [""]
+        code = example(loss)
+        ns = {}
+        exec(code, ns)  # the example runs as shown
+        lines += ["```python", code.rstrip(), "```", "", f"![{loss.name}](../img/{loss.name}.png)", ""]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    for sub in ("families", "img", "benchmarks"):
+        shutil.rmtree(os.path.join(DOCS, sub), ignore_errors=True)
+        os.makedirs(os.path.join(DOCS, sub))
+    by_family = {}
+    for loss in lf.losses():
+        by_family.setdefault(loss.family, []).append(loss)
+        plot(loss, os.path.join(DOCS, "img", f"{loss.name}.png"))
+    for family, losses in by_family.items():
+        with open(os.path.join(DOCS, "families", f"{family}.md"), "w") as f:
+            f.write(page(family, losses))
+    results = os.path.join(ROOT, "bench", "results")
+    for name in sorted(os.listdir(results)):
+        if name.endswith(".md"):
+            shutil.copy(os.path.join(results, name), os.path.join(DOCS, "benchmarks", name))
+        if name.endswith(".png"):
+            shutil.copy(os.path.join(results, name), os.path.join(DOCS, "benchmarks", name))
+    print(f"wrote {len(by_family)} family pages and {sum(map(len, by_family.values()))} plots under {DOCS}")
+
+
+if __name__ == "__main__":
+    main()
