@@ -109,3 +109,16 @@ def test_the_keras_example_from_logits():
     y = np.array([0, 1])
     expected = np.mean([-np.log(np.exp(r[k]) / np.exp(r).sum()) for r, k in zip(logits, y)])
     assert lf.sparse_categorical_crossentropy(logits, y, from_logits=True) == pytest.approx(expected, rel=1e-12)
+
+
+def test_row_inputs_are_named_for_what_they_hold():
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(5, 4)), rng.integers(0, 4, 5)
+    p = lf.softmax(x)
+    assert lf.sparse_categorical_crossentropy.inputs == ("probs", "target")
+    assert lf.nll.inputs == ("log_probs", "target")
+    assert lf.sparse_categorical_crossentropy(probs=p, target=y) == lf.sparse_categorical_crossentropy(p, y)
+    assert lf.nll(log_probs=np.log(p), target=y) == lf.nll(np.log(p), y)
+    assert str(inspect.signature(lf.categorical_crossentropy)).startswith("(probs, target, *, axis=-1")
+    with pytest.raises(TypeError, match=r"softmax_cross_entropy\(\) takes 2 inputs \(logits, target\), got 1"):
+        lf.softmax_cross_entropy(x)

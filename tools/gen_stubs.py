@@ -100,7 +100,8 @@ def _row_stub(loss, cls):
                 f"    def value_and_grad(self, {common}, grad_output: Optional[ArrayLike] = None, out: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]: ...\n\n"
                 f"{loss.name}: {cls}\n")
     kws = _keywords(loss)
-    common = f"logits: ArrayLike, target: ArrayLike, *, axis: int = -1, weight: Optional[ArrayLike] = None, reduction: Reduction = 'mean'{kws}"
+    inputs = ", ".join(f"{name}: ArrayLike" for name in loss.inputs)
+    common = f"{inputs}, *, axis: int = -1, weight: Optional[ArrayLike] = None, reduction: Reduction = 'mean'{kws}"
     return _reduced_loss_stub(loss, cls, "RowLoss", common)
 
 

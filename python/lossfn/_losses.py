@@ -98,6 +98,22 @@ class _LossObject:
     def __repr__(self):
         return f"<lossfn.{self.name}>"
 
+    def _inputs_by_keyword(self, args, hyper):
+        """Inputs given by their names (pred=, target=, var=...) joined to the positional ones."""
+        names = self.inputs
+        if not any(name in hyper for name in names):
+            return args, hyper
+        args, hyper = list(args), dict(hyper)
+        for k, name in enumerate(names):
+            if name not in hyper:
+                continue
+            if k < len(args):
+                raise TypeError(f"{self.name}() got multiple values for input {name!r}")
+            if k > len(args):
+                raise TypeError(f"{self.name}() missing input {names[len(args)]!r} (given: {name!r})")
+            args.append(hyper.pop(name))
+        return tuple(args), hyper
+
     def _logit_form(self, hyper):
         """(the loss object and keywords to run instead, or None): from_logits=True on a
         probability-space loss (_LOGIT_FORMS); from_logits is taken out of `hyper`."""
@@ -164,22 +180,6 @@ class ElementwiseLoss(_LossObject):
         if expected == 3 and args[2] is None:
             raise ValueError(f"{self._aux_input}: required ({self.name} takes {', '.join(self.inputs)}), got None")
         return args[0], args[1], (args[2] if expected == 3 else None)
-
-    def _inputs_by_keyword(self, args, hyper):
-        """Inputs given by their names (pred=, target=, var=...) joined to the positional ones."""
-        names = self.inputs
-        if not any(name in hyper for name in names):
-            return args, hyper
-        args, hyper = list(args), dict(hyper)
-        for k, name in enumerate(names):
-            if name not in hyper:
-                continue
-            if k < len(args):
-                raise TypeError(f"{self.name}() got multiple values for input {name!r}")
-            if k > len(args):
-                raise TypeError(f"{self.name}() missing input {names[len(args)]!r} (given: {name!r})")
-            args.append(hyper.pop(name))
-        return tuple(args), hyper
 
     def _run(self, what, args, weight, reduction, grad_output, out, hyper):
         if hyper:
@@ -263,16 +263,30 @@ class _RowBase(_LossObject):
         return int(axis)
 
 
+# The first input of a row loss, named for what it holds.
+_ROW_INPUT = {"logit": "logits", "prob_rows": "probs", "logprob_rows": "log_probs"}
+
+
 class RowLoss(_RowBase):
-    """A loss over rows along a class axis: value, gradient, fused value and gradient."""
+    """A loss over rows along a class axis: value, gradient, fused value and gradient.
+
+    The inputs are (logits, target), (probs, target) for a loss of probabilities (or its logits
+    with from_logits=True) or (log_probs, target) for nll, by position or by name.
+    """
 
     @property
     def inputs(self):
-        return ("logits", "target")
+        return (_ROW_INPUT[self.spec.pred], "target")
 
     @property
     def differentiable_inputs(self):
-        return ("logits",)
+        return self.inputs[:1]
+
+    def _split(self, args, hyper):
+        args, hyper = self._inputs_by_keyword(args, hyper)
+        if len(args) != 2:
+            raise TypeError(f"{self.name}() takes 2 inputs ({', '.join(self.inputs)}), got {len(args)}")
+        return args[0], args[1], hyper
 
     def _run(self, what, logits, target, axis, weight, reduction, grad_output, out, hyper):
         form = self._logit_form(hyper)
@@ -285,17 +299,20 @@ class RowLoss(_RowBase):
         return _core.rows(self._id, what, logits, axis, target, class_weight, weight, grad_output, out,
                           params, _reduction_code(reduction), ignore_index)
 
-    def __call__(self, logits, target, *, axis=-1, weight=None, reduction="mean", **hyper):
+    def __call__(self, *inputs, axis=-1, weight=None, reduction="mean", **hyper):
         """The loss: a float for "mean"/"sum", the per-row losses (batch shape) for "none"."""
-        return self._run(_VALUE, logits, target, axis, weight, reduction, None, None, hyper)
+        x, target, hyper = self._split(inputs, hyper)
+        return self._run(_VALUE, x, target, axis, weight, reduction, None, None, hyper)
 
-    def grad(self, logits, target, *, axis=-1, weight=None, reduction="mean", grad_output=None, out=None, **hyper):
-        """Gradient w.r.t. logits (of the reduced loss times grad_output)."""
-        return self._run(_GRAD, logits, target, axis, weight, reduction, grad_output, out, hyper)
+    def grad(self, *inputs, axis=-1, weight=None, reduction="mean", grad_output=None, out=None, **hyper):
+        """Gradient w.r.t. the first input (of the reduced loss times grad_output)."""
+        x, target, hyper = self._split(inputs, hyper)
+        return self._run(_GRAD, x, target, axis, weight, reduction, grad_output, out, hyper)
 
-    def value_and_grad(self, logits, target, *, axis=-1, weight=None, reduction="mean", out=None, **hyper):
+    def value_and_grad(self, *inputs, axis=-1, weight=None, reduction="mean", out=None, **hyper):
         """(value, grad) from one fused, streaming computation."""
-        return self._run(_VALUE_AND_GRAD, logits, target, axis, weight, reduction, None, out, hyper)
+        x, target, hyper = self._split(inputs, hyper)
+        return self._run(_VALUE_AND_GRAD, x, target, axis, weight, reduction, None, out, hyper)
 
 
 class RowFunction(_RowBase):
