@@ -122,3 +122,15 @@ def test_row_inputs_are_named_for_what_they_hold():
     assert str(inspect.signature(lf.categorical_crossentropy)).startswith("(probs, target, *, axis=-1")
     with pytest.raises(TypeError, match=r"softmax_cross_entropy\(\) takes 2 inputs \(logits, target\), got 1"):
         lf.softmax_cross_entropy(x)
+
+
+@pytest.mark.parametrize("loss", lf.losses(), ids=lambda loss: loss.name)
+def test_every_loss_has_a_docstring_with_its_parameters(loss):
+    doc = loss.__doc__
+    assert doc.startswith(f"{loss.name}: {loss.formula}")
+    for name in loss.inputs:
+        assert f"\n    {name}: " in doc
+    for name, p in inspect.signature(loss).parameters.items():
+        if p.default is not p.empty:
+            assert f"\n    {name} = {p.default!r}" in doc
+    assert "\nGradient: " in doc and f"\nPeer: {loss.peer}." in doc

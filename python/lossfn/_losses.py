@@ -127,6 +127,20 @@ class _LossObject:
         name, keywords = _LOGIT_FORMS[self.name]
         return _BUILT[name], {k: f(values) for k, f in keywords.items()}
 
+    def _describe(self, keywords, inputs, gradient):
+        """The signature (_set_signature) and the docstring: formula, parameters, gradient, peer, conventions."""
+        self._set_signature(keywords)
+        params = [f"    {name}: {what}" for name, what in inputs]
+        params += [f"    {k} = {v!r}" for k, v in self.__signature__.parameters.items() if v.default is not v.empty
+                   for k, v in [(k, v.default)]]
+        note = getattr(self.spec, "note", "")
+        self.__doc__ = "\n".join(
+            [f"{self.name}: {self.spec.formula}", "", "Parameters (inputs by position or name, then keywords):", *params,
+             "", f"Gradient: {gradient}", f"Peer: {self.spec.peer}."]
+            + ([f"Conventions: {note[0].upper()}{note[1:]}."] if note else [])
+            + (["from_logits=True takes logits and runs the loss's stable logit form, the gradient w.r.t. the logits."]
+               if self.name in _LOGIT_FORMS else []))
+
     def _set_signature(self, keywords):
         """inspect.signature(loss): the inputs (positional or by name), then the keywords with their defaults."""
         import inspect
@@ -146,10 +160,13 @@ class ElementwiseLoss(_LossObject):
         self._aux_input = info["aux"] if info["aux_required"] else None
         self._default_kernel_params = [float(v) for v in info["defaults"]]
         self._fast = self._aux_input is None  # two positional inputs, nothing to map
-        self._set_signature(dict({"weight": None, "reduction": "mean"}, **spec.hyper))
-        self.__doc__ = (f"{spec.name}: {spec.formula}\n\nPeer: {spec.peer}.\n"
-                        f"Hyper-parameters (keyword-only): "
-                        f"{', '.join(f'{k}={v!r}' for k, v in spec.hyper.items()) or 'none'}.")
+        domains = {"pred": spec.pred, "target": spec.target}
+        self._describe(dict({"weight": None, "reduction": "mean"}, **spec.hyper),
+                       [(name, f"array ({domains.get(name, spec.aux)})" + ("" if name == "pred" else " of pred's shape"))
+                        for name in self.inputs],
+                       f"grad gives dL/d{' and dL/d'.join(self.differentiable_inputs)} of the reduced loss times "
+                       "grad_output (per element for 'none'); hess the diagonal of d2L/dpred2; grad_and_hess both in "
+                       "one pass (reduction 'sum' by default, as boosting libraries take them).")
 
     @property
     def inputs(self):
@@ -234,12 +251,16 @@ class _RowBase(_LossObject):
     def __init__(self, spec: RowLossSpec, info: dict):
         super().__init__(spec, info)
         self._class_weight_name = info["class_weight"]
-        hyper = ", ".join(f"{k}={v!r}" for k, v in spec.hyper.items())
-        self.__doc__ = (f"{spec.name}: {spec.formula}\n\nPeer: {spec.peer}."
-                        + (f" {spec.note[0].upper()}{spec.note[1:]}." if spec.note else "")
-                        + f"\nKeywords: axis=-1{', ' + hyper if hyper else ''}.")
-        self._set_signature({"axis": -1} if spec.family == "utility"
-                            else dict({"axis": -1, "weight": None, "reduction": "mean"}, **spec.hyper))
+        if spec.family == "utility":
+            self._describe({"axis": -1}, [("x", "array of scores, the rows along axis")],
+                           "grad is the vector-Jacobian product with grad_output (the output's shape; all ones by "
+                           "default).")
+        else:
+            self._describe(dict({"axis": -1, "weight": None, "reduction": "mean"}, **spec.hyper),
+                           [(self.inputs[0], f"array ({spec.pred}), rows along axis"),
+                            ("target", f"{' or '.join(spec.targets)}: labels of the batch shape, or rows of the "
+                                       "first input's shape")],
+                           f"grad gives dL/d{self.inputs[0]} of the reduced loss times grad_output (per row for 'none').")
 
     def _kernel(self, logits, axis, hyper):
         """(parameter vector, class-weight vector or None, ignore_index or None)."""
@@ -353,10 +374,8 @@ class _KeywordLoss(_LossObject):
 
     def __init__(self, spec: SequenceLossSpec):
         super().__init__(spec, {"id": 0, "params": []})
-        hyper = ", ".join(f"{k}={v!r}" for k, v in spec.hyper.items())
-        self.__doc__ = (f"{spec.name}: {spec.formula}\n\nPeer: {spec.peer}. {spec.note[0].upper()}{spec.note[1:]}."
-                        f"\nInputs: {', '.join(spec.inputs)}. Keywords: {hyper}, reduction='mean'.")
-        self._set_signature(dict(spec.hyper, reduction="mean"))
+        self._describe(dict(spec.hyper, reduction="mean"), [(name, "array") for name in spec.inputs],
+                       f"grad gives dL/d{spec.inputs[0]} of the reduced loss times grad_output (per loss for 'none').")
 
     @property
     def inputs(self):
@@ -433,10 +452,10 @@ class SegmentLoss(_LossObject):
 
     def __init__(self, spec: SegmentLossSpec, loss_id: int):
         super().__init__(spec, {"id": loss_id, "params": []})
-        hyper = ", ".join(f"{k}={v!r}" for k, v in spec.hyper.items())
-        self.__doc__ = (f"{spec.name}: {spec.formula}\n\nPeer: {spec.peer}. {spec.note[0].upper()}{spec.note[1:]}."
-                        f"\nInputs: pred, target. Keywords: {hyper}, weight=None, reduction='mean'.")
-        self._set_signature(dict({"weight": None, "reduction": "mean"}, **spec.hyper))
+        self._describe(dict({"weight": None, "reduction": "mean"}, **spec.hyper),
+                       [("pred", "array (N, ..., C, ...), the class axis at axis (None: no class axis)"),
+                        ("target", "masks of pred's shape, or integer labels of the pixel shape")],
+                       "grad gives dL/dpred (the logits with from_logits) of the reduced loss times grad_output.")
 
     @property
     def inputs(self):
