@@ -52,10 +52,10 @@ def render():
     for loss in lf.losses():
         cls = "_" + "".join(part.title() for part in loss.name.split("_"))
         if isinstance(loss, lf.SequenceLoss):
-            out.append(_sequence_stub(loss, cls, "SequenceLoss"))
+            out.append(_keyword_loss_stub(loss, cls, "SequenceLoss"))
             continue
         if isinstance(loss, lf.LovaszHinge):
-            out.append(_sequence_stub(loss, cls, "LovaszHinge"))
+            out.append(_keyword_loss_stub(loss, cls, "LovaszHinge"))
             continue
         if isinstance(loss, lf.SegmentLoss):
             kws = "".join(f", {k}: Any = {v!r}" for k, v in loss.spec.hyper.items())
@@ -105,7 +105,7 @@ def _row_stub(loss, cls):
     return _reduced_loss_stub(loss, cls, "RowLoss", common)
 
 
-def _sequence_stub(loss, cls, base):
+def _keyword_loss_stub(loss, cls, base):
     """A loss of positional inputs and keywords only (no weight=)."""
     inputs = ", ".join(f"{name}: ArrayLike" for name in loss.inputs)
     kws = "".join(f", {k}: Any = {v!r}" for k, v in loss.spec.hyper.items())

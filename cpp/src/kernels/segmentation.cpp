@@ -549,20 +549,10 @@ std::size_t build_items(const T* x, const M* m, std::size_t lo, std::size_t hi, 
   return kept;
 }
 
-// Runs f(k) for every k < count, over `threads` threads when there are more than one.
-template <class F>
-void for_each_block(std::size_t count, int threads, F&& f) {
-  if (threads <= 1 || count <= 1) {
-    for (std::size_t k = 0; k < count; ++k) f(k);
-    return;
-  }
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (std::ptrdiff_t k = 0; k < std::ptrdiff_t(count); ++k) f(std::size_t(k));
-}
-
 // Segment s over `threads` threads; returns its loss.
 template <class T, class M>
-double lovasz_segment(const LovaszJob<T>& j, const M* masks, std::size_t s, unsigned char* scratch, int threads) {
+double lovasz_segment(const LovaszJob<T>& j, const M* masks, const IgnoreRule& ignored, std::size_t s,
+                      unsigned char* scratch, int threads) {
   using Key = typename FloatKey<T>::Key;
   using Item = SortItem<Key>;
   using detail::kOrderBlock;
@@ -584,7 +574,6 @@ double lovasz_segment(const LovaszJob<T>& j, const M* masks, std::size_t s, unsi
   std::size_t* chunk_kept = reinterpret_cast<std::size_t*>(take((std::size_t(threads) + 1) * 2 * sizeof(std::size_t)));
   std::size_t* block_neg = reinterpret_cast<std::size_t*>(take((order_blocks(P) + 1) * sizeof(std::size_t)));
   double* block_sum = reinterpret_cast<double*>(take((order_blocks(P) + 1) * sizeof(double)));
-  const IgnoreRule ignored{j.has_ignore_index, j.ignore_index, double(j.ignore_index)};
 
   // The items, in pixel order: on one thread, or in contiguous chunks (each built in `other` at
   // its own place, then moved up behind the chunks before it).
@@ -622,7 +611,8 @@ double lovasz_segment(const LovaszJob<T>& j, const M* masks, std::size_t s, unsi
 
   // The scans, a block of sorted items at a time: each block's J values, gradient and sum from
   // the negatives before it. On one thread the count runs on from block to block; over several,
-  // a first scan counts each block's positives.
+  // a first scan counts each block's negatives (the blocks spread as a sample's frames are:
+  // for_each_frame).
   const std::size_t blocks = order_blocks(n);
   const int scan_threads = n < detail::kParallelMin ? 1 : threads;
   const double positives = double(G), scale = grad ? j.grad_scale[s] : 0.0;
@@ -650,7 +640,7 @@ double lovasz_segment(const LovaszJob<T>& j, const M* masks, std::size_t s, unsi
   if (scan_threads <= 1) {
     for (std::size_t k = 0, neg = 0; k < blocks; ++k) neg = scan(k, neg);
   } else {
-    for_each_block(blocks, scan_threads, [&](std::size_t k) {
+    for_each_frame(blocks, scan_threads, [&](std::size_t k) {
       const std::size_t lo = k * kOrderBlock, hi = lo + kOrderBlock < n ? lo + kOrderBlock : n;
       std::size_t c = 0;
       for (std::size_t i = lo; i < hi; ++i) c += ~sorted[i].payload() & 1u;
@@ -660,7 +650,7 @@ double lovasz_segment(const LovaszJob<T>& j, const M* masks, std::size_t s, unsi
       const std::size_t c = block_neg[k];
       block_neg[k] = before, before += c;
     }
-    for_each_block(blocks, scan_threads, [&](std::size_t k) { scan(k, block_neg[k]); });
+    for_each_frame(blocks, scan_threads, [&](std::size_t k) { scan(k, block_neg[k]); });
   }
   double loss = 0.0;
   for (std::size_t k = 0; k < blocks; ++k) loss += block_sum[k];
@@ -676,7 +666,8 @@ void lovasz_hinge(const LovaszJob<T>& j) {
       return;
     }
     for_each_sample(j.segments, j.threads, j.split, [&](std::size_t s, int worker, int threads) {
-      j.segment_loss[s] = lovasz_segment(j, masks, s, j.scratch + std::size_t(worker) * j.scratch_bytes, threads);
+      j.segment_loss[s] = lovasz_segment(j, masks, ignored, s, j.scratch + std::size_t(worker) * j.scratch_bytes,
+                                         threads);
     });
   };
   if (j.masks) run(j.masks);
