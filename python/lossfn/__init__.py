@@ -15,7 +15,7 @@ from __future__ import annotations
 import os as _os
 
 from . import _core, _threads, reference
-from ._losses import (ElementwiseLoss, LovaszHinge, RowFunction, RowLoss, SegmentLoss, SequenceLoss,
+from ._losses import (ElementwiseLoss, ImageLoss, LovaszHinge, RowFunction, RowLoss, SegmentLoss, SequenceLoss,
                       build_losses as _build_losses)
 
 __version__ = _core.version()

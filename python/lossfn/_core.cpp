@@ -946,6 +946,103 @@ py::object lovasz_hinge(int what, py::handle logits_obj, py::handle masks, bool 
   return lovasz_hinge_t<double>(what, logits, masks, per_sample, ignore_index, Reduction(reduction), grad_output, out);
 }
 
+// Image losses (ssim, total_variation): x (and y, ssim's, of x's shape) 4-D with the channels at
+// channel_axis (1: NCHW, 3: NHWC), read in place through their strides in (N, C, H, W) order;
+// the gradients C-contiguous of x's shape (out: an array, or (grad_x, grad_y) with grad_y).
+template <class T>
+py::object image_t(bool is_ssim, int what, const py::array& x_in, py::handle y_obj, int channel_axis,
+                   const lossfn::SsimOptions& ssim_options, const lossfn::TotalVariationOptions& tv_options,
+                   bool with_grad_y, Reduction reduction, py::handle grad_output_obj, py::handle out_obj) {
+  const std::vector<py::ssize_t> shape = shape_of(x_in);
+  const int order[4] = {0, channel_axis, channel_axis == 1 ? 2 : 1, channel_axis == 1 ? 3 : 2};
+  const std::ptrdiff_t logical[4] = {std::ptrdiff_t(shape[1] * shape[2] * shape[3]), std::ptrdiff_t(shape[2] * shape[3]),
+                                     std::ptrdiff_t(shape[3]), 1};
+  auto nchw = [&](const std::ptrdiff_t* strides, std::ptrdiff_t* to) {
+    for (int k = 0; k < 4; ++k) to[k] = strides[order[k]];
+  };
+  lossfn::ImageCall<T> call;
+  call.batch = std::size_t(shape[0]);
+  call.channels = std::size_t(shape[std::size_t(order[1])]);
+  call.height = std::size_t(shape[std::size_t(order[2])]);
+  call.width = std::size_t(shape[std::size_t(order[3])]);
+  Input<T> x = read_in_place<T>(x_in);
+  std::ptrdiff_t x_strides[4], y_strides[4], grad_strides[4];
+  nchw(x.strides.empty() ? logical : x.strides.data(), x_strides);
+  nchw(logical, grad_strides);
+  call.x = x.data;
+  call.strides = x_strides;
+  call.grad_strides = grad_strides;
+  Input<T> y;
+  const std::size_t n = std::size_t(x_in.size());
+  if (is_ssim) {
+    y = input_like<T>(y_obj, "y", x_in);
+    nchw(y.strides.empty() ? logical : y.strides.data(), y_strides);
+    call.y = y.data;
+    call.y_strides = y_strides;
+  }
+  const std::vector<py::ssize_t> per_image{shape[0]};
+  carray<T> go_array;
+  set_upstream(call, grad_output_obj, reduction, per_image, "the per-image losses' shape", go_array);
+  py::object grad;
+  if (what == kValueAndGrad || what == kGrad) {
+    const bool pair = with_grad_y;
+    if (pair && !out_obj.is_none() && !(py::isinstance<py::tuple>(out_obj) && py::len(out_obj) == 2))
+      type_error("out: expected a tuple of two arrays (grad_x, grad_y)");
+    auto out_at = [&](int k) { return pair ? py::reinterpret_borrow<py::tuple>(out_obj)[k] : out_obj; };
+    py::array_t<T> gx = out_obj.is_none() ? py::array_t<T>(shape) : checked_out<T>(out_at(0), shape, pair ? "out[0]" : "out", "x");
+    call.grad = gx.mutable_data();
+    std::vector<Extent> outputs{extent(pair ? "out[0]" : "out", call.grad, n)};
+    if (pair) {
+      py::array_t<T> gy = out_obj.is_none() ? py::array_t<T>(shape) : checked_out<T>(out_at(1), shape, "out[1]", "x");
+      call.grad_y = gy.mutable_data();
+      outputs.push_back(extent("out[1]", call.grad_y, n));
+      grad = py::make_tuple(gx, gy);
+    } else {
+      grad = std::move(gx);
+    }
+    refuse_overlaps(outputs, {extent("x", x, shape, n), extent("y", y, shape, is_ssim ? n : 0),
+                              extent("grad_output", call.grad_output_array,
+                                     call.grad_output_array ? std::size_t(go_array.size()) : 0)});
+  }
+  return run_reduced<T>(call, what, reduction, per_image, grad, [&] {
+    if (is_ssim) lossfn::ssim(call, ssim_options);
+    else lossfn::total_variation(call, tv_options);
+  });
+}
+
+// The image's array: 4-D, channels at axis 1 or -1 (3).
+py::array image_input(py::handle x_obj, int& channel_axis) {
+  py::array x = as_numeric_array(x_obj, "x");
+  if (x.ndim() != 4)
+    value_error("x: expected images (N, C, H, W) (or (N, H, W, C) with channel_axis=-1), got shape " + shape_str(x));
+  if (channel_axis < 0) channel_axis += 4;
+  if (channel_axis != 1 && channel_axis != 3)
+    value_error("channel_axis: must be 1 (NCHW) or -1 (NHWC), got " + std::to_string(channel_axis));
+  return x;
+}
+
+py::object ssim(int what, py::handle x_obj, py::handle y_obj, int channel_axis, double data_range,
+                std::int64_t win_size, double sigma, double k1, double k2, bool gaussian_weights,
+                bool use_sample_covariance, bool with_grad_y, int reduction, py::handle grad_output, py::handle out) {
+  py::array x = image_input(x_obj, channel_axis);
+  lossfn::SsimOptions o;
+  o.data_range = data_range, o.win_size = win_size, o.sigma = sigma, o.k1 = k1, o.k2 = k2;
+  o.gaussian_weights = gaussian_weights, o.use_sample_covariance = use_sample_covariance;
+  if (computes_in_float32(x))
+    return image_t<float>(true, what, x, y_obj, channel_axis, o, {}, with_grad_y, Reduction(reduction), grad_output, out);
+  return image_t<double>(true, what, x, y_obj, channel_axis, o, {}, with_grad_y, Reduction(reduction), grad_output, out);
+}
+
+py::object total_variation(int what, py::handle x_obj, int channel_axis, bool isotropic, int reduction,
+                           py::handle grad_output, py::handle out) {
+  py::array x = image_input(x_obj, channel_axis);
+  lossfn::TotalVariationOptions o;
+  o.isotropic = isotropic;
+  if (computes_in_float32(x))
+    return image_t<float>(false, what, x, py::none(), channel_axis, {}, o, false, Reduction(reduction), grad_output, out);
+  return image_t<double>(false, what, x, py::none(), channel_axis, {}, o, false, Reduction(reduction), grad_output, out);
+}
+
 template <class Info>
 py::dict catalogue_entry(int id, const Info& info) {
   py::list names, defaults;
@@ -1027,6 +1124,8 @@ PYBIND11_MODULE(_core, m) {
   m.def("ctc", &ctc);
   m.def("overlap", &overlap);
   m.def("lovasz_hinge", &lovasz_hinge);
+  m.def("ssim", &ssim);
+  m.def("total_variation", &total_variation);
   m.def("overlap_names", [] {
     py::list names;
     for (int k = 0; k < int(lossfn::Overlap::count_); ++k) names.append(lossfn::overlap_name(lossfn::Overlap(k)));

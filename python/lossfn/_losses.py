@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core, reference
-from .registry import (ORDER_SPECS, ROW_SPECS, SEGMENT_SPECS, SEQUENCE_SPECS, SPECS, LossSpec, RowLossSpec,
+from .registry import (BAND_SPECS, ORDER_SPECS, ROW_SPECS, SEGMENT_SPECS, SEQUENCE_SPECS, SPECS, LossSpec, RowLossSpec,
                        SegmentLossSpec, SequenceLossSpec)
 
 _REDUCTION = {"none": 0, "mean": 1, "sum": 2}
@@ -530,6 +530,70 @@ class LovaszHinge(_KeywordLoss):
         return self._run(_VALUE_AND_GRAD, logits, masks, per_sample, ignore_index, reduction, None, out)
 
 
+def _int_keyword(name, value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        raise ValueError(f"{name}: {value} is out of range")
+    return int(value)
+
+
+class ImageLoss(_KeywordLoss):
+    """An image loss (the band shape): ssim (x, y) and total_variation (x).
+
+    Images are (N, C, H, W), or (N, H, W, C) with ``channel_axis=-1``, read in place through
+    their strides; one loss per image for ``"none"``. ``ssim``'s ``grad`` is w.r.t. ``x``, or a
+    pair ``(grad_x, grad_y)`` with ``wrt="both"`` (``out=`` then a pair of arrays too).
+    """
+
+    @property
+    def differentiable_inputs(self):
+        return ("x",)
+
+    def _run(self, what, inputs, hyper, reduction, grad_output, out):
+        hyper = dict(hyper)
+        wrt = hyper.pop("wrt", "x") if self.name == "ssim" else "x"
+        if wrt not in ("x", "both"):
+            raise ValueError(f"wrt: must be 'x' or 'both', got {wrt!r}")
+        _check_hyper_types(self.name, self._hyper_defaults, hyper)
+        v = dict(self._hyper_defaults, **hyper)
+        axis = _int_keyword("channel_axis", v["channel_axis"])
+        if not -(2**31) <= axis < 2**31:
+            raise ValueError(f"channel_axis: must be 1 (NCHW) or -1 (NHWC), got {axis}")
+        code = _reduction_code(reduction)
+        if self.name == "total_variation":
+            return _core.total_variation(what, inputs[0], axis, _switch("isotropic", v["isotropic"]), code, grad_output,
+                                         out)
+        data_range, sigma, k1, k2 = _kernel_numbers(("data_range", "sigma", "k1", "k2"), v)
+        return _core.ssim(what, inputs[0], inputs[1], axis, data_range, _int_keyword("win_size", v["win_size"]), sigma,
+                          k1, k2, _switch("gaussian_weights", v["gaussian_weights"]),
+                          _switch("use_sample_covariance", v["use_sample_covariance"]), wrt == "both", code,
+                          grad_output, out)
+
+    def _inputs(self, args, hyper):
+        args, hyper = self._inputs_by_keyword(args, hyper)
+        if len(args) != len(self.inputs):
+            raise TypeError(f"{self.name}() takes {len(self.inputs)} input{'s' if len(self.inputs) > 1 else ''} "
+                            f"({', '.join(self.inputs)}), got {len(args)}")
+        return args, hyper
+
+    def __call__(self, *inputs, reduction="mean", **hyper):
+        """The loss: a float for "mean"/"sum", one loss per image for "none"."""
+        inputs, hyper = self._inputs(inputs, hyper)
+        if "wrt" in hyper:
+            raise TypeError(f"{self.name}() got an unexpected keyword argument 'wrt'")
+        return self._run(_VALUE, inputs, hyper, reduction, None, None)
+
+    def grad(self, *inputs, reduction="mean", grad_output=None, out=None, **hyper):
+        """Gradient w.r.t. x (ssim: with wrt="both", (grad_x, grad_y)), times grad_output (per image for "none")."""
+        inputs, hyper = self._inputs(inputs, hyper)
+        return self._run(_GRAD, inputs, hyper, reduction, grad_output, out)
+
+    def value_and_grad(self, *inputs, reduction="mean", out=None, **hyper):
+        """(value, grad) from one pass over the images."""
+        inputs, hyper = self._inputs(inputs, hyper)
+        return self._run(_VALUE_AND_GRAD, inputs, hyper, reduction, None, out)
+
 # The loss objects of the order specs, by name.
 _ORDER_OBJECTS = {"lovasz_hinge": LovaszHinge}
 
@@ -553,5 +617,7 @@ def build_losses():
         losses[spec.name] = SequenceLoss(spec)
     for spec in ORDER_SPECS:
         losses[spec.name] = _ORDER_OBJECTS[spec.name](spec)
+    for spec in BAND_SPECS:
+        losses[spec.name] = ImageLoss(spec)
     _BUILT.update(losses)
     return losses

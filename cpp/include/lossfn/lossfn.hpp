@@ -6,6 +6,7 @@
 #pragma once
 
 #include "lossfn/core.hpp"
+#include "lossfn/image.hpp"
 #include "lossfn/losses.hpp"
 #include "lossfn/row_losses.hpp"
 #include "lossfn/segmentation.hpp"

@@ -46,6 +46,37 @@ void check_optional(const P* p, std::size_t n, const char* name) {
   if (p != nullptr) require(p, n, name);
 }
 
+// An array of `ndim` axes read through element strides (CTC's scores, images): checks that the
+// box it spans can be in memory and that `data` is there when it is not empty.
+inline bool box_span(int ndim, const std::size_t* extent, const std::ptrdiff_t* stride, std::ptrdiff_t& low,
+                     std::ptrdiff_t& high) {
+  low = high = 0;
+  for (int k = 0; k < ndim; ++k) {
+    if (extent[k] == 0) return true;
+    const std::size_t last = extent[k] - 1;
+    const std::ptrdiff_t s = stride[k];
+    const std::size_t mag = std::size_t(s < 0 ? -s : s);
+    if (mag != 0 && last > std::size_t(PTRDIFF_MAX / 4) / mag) return false;
+    const std::ptrdiff_t step = std::ptrdiff_t(last) * s;
+    (step < 0 ? low : high) += step;
+    if (high > PTRDIFF_MAX / 4 || low < -(PTRDIFF_MAX / 4)) return false;
+  }
+  return true;
+}
+
+template <class T>
+void check_box(const T* data, int ndim, const std::size_t* extent, const std::ptrdiff_t* stride, const char* name) {
+  std::ptrdiff_t low, high;
+  if (!box_span(ndim, extent, stride, low, high))
+    fail(std::string(name) + ": the strides address more memory than exists");
+  for (int k = 0; k < ndim; ++k)
+    if (extent[k] == 0) return;
+  if (data == nullptr) fail(std::string(name) + ": required, got a null pointer");
+  if (low < 0 && std::size_t(-low) > reinterpret_cast<std::uintptr_t>(data) / sizeof(T))
+    fail(std::string(name) + ": the strides reach below the start of memory");
+  require(data + low, std::size_t(high - low) + 1, name);
+}
+
 // The outputs of a call with a reduction (CTC, the overlap losses): a reduced value for mean and
 // sum, per-term losses for none, a gradient, an upstream gradient array (none, gradient only).
 // Fails on a combination that does not fit; says which outputs are requested.

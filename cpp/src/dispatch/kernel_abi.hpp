@@ -292,6 +292,57 @@ constexpr std::size_t order_scratch_bytes(std::size_t items, std::size_t key_byt
 template <class T>
 using LovaszFn = void (*)(const LovaszJob<T>&);
 
+// One call of an image loss (the band shape): batch * channels planes of height x width pixels,
+// pixel (n, c, i, j) of x at x[n * x_stride[0] + c * x_stride[1] + i * x_stride[2] +
+// j * x_stride[3]] (y, grad and grad_y likewise with theirs). Work items are (plane, band of
+// band_rows rows), item k = plane * bands + band, bounds from the shape only; item_value[k]
+// (out) is the sum, in a fixed order, of the terms the band's rows own: SSIM map values of the
+// map rows in the band, total variation terms of the band's rows. The gradient of
+// sum_n term_scale[n] * (the sum of image n's terms) is written to every pixel of grad (and
+// grad_y), each pixel by the one item that owns its row.
+//   ssim: the window's win taps; c1, c2; cov_norm (1, or win^2 / (win^2 - 1)). A map row's
+//         moments need win input rows, and an input row's gradient the coefficients of win map
+//         rows: an item recomputes the win - 1 map rows before its band (kept in two rings of
+//         win rows), so items share nothing.
+template <class T>
+struct BandJob {
+  std::size_t batch, channels, height, width;
+  const T* x;
+  std::ptrdiff_t x_stride[4];
+  const T* y;                   // ssim
+  std::ptrdiff_t y_stride[4];
+  T* grad;                      // nullptr: value only
+  T* grad_y;                    // ssim: nullptr unless asked
+  std::ptrdiff_t grad_stride[4];
+  const double* term_scale;     // per image, with a gradient
+  const double* window;         // ssim: win taps
+  std::size_t win;
+  double c1, c2, cov_norm;
+  bool isotropic;               // total_variation
+  std::size_t band_rows;
+  double* item_value;           // out: one sum per item
+  int threads;
+  double* scratch;              // per worker: scratch_doubles, 64-byte aligned
+  std::size_t scratch_doubles;
+};
+
+// The lanes of a band kernel's vectors (eight doubles), and its rows' padding: every row buffer
+// holds a whole number of vectors plus the window's reach.
+constexpr std::size_t kBandLanes = 8;
+constexpr std::size_t band_padded(std::size_t n) { return (n + kBandLanes - 1) / kBandLanes * kBandLanes; }
+// SSIM's scratch per worker, for rows of `width` pixels and a window of win taps: two input rows
+// and a gradient row; the rings of win horizontally filtered rows (5 moments) and of win
+// coefficient rows (4 maps), and 4 zero-padded adjoint rows.
+constexpr std::size_t ssim_row(std::size_t width, std::size_t win) { return band_padded(width + win) + kBandLanes; }
+constexpr std::size_t ssim_scratch_doubles(std::size_t width, std::size_t win) {
+  return (3 + 9 * win + 4) * ssim_row(width, win) + 2 * kBandLanes;
+}
+// Total variation's: three input rows and a gradient row, and three rows of differences.
+constexpr std::size_t tv_scratch_doubles(std::size_t width) { return 10 * band_padded(width + 2 * kBandLanes); }
+
+template <class T>
+using BandFn = void (*)(const BandJob<T>&);
+
 struct KernelTable {
   RowFn<float> rows_f32[int(RowLoss::count_)];
   RowFn<double> rows_f64[int(RowLoss::count_)];
@@ -311,6 +362,10 @@ struct KernelTable {
   SegmentFn<double> segment_grad_f64;
   LovaszFn<float> lovasz_f32;
   LovaszFn<double> lovasz_f64;
+  BandFn<float> ssim_f32;
+  BandFn<double> ssim_f64;
+  BandFn<float> total_variation_f32;
+  BandFn<double> total_variation_f64;
 };
 
 }  // namespace detail
@@ -326,6 +381,7 @@ struct KernelTable {
   void fill_multiclass(detail::KernelTable& table);                       \
   void fill_sequence(detail::KernelTable& table);                         \
   void fill_segmentation(detail::KernelTable& table);                     \
+  void fill_image(detail::KernelTable& table);                            \
   }                                                                       \
   }
 LOSSFN_DECLARE_ISA(baseline)

@@ -93,3 +93,11 @@ class OrderLossSpec(SequenceLossSpec):
     its positional `inputs` and keywords, as a sequence loss's."""
 
     kind: ClassVar[str] = "order"
+
+
+@dataclass(frozen=True)
+class BandLossSpec(SequenceLossSpec):
+    """An image loss (SPEC §3 "band": a stencil or separable filter over bands of rows, and its
+    adjoint): images (N, C, H, W) as its positional `inputs`, and keywords."""
+
+    kind: ClassVar[str] = "band"

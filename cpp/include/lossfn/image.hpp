@@ -1,0 +1,85 @@
+// Image losses (SPEC §2 H): SSIM and total variation, the band shape (a separable filter over
+// bands of rows and, for the gradient, its adjoint). C++17, no third-party headers; errors
+// throw lossfn::Error naming the argument.
+//
+//   // x, y: (N, C, H, W) float, C-contiguous
+//   lossfn::ImageCall<float> call;
+//   call.batch = N, call.channels = C, call.height = H, call.width = W;
+//   call.x = x, call.y = y;
+//   double loss;
+//   call.value = &loss, call.grad = grad;             // value and gradient in one call
+//   lossfn::ssim(call, lossfn::SsimOptions{});
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "lossfn/core.hpp"
+
+namespace lossfn {
+
+// SSIM (Wang, Bovik, Sheikh and Simoncelli 2004), as pytorch-msssim computes it by default:
+// per channel plane, with w the window (a normalised Gaussian of win_size taps and sigma, or
+// uniform), filtered over the valid positions only (no padding: an (H - win + 1) x
+// (W - win + 1) map),
+//   mu_x = w * x,   s_xx = k (w * x^2 - mu_x^2),   s_xy = k (w * xy - mu_x mu_y)   (likewise y)
+//   S = (2 mu_x mu_y + C1)(2 s_xy + C2) / ((mu_x^2 + mu_y^2 + C1)(s_xx + s_yy + C2)),
+//   C1 = (k1 data_range)^2, C2 = (k2 data_range)^2,
+// k = 1 (population covariance) or win^2 / (win^2 - 1) (use_sample_covariance, scikit-image's
+// default). An image's loss is 1 - the mean over its channels of the mean of S over the map.
+// The moments are formed in double for float32 input too (bright, low-contrast images keep
+// their variance; a variance below 0 by rounding is taken as 0).
+// gaussian_weights = false with win_size = 7 and use_sample_covariance = true is
+// scikit-image's structural_similarity.
+struct SsimOptions {
+  double data_range = 1.0;
+  std::int64_t win_size = 11;   // odd, >= 1
+  double sigma = 1.5;           // > 0, the Gaussian's width in pixels
+  double k1 = 0.01, k2 = 0.03;  // > 0
+  bool gaussian_weights = true;
+  bool use_sample_covariance = false;
+};
+
+// Total variation (Rudin, Osher and Fatemi 1992) of each image, summed over its channels and
+// pixels, with forward differences dh = x[i, j + 1] - x[i, j], dv = x[i + 1, j] - x[i, j]:
+//   anisotropic  sum |dh| + sum |dv|     (kornia's total_variation, reduction "sum")
+//   isotropic    sum_ij sqrt(dh_ij^2 + dv_ij^2), a difference past the last row or column taken
+//                as 0
+// Subgradients: sign(0) = 0, and 0 where the isotropic norm is 0 (as torch's norm backward).
+struct TotalVariationOptions {
+  bool isotropic = false;
+};
+
+// One call over `batch` images of `channels` planes of height x width pixels. Pixel (n, c, i, j)
+// of x is x[n * strides[0] + c * strides[1] + i * strides[2] + j * strides[3]] (strides in
+// elements; nullptr: C-contiguous NCHW; {H W C, 1, W C, C} reads NHWC in place); y likewise
+// with y_strides, the gradients with grad_strides. Reduction over the images' losses:
+//   none  loss[n]
+//   sum   sum_n loss_n
+//   mean  the mean over the images
+// grad (x's shape) is d value / d x times grad_output, or for none of each loss times
+// grad_output_array[n]; grad_y (ssim only, or nullptr) the same w.r.t. y.
+template <class T>
+struct ImageCall {
+  std::size_t batch = 0, channels = 1, height = 0, width = 0;
+  const T* x = nullptr;
+  const std::ptrdiff_t* strides = nullptr;
+  const T* y = nullptr;                       // ssim's second image; total_variation takes none
+  const std::ptrdiff_t* y_strides = nullptr;
+  Reduction reduction = Reduction::mean;
+  double grad_output = 1.0;
+  const T* grad_output_array = nullptr;       // none only: batch values
+
+  double* value = nullptr;  // mean/sum
+  T* loss = nullptr;        // none: batch values
+  T* grad = nullptr;        // d value / d x
+  T* grad_y = nullptr;      // d value / d y (ssim)
+  const std::ptrdiff_t* grad_strides = nullptr;
+};
+
+void ssim(const ImageCall<float>& call, const SsimOptions& options = SsimOptions{});
+void ssim(const ImageCall<double>& call, const SsimOptions& options = SsimOptions{});
+void total_variation(const ImageCall<float>& call, const TotalVariationOptions& options = TotalVariationOptions{});
+void total_variation(const ImageCall<double>& call, const TotalVariationOptions& options = TotalVariationOptions{});
+
+}  // namespace lossfn

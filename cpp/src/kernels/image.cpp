@@ -1,0 +1,306 @@
+// Image losses (SPEC §2 H), the band shape: SSIM and total variation over bands of rows of each
+// image plane, value and gradient in one pass. Compiled once per ISA; the arithmetic is in
+// double (eight lanes, GCC's vector extensions) for float32 images too.
+//
+// SSIM, per band (formula in lossfn/image.hpp; the fused-SSIM structure of a horizontal pass, a
+// vertical pass and their adjoints): each input row is filtered horizontally into its five
+// moments (x, y, x^2, y^2, xy), kept in a ring of win rows; a map row's moments are the
+// vertical filter of win ring rows, from which come S and, with a gradient, the coefficients
+//   a_x = g dS/dmu_x,  a_y = g dS/dmu_y,  b = g dS/d(w * x^2) = g dS/d(w * y^2),  c = g dS/d(w * xy)
+// (the total derivatives through the variances, g the image's term scale), kept in a second
+// ring. An input row's gradient is then the adjoint filter (the full correlation with the same
+// taps) of win coefficient rows:
+//   grad_x = w' * a_x + 2 x (w' * b) + y (w' * c),   grad_y = w' * a_y + 2 y (w' * b) + x (w' * c).
+// Total variation, per band: the differences of each row with its right and lower neighbours,
+// their absolute values (or the norm of the pair), and the gradient from the row's and the
+// previous row's signs (or unit vectors).
+#include <cstddef>
+#include <cstdint>
+
+#include "dispatch/kernel_abi.hpp"
+#include "kernels/band_loop.hpp"
+#include "kernels/simd_math.hpp"
+
+namespace lossfn {
+namespace LOSSFN_ISA {
+namespace {
+
+using detail::band_padded;
+using detail::BandJob;
+using detail::kBandLanes;
+
+#pragma GCC diagnostic ignored "-Wpsabi"
+using Lanes = double __attribute__((vector_size(kBandLanes * sizeof(double))));
+using LaneMask = long long __attribute__((vector_size(kBandLanes * sizeof(long long))));
+
+LOSSFN_INLINE Lanes load(const double* p) {
+  Lanes v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+LOSSFN_INLINE void store(double* p, Lanes v) { __builtin_memcpy(p, &v, sizeof v); }
+LOSSFN_INLINE Lanes splat(double v) { return Lanes{} + v; }
+// 1.0 in the lanes of columns j .. j + 7 below `width`, 0.0 beyond.
+LOSSFN_INLINE Lanes columns_below(std::size_t j, std::size_t width) {
+  Lanes m;
+  for (std::size_t l = 0; l < kBandLanes; ++l) m[l] = j + l < width ? 1.0 : 0.0;
+  return m;
+}
+LOSSFN_INLINE Lanes lane_sqrt(Lanes v) {
+  for (std::size_t l = 0; l < kBandLanes; ++l) v[l] = __builtin_sqrt(v[l]);
+  return v;
+}
+// The lanes added in order.
+LOSSFN_INLINE double lane_sum(Lanes v) {
+  double s = 0.0;
+  for (std::size_t l = 0; l < kBandLanes; ++l) s += v[l];
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SSIM
+// ---------------------------------------------------------------------------------------------
+enum Moment { kMx, kMy, kExx, kEyy, kExy, kMoments };
+enum Coefficient { kAx, kB, kC, kAy, kCoefficients };
+
+template <class T>
+struct SsimBand {
+  const BandJob<T>& job;
+  std::size_t W, Wo, Ho, win, row;
+  PlaneRows<const T> x, y;
+  PlaneRows<T> gx, gy;
+  double g;  // the image's term scale
+  double *xr, *yr, *out, *hring, *cring, *adj;
+
+  double* moment(std::size_t r, int m) const { return hring + ((r % win) * kMoments + std::size_t(m)) * row; }
+  double* coef(std::size_t i, int m) const { return cring + ((i % win) * kCoefficients + std::size_t(m)) * row; }
+
+  // Input row r filtered horizontally: its five moments at the Wo (padded) valid columns.
+  void filter_row(std::size_t r) const {
+    load_row(x, r, W, row, xr);
+    load_row(y, r, W, row, yr);
+    const double* w = job.window;
+    double *hx = moment(r, kMx), *hy = moment(r, kMy), *hxx = moment(r, kExx), *hyy = moment(r, kEyy),
+           *hxy = moment(r, kExy);
+    for (std::size_t j = 0; j < Wo; j += kBandLanes) {
+      Lanes sx{}, sy{}, sxx{}, syy{}, sxy{};
+      for (std::size_t k = 0; k < win; ++k) {
+        const Lanes a = load(xr + j + k), b = load(yr + j + k), wk = splat(w[k]);
+        const Lanes wa = wk * a, wb = wk * b;
+        sx += wa, sy += wb, sxx += wa * a, syy += wb * b, sxy += wa * b;
+      }
+      store(hx + j, sx), store(hy + j, sy), store(hxx + j, sxx), store(hyy + j, syy), store(hxy + j, sxy);
+    }
+  }
+
+  // Map row i: the sum of its S (lanes) and, with a gradient, its coefficient rows.
+  Lanes map_row(std::size_t i, bool gradient) const {
+    const double* w = job.window;
+    const Lanes c1 = splat(job.c1), c2 = splat(job.c2), k = splat(job.cov_norm), zero{};
+    const Lanes g = splat(this->g), two = splat(2.0);
+    Lanes total{};
+    for (std::size_t j = 0; j < Wo; j += kBandLanes) {
+      Lanes mx{}, my{}, exx{}, eyy{}, exy{};
+      for (std::size_t t = 0; t < win; ++t) {
+        const Lanes wt = splat(w[t]);
+        mx += wt * load(moment(i + t, kMx) + j), my += wt * load(moment(i + t, kMy) + j);
+        exx += wt * load(moment(i + t, kExx) + j), eyy += wt * load(moment(i + t, kEyy) + j);
+        exy += wt * load(moment(i + t, kExy) + j);
+      }
+      Lanes sxx = k * (exx - mx * mx), syy = k * (eyy - my * my);
+      sxx = sxx > zero ? sxx : zero;  // a variance below 0 by rounding
+      syy = syy > zero ? syy : zero;
+      const Lanes sxy = k * (exy - mx * my);
+      const Lanes a1 = two * mx * my + c1, b1 = mx * mx + my * my + c1;
+      const Lanes a2 = two * sxy + c2, b2 = sxx + syy + c2;
+      const Lanes inv_b1 = 1.0 / b1, inv_b2 = 1.0 / b2, d = inv_b1 * inv_b2;
+      const Lanes s = a1 * a2 * d;
+      const Lanes valid = j + kBandLanes <= Wo ? splat(1.0) : columns_below(j, Wo);
+      total += s * valid;
+      if (!gradient) continue;
+      const Lanes gv = g * valid;
+      const Lanes b = gv * k * (-s * inv_b2);   // dS/dsigma_x^2 through w * x^2
+      const Lanes c = gv * k * (two * a1 * d);  // dS/dsigma_xy through w * xy
+      const Lanes ax = gv * (two * my * a2 * d - two * s * mx * inv_b1) - two * mx * b - my * c;
+      const Lanes ay = gv * (two * mx * a2 * d - two * s * my * inv_b1) - two * my * b - mx * c;
+      store(coef(i, kAx) + j, ax), store(coef(i, kB) + j, b), store(coef(i, kC) + j, c), store(coef(i, kAy) + j, ay);
+    }
+    return total;
+  }
+
+  // Input row r's gradient from the coefficient rows [first, last] (those of the map rows that
+  // read it, all in the ring; none when first > last).
+  void grad_row(std::size_t r, std::size_t first, std::size_t last) const {
+    const std::size_t maps = gy.base ? 4 : 3, pad = win - 1;
+    const double* w = job.window;
+    for (std::size_t m = 0; m < maps; ++m) {
+      double* v = adj + m * row;
+      for (std::size_t j = 0; j < pad; ++j) v[j] = 0.0;
+      for (std::size_t j = 0; j < Wo; j += kBandLanes) {
+        Lanes sum{};
+        for (std::size_t i = first; i <= last; ++i) sum += splat(w[r - i]) * load(coef(i, int(m)) + j);
+        store(v + pad + j, sum);
+      }
+      for (std::size_t j = pad + band_padded(Wo); j < row; ++j) v[j] = 0.0;
+    }
+    load_row(x, r, W, row, xr);
+    load_row(y, r, W, row, yr);
+    const double *va = adj, *vb = adj + row, *vc = adj + 2 * row, *vay = adj + 3 * row;
+    for (int side = 0; side < int(maps) - 2; ++side) {
+      const double* own = side == 0 ? xr : yr;
+      const double* other = side == 0 ? yr : xr;
+      const double* a = side == 0 ? va : vay;
+      for (std::size_t j = 0; j < W; j += kBandLanes) {
+        Lanes fa{}, fb{}, fc{};
+        for (std::size_t t = 0; t < win; ++t) {
+          const Lanes wt = splat(w[t]);
+          const std::size_t at = j + pad - t;
+          fa += wt * load(a + at), fb += wt * load(vb + at), fc += wt * load(vc + at);
+        }
+        store(out + j, fa + 2.0 * load(own + j) * fb + load(other + j) * fc);
+      }
+      store_row(side == 0 ? gx : gy, r, W, out);
+    }
+  }
+};
+
+template <class T>
+void ssim_item(const BandJob<T>& job, std::size_t plane, std::size_t band, double* scratch) {
+  const std::size_t H = job.height, W = job.width, win = job.win;
+  const std::size_t row = detail::ssim_row(W, win);
+  const std::size_t r0 = band * job.band_rows, r1 = r0 + job.band_rows < H ? r0 + job.band_rows : H;
+  const bool gradient = job.grad != nullptr;
+  const std::size_t image = plane / job.channels;
+  SsimBand<T> s{job,
+                W,
+                W - win + 1,
+                H - win + 1,
+                win,
+                row,
+                plane_rows(job.x, job.x_stride, job.channels, plane),
+                plane_rows(job.y, job.y_stride, job.channels, plane),
+                gradient ? plane_rows(job.grad, job.grad_stride, job.channels, plane) : PlaneRows<T>{nullptr, 0, 0},
+                job.grad_y ? plane_rows(job.grad_y, job.grad_stride, job.channels, plane) : PlaneRows<T>{nullptr, 0, 0},
+                gradient ? job.term_scale[image] : 0.0,
+                scratch,
+                scratch + row,
+                scratch + 2 * row,
+                scratch + 3 * row,
+                scratch + (3 + kMoments * win) * row,
+                scratch + (3 + (kMoments + kCoefficients) * win) * row};
+  // Map rows [lo, hi): the band's own (r0 .. r1) and, for the gradient, the win - 1 before.
+  const std::size_t lo = gradient ? (r0 >= win - 1 ? r0 - (win - 1) : 0) : r0;
+  const std::size_t hi = r1 < s.Ho ? r1 : s.Ho;
+  Lanes total{};
+  std::size_t filtered = lo;
+  for (std::size_t i = lo; i < hi; ++i) {
+    for (; filtered < i + win; ++filtered) s.filter_row(filtered);
+    const Lanes row_sum = s.map_row(i, gradient);
+    if (i >= r0) total += row_sum;
+    if (gradient && i >= r0) s.grad_row(i, i >= win - 1 ? i - (win - 1) : 0, i);
+  }
+  // Rows past the band's last map row read the map rows before it only (none: a zero row).
+  if (gradient)
+    for (std::size_t r = hi > r0 ? hi : r0; r < r1; ++r) s.grad_row(r, r >= win - 1 ? r - (win - 1) : 0, hi - 1);
+  job.item_value[plane * ((H + job.band_rows - 1) / job.band_rows) + band] = lane_sum(total);
+}
+
+template <class T>
+void ssim_kernel(const BandJob<T>& job) {
+  const std::size_t bands = (job.height + job.band_rows - 1) / job.band_rows;
+  for_each_band(job.batch * job.channels, bands, job.threads, [&](std::size_t plane, std::size_t band, int worker) {
+    ssim_item(job, plane, band, job.scratch + std::size_t(worker) * job.scratch_doubles);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Total variation
+// ---------------------------------------------------------------------------------------------
+// Row r's differences: dh with its right neighbour (0 at the last column), dv with row r + 1
+// (0 on the last row); its terms |dh| + |dv| (or sqrt(dh^2 + dv^2)) summed into `total`, and
+// the derivatives of its terms w.r.t. the differences: uh, uv (signs, or dh / n, dv / n).
+LOSSFN_INLINE Lanes sign_of(Lanes d) {
+  const Lanes zero{};
+  return __builtin_convertvector(d < zero, Lanes) - __builtin_convertvector(d > zero, Lanes);
+}
+
+void tv_row(const double* cur, const double* below, std::size_t W, bool isotropic, double* uh, double* uv,
+            Lanes& total) {
+  const Lanes zero{};
+  for (std::size_t j = 0; j < W; j += kBandLanes) {
+    const Lanes c = load(cur + j);
+    const Lanes right = j + kBandLanes < W ? splat(1.0) : columns_below(j, W - 1);
+    const Lanes dh = (load(cur + j + 1) - c) * right;
+    const Lanes dv = below ? load(below + j) - c : zero;  // past the last column both rows hold zeros
+    if (isotropic) {
+      const Lanes n = lane_sqrt(dh * dh + dv * dv);
+      const Lanes inv = n > zero ? 1.0 / n : zero;
+      total += n;
+      store(uh + j, dh * inv), store(uv + j, dv * inv);
+    } else {
+      total += (dh > zero ? dh : -dh) + (dv > zero ? dv : -dv);
+      store(uh + j, sign_of(dh)), store(uv + j, sign_of(dv));
+    }
+  }
+}
+
+template <class T>
+void tv_item(const BandJob<T>& job, std::size_t plane, std::size_t band, double* scratch) {
+  const std::size_t H = job.height, W = job.width;
+  const std::size_t r0 = band * job.band_rows, r1 = r0 + job.band_rows < H ? r0 + job.band_rows : H;
+  const std::size_t row = band_padded(W + 2 * kBandLanes);
+  const PlaneRows<const T> x = plane_rows(job.x, job.x_stride, job.channels, plane);
+  const bool gradient = job.grad != nullptr;
+  // Rows: x at r - 1, r, r + 1 (a ring of three); uh, uv of rows r - 1 and r; the gradient row.
+  // The left neighbour of column 0 reads uh[-1]: each uh row starts one vector in, after zeros.
+  double* xs[3] = {scratch, scratch + row, scratch + 2 * row};
+  double* uh[2] = {scratch + 3 * row + kBandLanes, scratch + 4 * row + kBandLanes};
+  double* uv[2] = {scratch + 5 * row, scratch + 6 * row};
+  double* out = scratch + 7 * row;
+  for (std::size_t j = 0; j < row; ++j) uv[0][j] = 0.0, uv[1][j] = 0.0;
+  for (int k = 0; k < 2; ++k)
+    for (std::size_t j = 0; j < row; ++j) scratch[(3 + k) * row + j] = 0.0;
+  const double g = gradient ? job.term_scale[plane / job.channels] : 0.0;
+  Lanes total{}, unused{};
+  auto x_row = [&](std::size_t r) { return xs[r % 3]; };
+  const std::size_t first = r0 > 0 ? r0 - 1 : r0;
+  load_row(x, first, W, row, x_row(first));
+  if (first + 1 < H) load_row(x, first + 1, W, row, x_row(first + 1));
+  if (r0 > 0 && gradient)  // the previous row's uv (and uh, unused)
+    tv_row(x_row(first), x_row(r0), W, job.isotropic, uh[first % 2], uv[first % 2], unused);
+  const PlaneRows<T> grad = gradient ? plane_rows(job.grad, job.grad_stride, job.channels, plane) : PlaneRows<T>{};
+  for (std::size_t r = r0; r < r1; ++r) {
+    const bool last = r + 1 == H;
+    if (!last) load_row(x, r + 1, W, row, x_row(r + 1));
+    double *h = uh[r % 2], *v = uv[r % 2], *v_above = uv[(r + 1) % 2];
+    if (r == 0)
+      for (std::size_t j = 0; j < row; ++j) v_above[j] = 0.0;
+    tv_row(x_row(r), last ? nullptr : x_row(r + 1), W, job.isotropic, h, v, total);
+    if (!gradient) continue;
+    const Lanes gs = splat(g);
+    for (std::size_t j = 0; j < W; j += kBandLanes)
+      store(out + j, gs * (load(h + j - 1) - load(h + j) + load(v_above + j) - load(v + j)));
+    store_row(grad, r, W, out);
+  }
+  job.item_value[plane * ((H + job.band_rows - 1) / job.band_rows) + band] = lane_sum(total);
+}
+
+template <class T>
+void tv_kernel(const BandJob<T>& job) {
+  const std::size_t bands = (job.height + job.band_rows - 1) / job.band_rows;
+  for_each_band(job.batch * job.channels, bands, job.threads, [&](std::size_t plane, std::size_t band, int worker) {
+    tv_item(job, plane, band, job.scratch + std::size_t(worker) * job.scratch_doubles);
+  });
+}
+
+}  // namespace
+
+void fill_image(detail::KernelTable& table) {
+  table.ssim_f32 = ssim_kernel<float>;
+  table.ssim_f64 = ssim_kernel<double>;
+  table.total_variation_f32 = tv_kernel<float>;
+  table.total_variation_f64 = tv_kernel<double>;
+}
+
+}  // namespace LOSSFN_ISA
+}  // namespace lossfn
