@@ -221,6 +221,18 @@ def order_trial(loss, rng):
     return method, args, kwargs, guards
 
 
+def image_trial(loss, rng):
+    shape, axis = (((2, 3, 12, 13), 1), ((1, 11, 11, 1), -1), ((2, 1, 70, 9), 1), ((1, 2, 4, 30), 1))[rng.integers(0, 4)]
+    x = rng.uniform(0, 1, shape)
+    if rng.random() < 0.5:
+        x = x.astype(np.float32)
+    args = [x, rng.uniform(0, 1, shape)][: len(loss.inputs)]
+    method = ROW_METHODS[rng.integers(0, len(ROW_METHODS))]
+    kwargs = {"channel_axis": axis}
+    args, guards = spoil_call(loss, rng, method, args, kwargs, shape, (shape[0],))
+    return method, args, kwargs, guards
+
+
 @pytest.fixture
 def watchdog():
     """A hung kernel ends the run with every thread's traceback instead of stalling CI."""
@@ -236,7 +248,8 @@ def test_malformed_calls_raise_value_or_type_errors_only(loss, watchdog):
     make = (elementwise_trial if isinstance(loss, lf.ElementwiseLoss) else
             sequence_trial if isinstance(loss, lf.SequenceLoss) else
             segment_trial if isinstance(loss, lf.SegmentLoss) else
-            order_trial if isinstance(loss, lf.LovaszHinge) else row_trial)
+            order_trial if isinstance(loss, lf.LovaszHinge) else
+            image_trial if isinstance(loss, lf.ImageLoss) else row_trial)
     for _ in range(TRIALS):
         method, args, kwargs, guards = make(loss, rng)
         run_trial(loss, method, args, kwargs, guards)

@@ -193,6 +193,42 @@ concatenated 1-D, any integer dtype; the lengths are one integer per sample (arr
   `[0, C)`, lengths out of range and targets of the wrong shape are a `ValueError` naming the
   argument and the sample.
 
+## Image losses (SSIM, total variation)
+
+`lf.ssim(x, y, *, data_range=1.0, win_size=11, sigma=1.5, k1=0.01, k2=0.03, gaussian_weights=True,
+use_sample_covariance=False, channel_axis=1, reduction="mean")` and `lf.total_variation(x, *,
+isotropic=False, channel_axis=1, reduction="mean")`, with `.grad(..., grad_output=None, out=None)`,
+`.value_and_grad(..., out=None)`, `.reference`. Images are `(N, C, H, W)`, or `(N, H, W, C)` with
+`channel_axis=-1`, float32 or float64, read in place through their strides (any view); `y` has
+`x`'s shape and is cast to its dtype. `"none"` returns one loss per image, `"mean"` averages them,
+`"sum"` adds them.
+
+- `ssim` is `1 - SSIM`: per channel plane, the means, variances and covariance under the window
+  (a normalised Gaussian of `win_size` taps and `sigma`, or uniform with
+  `gaussian_weights=False`), over the valid positions only (no padding; an image smaller than the
+  window is a `ValueError`), `S = (2μxμy + C1)(2σxy + C2) / ((μx² + μy² + C1)(σx² + σy² + C2))`,
+  `C1 = (k1·data_range)²`, `C2 = (k2·data_range)²`; an image's SSIM is the mean of `S` over its
+  map and channels.
+- The defaults are pytorch-msssim's `ssim(..., size_average=False)` with `data_range=1.0` (its
+  default is 255): population covariance, Gaussian 11 / 1.5, valid filtering. scikit-image's
+  `structural_similarity` defaults are `gaussian_weights=False, win_size=7,
+  use_sample_covariance=True` (its `gaussian_weights=True` is `win_size=11, sigma=1.5`, the
+  truncation at 3.5 sigma); it filters with reflected borders and crops the map to the same valid
+  positions, so the values agree. kornia's `ssim_loss` differs: same-size (reflect-padded) maps and
+  `(1 - SSIM) / 2` clamped per pixel.
+- `ssim.grad` is w.r.t. `x`; `wrt="both"` returns `(grad_x, grad_y)` (and `out=` takes a pair).
+  The moments are formed in float64 for float32 images too: bright, low-contrast images keep
+  their variance (float32 `E[x²] - E[x]²` cancels to noise there); a variance below 0 by
+  rounding counts as 0.
+- `total_variation` sums over channels and pixels `|x[i, j+1] - x[i, j]| + |x[i+1, j] - x[i, j]|`
+  (kornia's `total_variation`, whose `reduction="mean"` divides each image's sum by `C·H·W`), or
+  with `isotropic=True` `sqrt(dh² + dv²)` per pixel, a difference past the last row or column
+  taken as 0. Subgradients: `sign(0) = 0`, and 0 where both differences are 0.
+- The kernel works on bands of rows of each image plane: SSIM filters each row horizontally into
+  its five moments, then vertically, forms the map and three (four with `wrt="both"`)
+  coefficient maps, and applies the adjoint filter for the gradient in the same pass; results
+  are bitwise identical for any thread count.
+
 ## Catalogue
 """
 
@@ -212,6 +248,8 @@ def render():
             inputs = "log_probs (T, N, C), targets (padded or concatenated), input_lengths, target_lengths"
         if isinstance(loss, lf.LovaszHinge):
             inputs = "logits (N, ...), masks (0/1, the logits' shape)"
+        if isinstance(loss, lf.ImageLoss):
+            inputs = " and ".join(loss.inputs) + " (N, C, H, W) or (N, H, W, C)"
         rows.append(f"| `{loss.name}` | {inputs} | {hyper} | `{formula}` | {loss.peer} |")
     return HEADER + "\n" + "\n".join(rows) + "\n"
 

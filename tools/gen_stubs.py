@@ -43,6 +43,7 @@ class RowFunction(_Loss): ...
 class SegmentLoss(_Loss): ...
 class SequenceLoss(_Loss): ...
 class LovaszHinge(_Loss): ...
+class ImageLoss(_Loss): ...
 '''
 
 
@@ -56,6 +57,9 @@ def render():
             continue
         if isinstance(loss, lf.LovaszHinge):
             out.append(_keyword_loss_stub(loss, cls, "LovaszHinge"))
+            continue
+        if isinstance(loss, lf.ImageLoss):
+            out.append(_image_loss_stub(loss, cls))
             continue
         if isinstance(loss, lf.SegmentLoss):
             kws = "".join(f", {k}: Any = {v!r}" for k, v in loss.spec.hyper.items())
@@ -110,6 +114,25 @@ def _keyword_loss_stub(loss, cls, base):
     inputs = ", ".join(f"{name}: ArrayLike" for name in loss.inputs)
     kws = "".join(f", {k}: Any = {v!r}" for k, v in loss.spec.hyper.items())
     return _reduced_loss_stub(loss, cls, base, f"{inputs}, *{kws}, reduction: Reduction = 'mean'")
+
+
+def _image_loss_stub(loss, cls):
+    """An image loss: as a keyword loss; ssim's grad and value_and_grad also take wrt="both" for
+    the pair (grad_x, grad_y)."""
+    stub = _keyword_loss_stub(loss, cls, "ImageLoss")
+    if "y" not in loss.inputs:
+        return stub
+    inputs = ", ".join(f"{name}: ArrayLike" for name in loss.inputs)
+    kws = "".join(f", {k}: Any = {v!r}" for k, v in loss.spec.hyper.items())
+    common = f"{inputs}, *{kws}, reduction: Reduction = 'mean'"
+    pair = "Tuple[np.ndarray, np.ndarray]"
+    return (f"class {cls}(ImageLoss):\n"
+            + _by_reduction("__call__", common, "{v}")
+            + f"    @overload\n    def grad(self, {common}, wrt: Literal['x'] = 'x', grad_output: Optional[ArrayLike] = None, out: Optional[np.ndarray] = None) -> np.ndarray: ...\n"
+            + f"    @overload\n    def grad(self, {common}, wrt: Literal['both'], grad_output: Optional[ArrayLike] = None, out: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> {pair}: ...\n"
+            + f"    @overload\n    def value_and_grad(self, {common}, wrt: Literal['x'] = 'x', out: Optional[np.ndarray] = None) -> Tuple[Union[float, np.ndarray], np.ndarray]: ...\n"
+            + f"    @overload\n    def value_and_grad(self, {common}, wrt: Literal['both'], out: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> Tuple[Union[float, np.ndarray], {pair}]: ...\n"
+            + f"\n{loss.name}: {cls}\n")
 
 
 def _by_reduction(method, params, returns):

@@ -1,0 +1,312 @@
+"""Image losses (lossfn.registry.BAND_SPECS: ssim, total_variation): the kernels against the NumPy
+reference for every variant, dtype, reduction and ISA; layouts read in place (NHWC, strided and
+reversed views) with the bits of a contiguous copy; the same bits for any thread count; images
+over several bands; the reference against central differences; constant, anti-correlated,
+bright low-contrast and extreme images; bad input."""
+
+import numpy as np
+import pytest
+
+import lossfn as lf
+from lossfn.registry import BAND_SPECS
+
+SPECS = {spec.name: spec for spec in BAND_SPECS}
+CASES = [(name, variant) for name, spec in SPECS.items() for variant in [{}, *spec.variants]]
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def case_id(case):
+    name, variant = case
+    return name + ("-" + "-".join(f"{k}={v}" for k, v in variant.items()) if variant else "")
+
+
+def tolerances(dtype, scale=1.0):
+    # Both sides compute in float64 (the kernel separably, the reference with the 2-D window,
+    # in other orders): about 1e-13 relative. A float32 result is the rounding of the float64
+    # one: half an ulp, 6e-8 relative.
+    if dtype == np.float64:
+        return dict(rtol=1e-11, atol=1e-13 * scale)
+    return dict(rtol=2e-7, atol=1e-7 * scale)
+
+
+def images(rng, shape, dtype=np.float64, channel_axis=1):
+    """x in [0, 1] and y a noisy, clipped copy (SSIM around 0.5 to 0.9)."""
+    x = rng.random(shape)
+    y = np.clip(x + rng.normal(0, 0.15, shape), 0, 1)
+    if channel_axis == -1:
+        x, y = np.ascontiguousarray(np.moveaxis(x, 1, -1)), np.ascontiguousarray(np.moveaxis(y, 1, -1))
+    return x.astype(dtype), y.astype(dtype)
+
+
+def inputs_of(name, x, y):
+    return (x, y) if name == "ssim" else (x,)
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(2, 3, 20, 23), (1, 2, 150, 37)], ids=["small", "bands"])
+def test_matches_reference(case, dtype, shape, isa):
+    name, variant = case
+    loss, ref = getattr(lf, name), getattr(lf.reference, name)
+    x, y = images(np.random.default_rng(1), shape, dtype, variant.get("channel_axis", 1))
+    args = inputs_of(name, x, y)
+    args64 = tuple(a.astype(np.float64) for a in args)
+    for reduction in REDUCTIONS:
+        v, g = loss.value_and_grad(*args, reduction=reduction, **variant)
+        expected = ref(*args64, reduction=reduction, **variant)
+        assert g.dtype == dtype and g.shape == x.shape
+        np.testing.assert_allclose(v, expected, **tolerances(dtype, np.max(np.abs(expected))))
+        np.testing.assert_array_equal(loss(*args, reduction=reduction, **variant), v)
+        g_ref = ref.grad(*args64, reduction=reduction, **variant)
+        np.testing.assert_allclose(g, g_ref, **tolerances(dtype, np.max(np.abs(g_ref))))
+        np.testing.assert_array_equal(loss.grad(*args, reduction=reduction, **variant), g)
+
+
+def test_total_variation_over_several_bands():
+    # Rows of 1000 pixels: bands of 65 rows, each reading one row past its end.
+    x = np.random.default_rng(2).random((1, 2, 200, 1000))
+    for isotropic in (False, True):
+        v, g = lf.total_variation.value_and_grad(x, isotropic=isotropic, reduction="none")
+        np.testing.assert_allclose(v, lf.reference.total_variation(x, isotropic=isotropic, reduction="none"),
+                                   rtol=1e-12)
+        np.testing.assert_allclose(g, lf.reference.total_variation.grad(x, isotropic=isotropic, reduction="none"),
+                                   rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_ssim_gradient_wrt_both_images(dtype):
+    x, y = images(np.random.default_rng(3), (2, 3, 16, 19), dtype)
+    go = np.array([0.5, -2.0], dtype)
+    gx, gy = lf.ssim.grad(x, y, wrt="both", reduction="none", grad_output=go)
+    rx, ry = lf.reference.ssim.grad(x.astype(np.float64), y.astype(np.float64), wrt="both", reduction="none",
+                                    grad_output=go.astype(np.float64))
+    np.testing.assert_allclose(gx, rx, **tolerances(dtype, np.abs(rx).max()))
+    np.testing.assert_allclose(gy, ry, **tolerances(dtype, np.abs(ry).max()))
+    np.testing.assert_array_equal(gx, lf.ssim.grad(x, y, reduction="none", grad_output=go))
+    v, (gx2, gy2) = lf.ssim.value_and_grad(x, y, wrt="both")
+    np.testing.assert_array_equal(gx2, lf.ssim.grad(x, y))
+    assert v == lf.ssim(x, y)
+    # SSIM is symmetric: swapping the images swaps the gradients (up to the order of the
+    # products in the coefficients).
+    np.testing.assert_allclose(lf.ssim.grad(y, x), gy2, rtol=1e-10, atol=1e-12 * np.abs(gy2).max())
+    out = (np.empty_like(x), np.empty_like(x))
+    result = lf.ssim.grad(x, y, wrt="both", out=out)
+    assert result[0] is out[0] and result[1] is out[1]
+    np.testing.assert_array_equal(out[0], gx2)
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_grad_output_and_out(name):
+    loss, ref = getattr(lf, name), getattr(lf.reference, name)
+    x, y = images(np.random.default_rng(4), (3, 2, 12, 14))
+    args = inputs_of(name, x, y)
+    go = np.array([1.0, -0.5, 3.0])
+    np.testing.assert_allclose(loss.grad(*args, reduction="none", grad_output=go),
+                               ref.grad(*args, reduction="none", grad_output=go), rtol=1e-11, atol=1e-15)
+    g = loss.grad(*args, reduction="sum")
+    np.testing.assert_allclose(loss.grad(*args, reduction="sum", grad_output=2.5), 2.5 * g, rtol=1e-14,
+                               atol=1e-14 * np.abs(g).max())  # the scale applied before the terms' sums
+    out = np.empty_like(x)
+    v, g = loss.value_and_grad(*args, out=out)
+    assert g is out
+    with pytest.raises(ValueError, match="out: overlaps the input 'x'"):
+        loss.grad(*args, out=x)
+    with pytest.raises(ValueError, match="grad_output"):
+        loss.grad(*args, grad_output=go)
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_layouts_read_in_place_give_the_same_bits(name):
+    loss = getattr(lf, name)
+    rng = np.random.default_rng(5)
+    base_x, base_y = rng.random((3, 4, 30, 40)), rng.random((3, 4, 30, 40))
+    views = [
+        lambda a: a[:, 1:3, ::2, 1::3],                                # strided
+        lambda a: a[:, :, ::-1, ::-1],                                 # reversed
+        lambda a: np.asfortranarray(a),                                # column-major
+        lambda a: a.astype(np.float32)[::2],                           # float32, strided batch
+    ]
+    for view in views:
+        x, y = view(base_x), view(base_y)
+        args, copies = inputs_of(name, x, y), tuple(np.ascontiguousarray(a) for a in inputs_of(name, x, y))
+        v, g = loss.value_and_grad(*args, reduction="none")
+        v_c, g_c = loss.value_and_grad(*copies, reduction="none")
+        np.testing.assert_array_equal(v, v_c)
+        np.testing.assert_array_equal(g, g_c)
+    # NHWC, a transposed view of NCHW data: the channels-last layout read in place.
+    nhwc_x, nhwc_y = np.moveaxis(base_x, 1, -1), np.moveaxis(base_y, 1, -1)
+    v, g = loss.value_and_grad(*inputs_of(name, nhwc_x, nhwc_y), channel_axis=-1, reduction="none")
+    v_c, g_c = loss.value_and_grad(*inputs_of(name, base_x, base_y), reduction="none")
+    np.testing.assert_array_equal(v, v_c)
+    np.testing.assert_array_equal(g, np.moveaxis(g_c, 1, -1))
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_same_bits_for_any_thread_count(name, dtype, threads):
+    loss = getattr(lf, name)
+    x, y = images(np.random.default_rng(6), (2, 3, 200, 190), dtype)
+    args = inputs_of(name, x, y)
+    results = []
+    for n in (1, 2, 3, 7):
+        lf.set_num_threads(n)
+        v, g = loss.value_and_grad(*args, reduction="none")
+        results.append((v.tobytes(), g.tobytes(), loss(*args)))
+    assert all(r == results[0] for r in results)
+
+
+# -- the reference's gradients against central differences ------------------------------------
+
+def central_difference(f, a, index, h):
+    up, down = a.copy(), a.copy()
+    up[index] += h
+    down[index] -= h
+    return (f(up) - f(down)) / (2 * h)
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_reference_gradient_is_the_derivative(case):
+    name, variant = case
+    ref = getattr(lf.reference, name)
+    rng = np.random.default_rng(7)
+    x, y = images(rng, (2, 2, 13, 12), channel_axis=variant.get("channel_axis", 1))
+    kw = dict(variant, reduction="sum")
+    if name == "ssim":
+        gx, gy = ref.grad(x, y, wrt="both", **kw)
+        checks = [(gx, lambda a: ref(a, y, **kw), x), (gy, lambda a: ref(x, a, **kw), y)]
+    else:
+        checks = [(ref.grad(x, **kw), lambda a: ref(a, **kw), x)]
+    for g, f, a in checks:
+        for _ in range(12):
+            index = tuple(rng.integers(0, n) for n in a.shape)
+            assert central_difference(f, a, index, 1e-6) == pytest.approx(g[index], rel=1e-5, abs=1e-8)
+
+
+# -- extremes -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_ssim_of_constant_and_equal_images(dtype):
+    x = np.full((2, 1, 12, 12), 0.3, dtype)
+    v, g = lf.ssim.value_and_grad(x, x.copy())
+    # S = 1 at every position, a maximum: the gradient is rounding noise (a typical one is 1e-4).
+    assert abs(v) < 1e-12 and np.abs(g).max() < 1e-12
+    v, g = lf.ssim.value_and_grad(x, np.full_like(x, 0.7))  # zero variances: luminance alone
+    c1 = 0.01**2
+    assert v == pytest.approx(1 - (2 * 0.3 * 0.7 + c1) / (0.3**2 + 0.7**2 + c1), rel=1e-6)
+    assert np.all(np.isfinite(g))
+    y = np.random.default_rng(8).random(x.shape).astype(dtype)
+    assert np.all(lf.ssim(x, y) == lf.ssim(y, x))
+    assert np.all(np.isfinite(lf.ssim.grad(x, y)))
+
+
+def test_ssim_of_anti_correlated_images_exceeds_one():
+    x = np.random.default_rng(9).random((1, 3, 16, 16))
+    v, g = lf.ssim.value_and_grad(x, 1.0 - x)
+    assert 1.0 < v < 2.0 and np.all(np.isfinite(g))
+    np.testing.assert_allclose(v, lf.reference.ssim(x, 1.0 - x), rtol=1e-12)
+
+
+def test_bright_low_contrast_float32_keeps_its_variance():
+    # Values near 1.0 with a contrast of 1e-3: float32 E[x^2] - E[x]^2 would cancel to noise (or
+    # below 0); the kernel forms the moments in float64 from the float32 values.
+    rng = np.random.default_rng(10)
+    x = (1.0 + 1e-3 * rng.standard_normal((2, 3, 32, 32))).astype(np.float32)
+    y = (1.0 + 1e-3 * rng.standard_normal((2, 3, 32, 32))).astype(np.float32)
+    for kw in ({}, {"data_range": 1e-2}):
+        expected = lf.reference.ssim(x.astype(np.float64), y.astype(np.float64), reduction="none", **kw)
+        got = lf.ssim(x, y, reduction="none", **kw)
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+        assert np.all(got >= 0)
+        g = lf.ssim.grad(x, y, **kw)
+        g_ref = lf.reference.ssim.grad(x.astype(np.float64), y.astype(np.float64), **kw)
+        np.testing.assert_allclose(g, g_ref, rtol=2e-6, atol=2e-7 * np.abs(g_ref).max())
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_extreme_float32_values_stay_finite(name):
+    loss = getattr(lf, name)
+    rng = np.random.default_rng(11)
+    x = (rng.choice([-1.0, 1.0], (1, 2, 12, 12)) * 3e38).astype(np.float32)
+    y = rng.random((1, 2, 12, 12)).astype(np.float32)
+    v, g = loss.value_and_grad(*inputs_of(name, x, y))
+    assert np.isfinite(v)
+    np.testing.assert_allclose(v, getattr(lf.reference, name)(*inputs_of(name, x.astype(np.float64), y.astype(np.float64))),
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 11, 11), (1, 3, 11, 40), (2, 1, 40, 11), (1, 1, 12, 11)])
+def test_ssim_images_the_size_of_the_window(shape):
+    x, y = images(np.random.default_rng(12), shape)
+    v, g = lf.ssim.value_and_grad(x, y, reduction="none")
+    np.testing.assert_allclose(v, lf.reference.ssim(x, y, reduction="none"), rtol=1e-12)
+    np.testing.assert_allclose(g, lf.reference.ssim.grad(x, y, reduction="none"), rtol=1e-10, atol=1e-15)
+
+
+def test_ssim_window_of_one_pixel():
+    x, y = images(np.random.default_rng(13), (1, 2, 5, 6))
+    np.testing.assert_allclose(lf.ssim(x, y, win_size=1), lf.reference.ssim(x, y, win_size=1), rtol=1e-12)
+
+
+def test_total_variation_of_tiny_images():
+    for shape in [(1, 1, 1, 1), (2, 1, 1, 7), (1, 2, 9, 1)]:
+        x = np.random.default_rng(14).random(shape)
+        for isotropic in (False, True):
+            v, g = lf.total_variation.value_and_grad(x, isotropic=isotropic, reduction="none")
+            np.testing.assert_allclose(v, lf.reference.total_variation(x, isotropic=isotropic, reduction="none"),
+                                       rtol=1e-12)
+            np.testing.assert_allclose(g, lf.reference.total_variation.grad(x, isotropic=isotropic,
+                                                                            reduction="none"), atol=1e-15)
+    x = np.full((1, 1, 4, 4), 2.0)
+    v, g = lf.total_variation.value_and_grad(x, isotropic=True)
+    assert v == 0 and np.all(g == 0)  # the norm's subgradient 0 where both differences are 0
+
+
+def test_empty_batch():
+    x = np.zeros((0, 3, 12, 12))
+    assert lf.ssim(x, x, reduction="none").shape == (0,)
+    assert lf.total_variation(x, reduction="sum") == 0.0
+    assert lf.total_variation.grad(x).shape == x.shape
+
+
+# -- bad input ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_bad_input(name):
+    loss = getattr(lf, name)
+    x, y = images(np.random.default_rng(15), (2, 3, 12, 12))
+    args = inputs_of(name, x, y)
+    for bad in SPECS[name].bad_hyper:
+        with pytest.raises(ValueError, match=list(bad)[0]):
+            loss(*args, **bad)
+    with pytest.raises(ValueError, match=r"x: expected images \(N, C, H, W\)"):
+        loss(*inputs_of(name, x[0], y[0]))
+    with pytest.raises(TypeError, match="channel_axis: expected an int"):
+        loss(*args, channel_axis=1.0)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'sigmaa'"):
+        loss(*args, sigmaa=1.0)
+    with pytest.raises(ValueError, match="reduction"):
+        loss(*args, reduction="avg")
+    with pytest.raises(ValueError, match=r"out: shape"):
+        loss.grad(*args, out=np.empty((2, 3, 12, 11)))
+    with pytest.raises(TypeError, match=r"takes"):
+        loss(x, y, x)
+
+
+def test_ssim_bad_input():
+    x, y = images(np.random.default_rng(16), (2, 3, 12, 12))
+    with pytest.raises(ValueError, match=r"ssim: x: the images \(8 x 12\) are smaller than the 11 x 11 window"):
+        lf.ssim(x[:, :, :8], y[:, :, :8])
+    with pytest.raises(ValueError, match=r"y: shape"):
+        lf.ssim(x, y[:1])
+    with pytest.raises(ValueError, match="wrt: must be 'x' or 'both'"):
+        lf.ssim.grad(x, y, wrt="y")
+    with pytest.raises(TypeError, match="wrt"):
+        lf.ssim(x, y, wrt="both")
+    with pytest.raises(TypeError, match="win_size: expected an int"):
+        lf.ssim(x, y, win_size=7.0)
+    with pytest.raises(TypeError, match="out: expected a tuple of two arrays"):
+        lf.ssim.grad(x, y, wrt="both", out=np.empty_like(x))
+    with pytest.raises(ValueError, match="out\\[1\\]: overlaps the input 'y'"):
+        lf.ssim.grad(x, y, wrt="both", out=(np.empty_like(x), y))
+    with pytest.raises(ValueError, match="sample covariance"):
+        lf.ssim(x, y, win_size=1, use_sample_covariance=True)
