@@ -27,6 +27,7 @@ static void row_losses(void);
 static void ctc(void);
 static void overlap(void);
 static void lovasz(void);
+static void images(void);
 
 int main(void) {
   const double pred[3] = {1.0, 2.0, 3.0}, target[3] = {1.0, 1.0, 1.0};
@@ -95,6 +96,7 @@ int main(void) {
   ctc();
   overlap();
   lovasz();
+  images();
 
   if (failures) fprintf(stderr, "%d failure(s)\n", failures);
   else printf("C ABI: all checks passed\n");
@@ -396,4 +398,46 @@ static void lovasz(void) {
   CHECK(value_error(lossfn_lovasz_hinge_value_f64(NULL, &value, NULL), "in"));
   CHECK(value_error(lossfn_lovasz_hinge_grad_f64(&in, NULL, 1.0, NULL), "grad"));
   CHECK(value_error(lossfn_lovasz_hinge_value_f64(&in, NULL, per), "loss"));
+}
+
+/* Total variation of [[0, 1], [3, 5]]: |1 - 0| + |5 - 3| + |3 - 0| + |5 - 1| = 10, gradient
+ * (-2, 0, 0, 2); isotropic sqrt(1 + 9) + 4 + 2. SSIM with a one-pixel window of x = (0.5, 0.2),
+ * y = (0.5, 0.4): S = (2 x y + C1) / (x^2 + y^2 + C1) per pixel (the variances are 0), loss 1 - mean. */
+static void images(void) {
+  const double x[4] = {0, 1, 3, 5}, a[2] = {0.5, 0.2}, b[2] = {0.5, 0.4};
+  const double c1 = 1e-4, s1 = (2 * 0.2 * 0.4 + c1) / (0.2 * 0.2 + 0.4 * 0.4 + c1);
+  const ptrdiff_t nhwc[4] = {4, 1, 2, 1};
+  double value = 0, grad[4], grad_y[2], per[1];
+  float x32[4] = {0, 1, 3, 5}, g32[4];
+  lossfn_image_f64 in;
+  lossfn_image_f32 in32;
+  memset(&in, 0, sizeof in);
+  in.batch = 1, in.channels = 1, in.height = 2, in.width = 2, in.x = x, in.reduction = LOSSFN_REDUCTION_MEAN;
+  CHECK(lossfn_total_variation_value_and_grad_f64(&in, &value, NULL, grad) == LOSSFN_OK && close_to(value, 10.0));
+  CHECK(grad[0] == -2.0 && grad[1] == 0.0 && grad[2] == 0.0 && grad[3] == 2.0);
+  in.isotropic = 1, in.reduction = LOSSFN_REDUCTION_NONE;
+  CHECK(lossfn_total_variation_value_f64(&in, NULL, per) == LOSSFN_OK && close_to(per[0], sqrt(10.0) + 6.0));
+  in.strides = nhwc; /* one channel: NHWC strides address the same pixels */
+  CHECK(lossfn_total_variation_value_f64(&in, NULL, per) == LOSSFN_OK && close_to(per[0], sqrt(10.0) + 6.0));
+  memset(&in32, 0, sizeof in32);
+  in32.batch = 1, in32.channels = 1, in32.height = 2, in32.width = 2, in32.x = x32;
+  in32.reduction = LOSSFN_REDUCTION_SUM;
+  CHECK(lossfn_total_variation_grad_f32(&in32, g32, 0.5, NULL) == LOSSFN_OK && g32[0] == -1.0f && g32[3] == 1.0f);
+
+  memset(&in, 0, sizeof in);
+  in.batch = 1, in.channels = 1, in.height = 1, in.width = 2, in.x = a, in.y = b, in.grad_y = grad_y;
+  in.data_range = 1.0, in.win_size = 1, in.sigma = 1.5, in.k1 = 0.01, in.k2 = 0.03, in.gaussian_weights = 1;
+  in.reduction = LOSSFN_REDUCTION_MEAN;
+  CHECK(lossfn_ssim_value_and_grad_f64(&in, &value, NULL, grad) == LOSSFN_OK && close_to(value, 1.0 - (1.0 + s1) / 2));
+  CHECK(grad[0] == 0.0 && grad_y[0] == 0.0 && grad[1] < 0.0 && grad_y[1] > 0.0); /* x up, y down: closer */
+
+  /* errors: a status and a message naming the argument */
+  in.win_size = 3;
+  CHECK(value_error(lossfn_ssim_value_f64(&in, &value, NULL), "x: the images (1 x 2) are smaller than the 3 x 3 window"));
+  in.win_size = 1, in.k2 = 0.0;
+  CHECK(value_error(lossfn_ssim_value_f64(&in, &value, NULL), "k2"));
+  in.k2 = 0.03, in.y = NULL;
+  CHECK(value_error(lossfn_ssim_value_f64(&in, &value, NULL), "y: required"));
+  CHECK(value_error(lossfn_ssim_grad_f64(&in, NULL, 1.0, NULL), "grad"));
+  CHECK(value_error(lossfn_total_variation_value_f64(NULL, &value, NULL), "in"));
 }

@@ -40,6 +40,7 @@ static void row_losses();
 static void ctc();
 static void overlap();
 static void lovasz();
+static void images();
 
 int main() {
   CHECK(std::string(lossfn::version()) == LOSSFN_VERSION_STRING);
@@ -171,6 +172,7 @@ int main() {
   ctc();
   overlap();
   lovasz();
+  images();
 
   if (failures) std::fprintf(stderr, "%d failure(s)\n", failures);
   else std::printf("C++ API: all checks passed (isa %s)\n", lossfn::isa_name(lossfn::active_isa()));
@@ -538,4 +540,42 @@ static void lovasz() {
   expect_error([&] { lossfn::lovasz_hinge(c, o); }, "masks: value 0.5 at pixel 3");
   c.masks = nullptr;
   expect_error([&] { lossfn::lovasz_hinge(c, o); }, "masks");
+}
+
+// SSIM of NHWC images read through strides equals that of the same images in NCHW, value and
+// gradient bit for bit, on one thread and on four; an image smaller than the window is an error.
+static void images() {
+  const std::size_t N = 2, C = 3, H = 70, W = 33, n = N * C * H * W;
+  std::vector<float> x(n), y(n), xh(n), yh(n), g(n), gh(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    x[i] = float(0.5 + 0.4 * std::sin(double(i) * 0.37));
+    y[i] = float(0.5 + 0.4 * std::cos(double(i) * 0.11));
+  }
+  for (std::size_t b = 0; b < N; ++b)
+    for (std::size_t c = 0; c < C; ++c)
+      for (std::size_t p = 0; p < H * W; ++p) {
+        xh[(b * H * W + p) * C + c] = x[(b * C + c) * H * W + p];
+        yh[(b * H * W + p) * C + c] = y[(b * C + c) * H * W + p];
+      }
+  const std::ptrdiff_t nhwc[4] = {std::ptrdiff_t(H * W * C), 1, std::ptrdiff_t(W * C), std::ptrdiff_t(C)};
+  lossfn::ImageCall<float> c;
+  c.batch = N, c.channels = C, c.height = H, c.width = W, c.x = x.data(), c.y = y.data();
+  double v = 0, vh = 0;
+  c.value = &v, c.grad = g.data();
+  lossfn::ssim(c);
+  lossfn::ImageCall<float> ch = c;
+  ch.x = xh.data(), ch.y = yh.data(), ch.strides = nhwc, ch.y_strides = nhwc, ch.grad_strides = nhwc;
+  ch.value = &vh, ch.grad = gh.data();
+  const int before = lossfn::get_num_threads();
+  lossfn::set_num_threads(4);
+  lossfn::ssim(ch);
+  lossfn::set_num_threads(before);
+  CHECK(v == vh && v > 0 && v < 1);
+  bool same = true;
+  for (std::size_t b = 0; b < N; ++b)
+    for (std::size_t k = 0; k < C; ++k)
+      for (std::size_t p = 0; p < H * W; ++p) same &= g[(b * C + k) * H * W + p] == gh[(b * H * W + p) * C + k];
+  CHECK(same);
+  c.width = 10;
+  expect_error([&] { lossfn::ssim(c); }, "x: the images (70 x 10) are smaller than the 11 x 11 window");
 }

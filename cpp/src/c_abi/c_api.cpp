@@ -8,6 +8,7 @@
 #include <string>
 
 #include "lossfn/core.hpp"
+#include "lossfn/image.hpp"
 #include "lossfn/segmentation.hpp"
 #include "lossfn/sequence.hpp"
 
@@ -201,6 +202,53 @@ lossfn_status lovasz_call(const In* in, double* value, T* losses, T* grad, doubl
     o.ignore_index = in->ignore_index;
     lossfn::lovasz_hinge(c, o);
   });
+}
+
+// Image calls: lossfn_image_f32 / _f64 into an ImageCall and the loss's options.
+template <bool is_ssim, class T, class In>
+lossfn_status image_call(const In* in, double* value, T* losses, T* grad, double grad_output,
+                         const T* grad_output_array, const char* refuse) {
+  return guarded([&] {
+    if (refuse) value_error(refuse);
+    if (in == nullptr) value_error("in: null pointer");
+    lossfn::ImageCall<T> c;
+    c.batch = in->batch;
+    c.channels = in->channels;
+    c.height = in->height;
+    c.width = in->width;
+    c.x = in->x;
+    c.strides = in->strides;
+    c.y = in->y;
+    c.y_strides = in->y_strides;
+    c.grad_strides = in->grad_strides;
+    set_reduced_outputs(c, in->reduction, value, losses, grad, grad_output, grad_output_array);
+    if (is_ssim) {
+      c.grad_y = grad ? in->grad_y : nullptr;
+      lossfn::SsimOptions o;
+      o.data_range = in->data_range;
+      o.win_size = in->win_size;
+      o.sigma = in->sigma;
+      o.k1 = in->k1;
+      o.k2 = in->k2;
+      o.gaussian_weights = in->gaussian_weights != 0;
+      o.use_sample_covariance = in->use_sample_covariance != 0;
+      lossfn::ssim(c, o);
+    } else {
+      lossfn::TotalVariationOptions o;
+      o.isotropic = in->isotropic != 0;
+      lossfn::total_variation(c, o);
+    }
+  });
+}
+template <class T, class In>
+lossfn_status ssim_call(const In* in, double* value, T* losses, T* grad, double grad_output,
+                        const T* grad_output_array, const char* refuse = nullptr) {
+  return image_call<true>(in, value, losses, grad, grad_output, grad_output_array, refuse);
+}
+template <class T, class In>
+lossfn_status total_variation_call(const In* in, double* value, T* losses, T* grad, double grad_output,
+                                   const T* grad_output_array, const char* refuse = nullptr) {
+  return image_call<false>(in, value, losses, grad, grad_output, grad_output_array, refuse);
 }
 
 // Row calls: lossfn_rows_f32 / _f64 into a RowCall, then the three entry points.
@@ -410,7 +458,7 @@ LOSSFN_LOSSES(LOSSFN_DEFINE)
 #define LOSSFN_DEFINE_ROWS(name) LOSSFN_DEFINE_ROWS_TYPED(name, f32, float) LOSSFN_DEFINE_ROWS_TYPED(name, f64, double)
 LOSSFN_ROW_LOSSES(LOSSFN_DEFINE_ROWS)
 
-// The three entry points of a loss whose inputs come in one struct (CTC, the Lovász hinge):
+// The three entry points of a loss whose inputs come in one struct (CTC, the Lovász hinge, images):
 // lossfn_<name>_value_<t>, _value_and_grad_<t>, _grad_<t>, each a call of `run`.
 #define LOSSFN_DEFINE_STRUCT_CALLS(name, In, run, t, T)                                              \
   lossfn_status lossfn_##name##_value_##t(const In* in, double* value, T* loss) {                    \
@@ -447,5 +495,9 @@ LOSSFN_DEFINE_OVERLAP(f64, double)
 
 LOSSFN_DEFINE_STRUCT_CALLS(lovasz_hinge, lossfn_lovasz_f32, lovasz_call, f32, float)
 LOSSFN_DEFINE_STRUCT_CALLS(lovasz_hinge, lossfn_lovasz_f64, lovasz_call, f64, double)
+LOSSFN_DEFINE_STRUCT_CALLS(ssim, lossfn_image_f32, ssim_call, f32, float)
+LOSSFN_DEFINE_STRUCT_CALLS(ssim, lossfn_image_f64, ssim_call, f64, double)
+LOSSFN_DEFINE_STRUCT_CALLS(total_variation, lossfn_image_f32, total_variation_call, f32, float)
+LOSSFN_DEFINE_STRUCT_CALLS(total_variation, lossfn_image_f64, total_variation_call, f64, double)
 
 }  // extern "C"
