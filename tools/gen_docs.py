@@ -221,7 +221,7 @@ isotropic=False, channel_axis=1, reduction="mean")`, with `.grad(..., grad_outpu
   their variance (float32 `E[x²] - E[x]²` cancels to noise there); a variance below 0 by
   rounding counts as 0.
 - `total_variation` sums over channels and pixels `|x[i, j+1] - x[i, j]| + |x[i+1, j] - x[i, j]|`
-  (kornia's `total_variation`, whose `reduction="mean"` divides each image's sum by `C·H·W`), or
+  (kornia's `total_variation` returns these sums per channel plane, `(N, C)`: add its channels), or
   with `isotropic=True` `sqrt(dh² + dv²)` per pixel, a difference past the last row or column
   taken as 0. Subgradients: `sign(0) = 0`, and 0 where both differences are 0.
 - The kernel works on bands of rows of each image plane: SSIM filters each row horizontally into

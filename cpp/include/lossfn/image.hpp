@@ -42,7 +42,7 @@ struct SsimOptions {
 
 // Total variation (Rudin, Osher and Fatemi 1992) of each image, summed over its channels and
 // pixels, with forward differences dh = x[i, j + 1] - x[i, j], dv = x[i + 1, j] - x[i, j]:
-//   anisotropic  sum |dh| + sum |dv|     (kornia's total_variation, reduction "sum")
+//   anisotropic  sum |dh| + sum |dv|     (kornia's total_variation, per plane, added over channels)
 //   isotropic    sum_ij sqrt(dh_ij^2 + dv_ij^2), a difference past the last row or column taken
 //                as 0
 // Subgradients: sign(0) = 0, and 0 where the isotropic norm is 0 (as torch's norm backward).

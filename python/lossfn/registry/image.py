@@ -30,7 +30,7 @@ SPECS = [
         hyper={"isotropic": False, "channel_axis": 1},
         variants=[{"isotropic": True}, {"channel_axis": -1}],
         bad_hyper=[{"channel_axis": 0}],
-        note="an image's loss is its sum over channels and pixels (kornia's reduction='sum'; its "
-             "reduction='mean' divides by C H W); sign(0) = 0, and the isotropic gradient is 0 where "
-             "both differences are 0"),
+        note="an image's loss is its sum over channels and pixels (kornia's total_variation, which returns "
+             "one sum per channel plane, added over the channels); sign(0) = 0, and the isotropic gradient "
+             "is 0 where both differences are 0"),
 ]
