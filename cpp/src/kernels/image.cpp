@@ -11,9 +11,9 @@
 // ring. An input row's gradient is then the adjoint filter (the full correlation with the same
 // taps) of win coefficient rows:
 //   grad_x = w' * a_x + 2 x (w' * b) + y (w' * c),   grad_y = w' * a_y + 2 y (w' * b) + x (w' * c).
-// Total variation, per band: the differences of each row with its right and lower neighbours,
-// their absolute values (or the norm of the pair), and the gradient from the row's and the
-// previous row's signs (or unit vectors).
+// Total variation, per row of a band: each pixel's differences with its right and lower neighbours,
+// their absolute values (or the norm of the pair) and, for the gradient, the derivatives of its
+// own, its left and its upper neighbour's terms, from the three rows around it.
 #include <cstddef>
 #include <cstdint>
 
@@ -216,73 +216,106 @@ void ssim_kernel(const BandJob<T>& job) {
 // ---------------------------------------------------------------------------------------------
 // Total variation
 // ---------------------------------------------------------------------------------------------
-// Row r's differences: dh with its right neighbour (0 at the last column), dv with row r + 1
-// (0 on the last row); its terms |dh| + |dv| (or sqrt(dh^2 + dv^2)) summed into `total`, and
-// the derivatives of its terms w.r.t. the differences: uh, uv (signs, or dh / n, dv / n).
-LOSSFN_INLINE Lanes sign_of(Lanes d) {
-  const Lanes zero{};
-  return __builtin_convertvector(d < zero, Lanes) - __builtin_convertvector(d > zero, Lanes);
+// Pixel (r, j)'s differences dh = x[r][j + 1] - x[r][j] (0 at the last column) and
+// dv = x[r + 1][j] - x[r][j] (0 on the last row), its term |dh| + |dv| (or n = sqrt(dh^2 + dv^2))
+// and their derivatives uh, uv (signs, or dh / n, dv / n). The gradient at (r, j) is
+//   uh(r, j - 1) - uh(r, j) + uv(r - 1, j) - uv(r, j),
+// each pixel's from the three rows around it, read once into L1: the vector body recomputes the
+// left and upper neighbours' derivatives instead of keeping rows of them.
+LOSSFN_INLINE Lanes sign_of(Lanes d) {  // blends: AVX2 has no int64-to-double conversion
+  const Lanes zero{}, one = splat(1.0);
+  return (d > zero ? one : zero) - (d < zero ? one : zero);
+}
+LOSSFN_INLINE double sign_of(double d) { return double(d > 0.0) - double(d < 0.0); }
+
+template <class V>
+LOSSFN_INLINE V tv_term(V dh, V dv, bool isotropic, V& uh, V& uv) {
+  if (isotropic) {
+    V n, inv;
+    if constexpr (sizeof(V) == sizeof(double)) {
+      n = __builtin_sqrt(dh * dh + dv * dv);
+      inv = n > 0.0 ? 1.0 / n : 0.0;
+    } else {
+      const V zero{};
+      n = lane_sqrt(dh * dh + dv * dv);
+      inv = n > zero ? 1.0 / n : zero;
+    }
+    uh = dh * inv, uv = dv * inv;
+    return n;
+  }
+  uh = sign_of(dh), uv = sign_of(dv);
+  return (dh > 0 ? dh : -dh) + (dv > 0 ? dv : -dv);
 }
 
-void tv_row(const double* cur, const double* below, std::size_t W, bool isotropic, double* uh, double* uv,
-            Lanes& total) {
-  const Lanes zero{};
-  for (std::size_t j = 0; j < W; j += kBandLanes) {
-    const Lanes c = load(cur + j);
-    const Lanes right = j + kBandLanes < W ? splat(1.0) : columns_below(j, W - 1);
-    const Lanes dh = (load(cur + j + 1) - c) * right;
-    const Lanes dv = below ? load(below + j) - c : zero;  // past the last column both rows hold zeros
-    if (isotropic) {
-      const Lanes n = lane_sqrt(dh * dh + dv * dv);
-      const Lanes inv = n > zero ? 1.0 / n : zero;
-      total += n;
-      store(uh + j, dh * inv), store(uv + j, dv * inv);
-    } else {
-      total += (dh > zero ? dh : -dh) + (dv > zero ? dv : -dv);
-      store(uh + j, sign_of(dh)), store(uv + j, sign_of(dv));
-    }
+LOSSFN_INLINE Lanes lanes_at(const float* p) {
+  float __attribute__((vector_size(kBandLanes * sizeof(float)))) v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return __builtin_convertvector(v, Lanes);
+}
+LOSSFN_INLINE Lanes lanes_at(const double* p) { return load(p); }
+
+// Row r of width W, its rows above and below (the row itself where there is none: a zero
+// difference); `total` gathers the row's terms, `out` gets the gradient (unscaled) when given.
+template <class T>
+void tv_row(const T* up, const T* cur, const T* down, std::size_t W, bool isotropic, double* out, Lanes& total,
+            double& edge_total) {
+  auto pixel = [&](std::size_t j) {  // one pixel, with the borders' zeros
+    const double c = cur[j];
+    double uh, uv, left_uh = 0.0, ignore = 0.0, up_uv;
+    edge_total += tv_term(j + 1 < W ? double(cur[j + 1]) - c : 0.0, double(down[j]) - c, isotropic, uh, uv);
+    if (j > 0) tv_term(c - double(cur[j - 1]), double(down[j - 1]) - double(cur[j - 1]), isotropic, left_uh, ignore);
+    tv_term(j + 1 < W ? double(up[j + 1]) - double(up[j]) : 0.0, c - double(up[j]), isotropic, ignore, up_uv);
+    if (out) out[j] = left_uh - uh + up_uv - uv;
+  };
+  std::size_t j = 0;
+  if (W > 0) pixel(j++);
+  for (; j + kBandLanes < W; j += kBandLanes) {  // columns j - 1 .. j + 8 exist
+    const Lanes c = lanes_at(cur + j), left = lanes_at(cur + j - 1), right = lanes_at(cur + j + 1);
+    const Lanes below = lanes_at(down + j), above = lanes_at(up + j);
+    Lanes uh, uv, left_uh, up_uv, ignore;
+    total += tv_term(right - c, below - c, isotropic, uh, uv);
+    if (!out) continue;
+    tv_term(c - left, lanes_at(down + j - 1) - left, isotropic, left_uh, ignore);
+    tv_term(lanes_at(up + j + 1) - above, c - above, isotropic, ignore, up_uv);
+    store(out + j, left_uh - uh + up_uv - uv);
   }
+  for (; j < W; ++j) pixel(j);
 }
 
 template <class T>
 void tv_item(const BandJob<T>& job, std::size_t plane, std::size_t band, double* scratch) {
   const std::size_t H = job.height, W = job.width;
   const std::size_t r0 = band * job.band_rows, r1 = r0 + job.band_rows < H ? r0 + job.band_rows : H;
-  const std::size_t row = band_padded(W + 2 * kBandLanes);
   const PlaneRows<const T> x = plane_rows(job.x, job.x_stride, job.channels, plane);
   const bool gradient = job.grad != nullptr;
-  // Rows: x at r - 1, r, r + 1 (a ring of three); uh, uv of rows r - 1 and r; the gradient row.
-  // The left neighbour of column 0 reads uh[-1]: each uh row starts one vector in, after zeros.
-  double* xs[3] = {scratch, scratch + row, scratch + 2 * row};
-  double* uh[2] = {scratch + 3 * row + kBandLanes, scratch + 4 * row + kBandLanes};
-  double* uv[2] = {scratch + 5 * row, scratch + 6 * row};
-  double* out = scratch + 7 * row;
-  for (std::size_t j = 0; j < row; ++j) uv[0][j] = 0.0, uv[1][j] = 0.0;
-  for (int k = 0; k < 2; ++k)
-    for (std::size_t j = 0; j < row; ++j) scratch[(3 + k) * row + j] = 0.0;
-  const double g = gradient ? job.term_scale[plane / job.channels] : 0.0;
-  Lanes total{}, unused{};
-  auto x_row = [&](std::size_t r) { return xs[r % 3]; };
-  const std::size_t first = r0 > 0 ? r0 - 1 : r0;
-  load_row(x, first, W, row, x_row(first));
-  if (first + 1 < H) load_row(x, first + 1, W, row, x_row(first + 1));
-  if (r0 > 0 && gradient)  // the previous row's uv (and uh, unused)
-    tv_row(x_row(first), x_row(r0), W, job.isotropic, uh[first % 2], uv[first % 2], unused);
   const PlaneRows<T> grad = gradient ? plane_rows(job.grad, job.grad_stride, job.channels, plane) : PlaneRows<T>{};
+  const double g = gradient ? job.term_scale[plane / job.channels] : 0.0;
+  // Rows of a strided plane are gathered into a ring of three (as T, so that the arithmetic is
+  // that of a contiguous one); the gradient row is formed in double, then scaled and stored.
+  const std::size_t row = band_padded(W + kBandLanes);
+  T* ring = reinterpret_cast<T*>(scratch);
+  double* out = scratch + 3 * row;
+  auto read = [&](std::size_t r) -> const T* {
+    if (x.step == 1) return x.row(r);
+    T* dst = ring + (r % 3) * row;
+    const T* src = x.row(r);
+    for (std::size_t j = 0; j < W; ++j) dst[j] = src[std::ptrdiff_t(j) * x.step];
+    return dst;
+  };
+  Lanes total{};
+  double edge_total = 0.0;
+  const T* cur = read(r0);
+  const T* up = r0 > 0 ? read(r0 - 1) : cur;
   for (std::size_t r = r0; r < r1; ++r) {
-    const bool last = r + 1 == H;
-    if (!last) load_row(x, r + 1, W, row, x_row(r + 1));
-    double *h = uh[r % 2], *v = uv[r % 2], *v_above = uv[(r + 1) % 2];
-    if (r == 0)
-      for (std::size_t j = 0; j < row; ++j) v_above[j] = 0.0;
-    tv_row(x_row(r), last ? nullptr : x_row(r + 1), W, job.isotropic, h, v, total);
-    if (!gradient) continue;
-    const Lanes gs = splat(g);
-    for (std::size_t j = 0; j < W; j += kBandLanes)
-      store(out + j, gs * (load(h + j - 1) - load(h + j) + load(v_above + j) - load(v + j)));
-    store_row(grad, r, W, out);
+    const T* down = r + 1 < H ? read(r + 1) : cur;
+    tv_row(up, cur, down, W, job.isotropic, gradient ? out : nullptr, total, edge_total);
+    if (gradient) {
+      for (std::size_t j = 0; j < W; ++j) out[j] *= g;
+      store_row(grad, r, W, out);
+    }
+    up = cur, cur = down;
   }
-  job.item_value[plane * ((H + job.band_rows - 1) / job.band_rows) + band] = lane_sum(total);
+  job.item_value[plane * ((H + job.band_rows - 1) / job.band_rows) + band] = lane_sum(total) + edge_total;
 }
 
 template <class T>
