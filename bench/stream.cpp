@@ -6,6 +6,7 @@
 // with bit 1 the inputs are prefetched in software ahead of each chunk.
 // Each function returns the median time in seconds of `reps` runs on `threads` threads, the
 // elements split in equal static chunks.
+#include <cstdio>
 #include <immintrin.h>
 #include <omp.h>
 
@@ -135,6 +136,26 @@ double stream_triad(float* a, const float* b, const float* c, std::size_t n, int
       triad_range(a, b, c, 3.0f, lo, hi, mode & 1, mode & 2);
     }
     _mm_sfence();
+  });
+}
+
+// Double-precision FMA peak: seconds of `iters` rounds of 16 independent fused multiply-adds on
+// vectors of 8 doubles per thread (enough chains to cover the FMA latency on every pipe), on
+// `threads` threads; flops = 2 * 16 * 8 * iters * threads.
+double fma_peak_f64(long iters, int threads, int reps) {
+  typedef double v8 __attribute__((vector_size(64)));
+  return median_time(reps, [&] {
+#pragma omp parallel num_threads(threads)
+    {
+      v8 acc[16];
+      for (int k = 0; k < 16; ++k) acc[k] = v8{} + 0.001 * k;
+      const v8 m = v8{} + 0.999999, a = v8{} + 1e-7;
+      for (long i = 0; i < iters; ++i)
+        for (int k = 0; k < 16; ++k) acc[k] = acc[k] * m + a;
+      double sink = 0;
+      for (int k = 0; k < 16; ++k) sink += acc[k][0];
+      if (sink == 12345.678) std::printf("%f", sink);  // keeps the chains alive
+    }
   });
 }
 

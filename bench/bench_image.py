@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""Image-loss benchmark: lossfn ssim value_and_grad vs pytorch-msssim forward + backward, float32, at one
+thread and all, with the FMA throughput it reaches; total_variation against the memory limit and kornia
+with autograd; in one run.
+
+Run from the repository root::
+
+    python bench/bench_image.py            # full run (about two minutes on 2 cores)
+    python bench/bench_image.py --quick    # smoke run: short timing, no report
+
+Every case times
+
+* lossfn   ``lf.ssim.value_and_grad(x, y, out=grad)`` (the gradient w.r.t. x) or
+           ``lf.total_variation.value_and_grad(x, out=grad)``;
+* peer     ``x.grad = None; (1 - pytorch_msssim.ssim(x, y, data_range=1.0)).backward()`` on a leaf tensor
+           made once (its defaults: Gaussian 11 / 1.5, valid), or kornia's ``total_variation(x).sum(dim=1).mean()``
+           backward; ``torch.set_num_threads`` = lossfn's thread count.
+
+SSIM is compute-bound: its FMA throughput is the model's double flops (about 32 win + 50 per
+pixel: the five moments filtered horizontally and vertically, the map and its coefficients, three
+adjoint filters) over the time, against the double FMA peak of independent FMA chains on the same
+threads (``bench/stream.cpp``). total_variation is memory-bound: read x, write the gradient (8 B per
+float32 pixel) over the best STREAM-style bandwidth on all threads (same run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+
+import lossfn as lf
+
+from _common import (add_copy_bandwidth, base_info, cpu_model, fma_peak_f64, fmt_t, make_parser, measure,
+                     parse_threads, perf, torch, wait_quiet)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SSIM_CASES = [(8, 3, 256, 256), (1, 3, 1080, 1920)]
+TV_CASES = [(8, 3, 512, 512), (1, 3, 1080, 1920)]
+WIN = 11
+
+
+def ssim_flops(shape):
+    """The kernel's double flops for value + grad w.r.t. x (the model in the docstring)."""
+    N, C, H, W = shape
+    return (32 * WIN + 50) * N * C * H * W
+
+
+def images(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random(shape, dtype=np.float32)
+    y = np.clip(x + 0.1 * rng.standard_normal(shape, dtype=np.float32), 0, 1)
+    return x, y
+
+
+def peer(name):
+    """The peer's forward + backward on a leaf tensor, or None when it is not installed."""
+    if torch is None:
+        return None
+    try:
+        if name == "ssim":
+            import pytorch_msssim
+
+            return lambda x, y: (1 - pytorch_msssim.ssim(x, y, data_range=1.0)).backward()
+        import kornia
+
+        return lambda x, y: kornia.losses.total_variation(x).sum(dim=1).mean().backward()  # lossfn's mean
+    except ImportError:
+        return None
+
+
+def run(args):
+    threads_list = parse_threads(args.threads)
+    info = base_info(args, torch is not None and not args.no_torch)
+    info["cpu"] = cpu_model()
+    bw = add_copy_bandwidth(info, args.copy_mb, threads_list)
+    info["fma_peak"] = {t: fma_peak_f64(t) for t in threads_list}
+    print("double FMA peak: " + ", ".join(f"{t} threads {v / 1e9:.0f} GFLOP/s" for t, v in info["fma_peak"].items()),
+          flush=True)
+    t0 = perf()
+    results = []
+    for name, cases in (("ssim", SSIM_CASES), ("total_variation", TV_CASES)):
+        loss = getattr(lf, name)
+        step = None if args.no_torch else peer(name)
+        for shape in cases:
+            x, y = images(shape)
+            args_ = (x, y) if name == "ssim" else (x,)
+            grad = np.empty_like(x)
+            _, g64 = loss.value_and_grad(*(a.astype(np.float64) for a in args_))
+            _, g32 = loss.value_and_grad(*args_)
+            scale = float(np.abs(g64).max())
+            acc = {"lossfn_err": float(np.abs(g32 - g64).max()) / scale}
+            if step is not None:
+                xt, yt = torch.from_numpy(x.copy()).requires_grad_(True), torch.from_numpy(y)
+
+                def peer_step():
+                    xt.grad = None
+                    step(xt, yt)
+
+                peer_step()
+                acc["peer_err"] = float(np.abs(xt.grad.numpy() - g64).max()) / scale
+            for threads in threads_list:
+                lf.set_num_threads(threads)
+                wait_quiet(args.quiet_wait)
+                t_lf, _, _ = measure(lambda: loss.value_and_grad(*args_, out=grad), args.target_time)
+                row = {"loss": name, "shape": list(shape), "threads": threads, "lossfn_s": t_lf, **acc}
+                if name == "ssim":
+                    row["gflops"] = ssim_flops(shape) / t_lf / 1e9
+                    row["peak_share"] = ssim_flops(shape) / t_lf / info["fma_peak"][threads]
+                else:
+                    row["limit_s"] = 8 * x.size / bw
+                if step is not None:
+                    torch.set_num_threads(threads)
+                    row["peer_s"], _, _ = measure(peer_step, args.target_time, slow=(args.slow_time, args.very_slow_time))
+                results.append(row)
+                extra = (f"{row['gflops']:.1f} GFLOP/s, {100 * row['peak_share']:.0f}% of FMA peak" if name == "ssim"
+                         else f"{100 * row['limit_s'] / t_lf:.0f}% of the memory limit")
+                print(f"{name} {'x'.join(map(str, shape))} threads={threads}: lossfn {fmt_t(t_lf)} ({extra})"
+                      + (f", peer {fmt_t(row['peer_s'])} ({row['peer_s'] / t_lf:.1f}x)" if "peer_s" in row else ""),
+                      flush=True)
+    lf.set_num_threads(os.cpu_count() or 1)
+    info["wall_s"] = perf() - t0
+    return info, results
+
+
+def goals(info, results):
+    out = []
+    ssim_rows = [r for r in results if r["loss"] == "ssim" and "peer_s" in r]
+    if ssim_rows:
+        worst = min(r["peer_s"] / r["lossfn_s"] for r in ssim_rows)
+        out.append(("ssim value+grad >= 4x pytorch-msssim forward+backward, 8x3x256x256 and 1x3x1080x1920, "
+                    "one thread and all", "PASS" if worst >= 4 else "FAIL",
+                    [f"{'x'.join(map(str, r['shape']))}, {r['threads']} threads: {r['peer_s'] / r['lossfn_s']:.1f}x"
+                     for r in ssim_rows]))
+    hd = [r for r in results if r["loss"] == "ssim" and r["shape"] == [1, 3, 1080, 1920]]
+    out.append(("ssim FMA throughput at 1080p (reported)", "INFO",
+                [f"{r['threads']} threads: {r['gflops']:.1f} GFLOP/s double, {100 * r['peak_share']:.0f}% of the "
+                 f"FMA peak ({info['fma_peak'][r['threads']] / 1e9:.0f} GFLOP/s)" for r in hd]))
+    all_threads = max(r["threads"] for r in results)
+    tv = [r for r in results if r["loss"] == "total_variation" and r["threads"] == all_threads]
+    worst = min(r["limit_s"] / r["lossfn_s"] for r in tv)
+    out.append((f"total_variation value+grad at >= 70% of the memory limit, {all_threads} threads",
+                "PASS" if worst >= 0.7 else "FAIL",
+                [f"{'x'.join(map(str, r['shape']))}: {100 * r['limit_s'] / r['lossfn_s']:.0f}%" for r in tv]))
+    err = max(r["lossfn_err"] for r in results)
+    out.append(("float32 gradient within 1e-5 (relative to its largest entry) of the float64 computation",
+                "PASS" if err <= 1e-5 else "FAIL", [f"lossfn {err:.1e}"]
+                + ([f"peer (float32) {max(r['peer_err'] for r in results if 'peer_err' in r):.1e}"]
+                   if any("peer_err" in r for r in results) else [])))
+    return out
+
+
+def report(info, results, goal_rows):
+    L = ["# Image losses: lossfn vs pytorch-msssim and kornia", "",
+         "Generated by `bench/bench_image.py`. Command (run from the repository root):", "", "```", info["command"],
+         "```", "",
+         f"- date: {info['date']}, wall time {info['wall_s'] / 60:.1f} min",
+         f"- build_info: `{info['build_info']}`",
+         f"- CPU: {info['cpu']}, os.cpu_count() = {info['cpu_count']}; NumPy {info['numpy']}, "
+         f"torch {info['torch'] or 'not installed'}",
+         "- double FMA peak (independent FMA chains, same run): "
+         + ", ".join(f"{t} threads {v / 1e9:.0f} GFLOP/s" for t, v in info["fma_peak"].items()),
+         f"- memory limit (total_variation): 8 B per float32 pixel / {info['copy_bw'] / 1e9:.1f} GB/s (STREAM "
+         f"{info['stream']['best']} on {info['stream']['threads']} threads, same run)",
+         "- float32 images, NCHW, value and gradient w.r.t. x; peers forward and backward with autograd on the "
+         "same threads; medians; the machine is shared and noisy: compare the ratios within a row.", "",
+         "| loss | N x C x H x W | threads | lossfn | ns / pixel | throughput | peer | peer / lossfn |",
+         "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        pixels = int(np.prod(r["shape"]))
+        through = (f"{r['gflops']:.1f} GFLOP/s ({100 * r['peak_share']:.0f}% of FMA peak)" if r["loss"] == "ssim"
+                   else f"{100 * r['limit_s'] / r['lossfn_s']:.0f}% of memory limit")
+        ratio = f"{r['peer_s'] / r['lossfn_s']:.1f}x" if "peer_s" in r else "n/a"
+        L.append(f"| {r['loss']} | {'x'.join(map(str, r['shape']))} | {r['threads']} | {fmt_t(r['lossfn_s'])} | "
+                 f"{1e9 * r['lossfn_s'] / pixels:.2f} | {through} | "
+                 f"{fmt_t(r['peer_s']) if 'peer_s' in r else 'n/a'} | {ratio} |")
+    L += ["", "## Goals", ""]
+    for title, status, lines in goal_rows:
+        L += [f"**{title} — {status}**", ""] + [f"- {line}" for line in lines] + [""]
+    return "\n".join(L) + "\n"
+
+
+def main():
+    ap = make_parser(__doc__)
+    ap.add_argument("--threads", default="1,all", help="comma-separated counts; 'all' = cpu_count")
+    ap.add_argument("--target-time", type=float, default=0.5)
+    ap.add_argument("--slow-time", type=float, default=0.3)
+    ap.add_argument("--very-slow-time", type=float, default=2.0)
+    ap.add_argument("--quiet-wait", type=float, default=2.0)
+    ap.add_argument("--copy-mb", type=int, default=256)
+    ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="short timing, report not written")
+    ap.add_argument("--out-dir", default=os.path.join(HERE, "results"))
+    args = ap.parse_args()
+    args.retries = 0
+    if args.quick:
+        args.target_time = 0.05
+    info, results = run(args)
+    goal_rows = goals(info, results)
+    for title, status, lines in goal_rows:
+        print(f"{status}: {title} ({'; '.join(lines)})")
+    if args.quick:
+        return
+    os.makedirs(args.out_dir, exist_ok=True)
+    with open(os.path.join(args.out_dir, "image.md"), "w") as f:
+        f.write(report(info, results, goal_rows))
+    with open(os.path.join(args.out_dir, "image.json"), "w") as f:
+        json.dump({"info": info, "results": results}, f, indent=1, default=str)
+    print(f"wrote {os.path.join(args.out_dir, 'image.md')}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
