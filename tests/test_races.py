@@ -157,3 +157,15 @@ def test_lovasz_masks_rewritten_during_a_call(per_sample):
     race(m, [10**6, -5, 2**40, 1, 0, 255],
          lambda: lf.lovasz_hinge.value_and_grad(x, m, out=out, per_sample=per_sample, ignore_index=255), calls=30)
     assert_guards_intact(buf)
+
+
+@pytest.mark.parametrize("name", ["ssim", "total_variation"])
+def test_images_rewritten_during_a_call(name):
+    """The band kernels address rows and columns from the shape only: pixels rewritten mid-call
+    (to NaN, infinities, huge values) change the result, nothing else."""
+    rng = np.random.default_rng(7)
+    x, y = rng.random((2, 3, 96, 80)), rng.random((2, 3, 96, 80))
+    out, buf = guarded(x.shape)
+    args = (x, y) if name == "ssim" else (x,)
+    race(x, [np.nan, np.inf, -1e300, 0.5], lambda: getattr(lf, name).value_and_grad(*args, out=out), calls=30)
+    assert_guards_intact(buf)

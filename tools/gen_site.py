@@ -29,6 +29,7 @@ FAMILIES = {
     "utility": "C. Softmax utilities",
     "segmentation": "E. Segmentation",
     "sequence": "G. Sequences (CTC)",
+    "image": "H. Images",
 }
 
 # Elementwise: the range of pred, the target held fixed, and how the example's inputs are drawn.
@@ -98,6 +99,20 @@ def ctc_plot(loss, ax):
     ax.legend()
 
 
+def image_plot(loss, ax):
+    rng = np.random.default_rng(0)
+    x = rng.random((1, 1, 32, 32))
+    noise = rng.normal(0, 1, x.shape)
+    sigma = np.linspace(0, 0.5, 51)
+    if loss.name == "ssim":
+        ax.plot(sigma, [loss(x, x + s * noise) for s in sigma], label="ssim(x, x + s·noise)")
+    else:
+        for iso in (False, True):
+            ax.plot(sigma, [loss(x + s * noise, isotropic=iso) for s in sigma], label=f"isotropic={iso}")
+    ax.set_xlabel("s: the noise's standard deviation (a 32 x 32 image in [0, 1])")
+    ax.legend()
+
+
 def plot(loss, path):
     fig, ax = plt.subplots(figsize=(5.5, 3.2), dpi=90)
     if isinstance(loss, lf.ElementwiseLoss):
@@ -106,6 +121,8 @@ def plot(loss, path):
         row_plot(loss, ax)
     elif isinstance(loss, (lf.SegmentLoss, lf.LovaszHinge)):
         overlap_plot(loss, ax)
+    elif isinstance(loss, lf.ImageLoss):
+        image_plot(loss, ax)
     else:
         ctc_plot(loss, ax)
     ax.set_title(loss.name)
@@ -143,6 +160,14 @@ def example(loss):
     if isinstance(loss, lf.LovaszHinge):
         return (head + "logits = rng.normal(size=(4, 64, 64))\nmasks = rng.random((4, 64, 64)) < 0.3\n"
                 "loss, grad = lf.lovasz_hinge.value_and_grad(logits, masks)\n")
+    if isinstance(loss, lf.ImageLoss):
+        if loss.name == "ssim":
+            return (head + "x = rng.random((4, 3, 64, 64))                          # (N, C, H, W) in [0, 1]\n"
+                    "y = np.clip(x + rng.normal(0, 0.1, x.shape), 0, 1)\n"
+                    "loss, grad = lf.ssim.value_and_grad(x, y)                # 1 - SSIM; grad w.r.t. x\n"
+                    "loss, (gx, gy) = lf.ssim.value_and_grad(x, y, wrt=\"both\")\n")
+        return (head + "x = rng.random((4, 3, 64, 64))\n"
+                "loss, grad = lf.total_variation.value_and_grad(x, isotropic=True)\n")
     return (head + "log_probs = lf.log_softmax(rng.normal(size=(50, 4, 20)), axis=-1)   # (T, N, C)\n"
             "targets = rng.integers(1, 20, (4, 10))\n"
             "loss, grad = lf.ctc.value_and_grad(log_probs, targets, [50] * 4, [10] * 4)\n")

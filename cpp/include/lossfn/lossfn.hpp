@@ -2,7 +2,8 @@
 // Umbrella header of the C++ API (C++17): the core (Loss, RowLoss, their infos, run, threads,
 // ISA), one typed struct per elementwise loss with value / value_and_grad / grad / hess
 // templates (losses.hpp), and one per row loss or softmax utility with value / value_and_grad /
-// grad and apply / vjp over RowInputs (row_losses.hpp), CTC (sequence.hpp) and the overlap losses (segmentation.hpp). See docs/cpp.md.
+// grad and apply / vjp over RowInputs (row_losses.hpp), CTC (sequence.hpp), the overlap losses
+// (segmentation.hpp) and the image losses (image.hpp). See docs/cpp.md.
 #pragma once
 
 #include "lossfn/core.hpp"

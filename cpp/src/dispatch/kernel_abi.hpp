@@ -337,8 +337,8 @@ constexpr std::size_t ssim_row(std::size_t width, std::size_t win) { return band
 constexpr std::size_t ssim_scratch_doubles(std::size_t width, std::size_t win) {
   return (3 + 9 * win + 4) * ssim_row(width, win) + 2 * kBandLanes;
 }
-// Total variation's: a ring of three gathered input rows and a gradient row.
-constexpr std::size_t tv_scratch_doubles(std::size_t width) { return 4 * band_padded(width + kBandLanes); }
+// Total variation's: a ring of three gathered input rows, a gradient row and a row of terms.
+constexpr std::size_t tv_scratch_doubles(std::size_t width) { return 5 * band_padded(width + kBandLanes); }
 
 template <class T>
 using BandFn = void (*)(const BandJob<T>&);

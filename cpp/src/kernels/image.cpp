@@ -254,7 +254,38 @@ LOSSFN_INLINE Lanes lanes_at(const float* p) {
 }
 LOSSFN_INLINE Lanes lanes_at(const double* p) { return load(p); }
 
-// Row r of width W, its rows above and below (the row itself where there is none: a zero
+// Anisotropic rows are plain loops the compiler vectorizes for each ISA: the terms
+// |dh| + |dv| (the differences of two floats are exact in double) into a row, added in the
+// double lanes; the gradient, a small integer per pixel (the signs come from comparisons) times
+// the scale, rounded once into the gradient's row.
+template <class T>
+LOSSFN_INLINE int sign_of_difference(T a, T b) {
+  return int(a > b) - int(a < b);
+}
+
+template <class T>
+void tv_row_anisotropic(const T* up, const T* cur, const T* down, std::size_t W, double* terms, T* grad, double g,
+                        Lanes& total) {
+  for (std::size_t j = 0; j + 1 < W; ++j)
+    terms[j] = __builtin_fabs(double(cur[j + 1]) - double(cur[j])) + __builtin_fabs(double(down[j]) - double(cur[j]));
+  terms[W - 1] = __builtin_fabs(double(down[W - 1]) - double(cur[W - 1]));
+  for (std::size_t j = W; j < band_padded(W); ++j) terms[j] = 0.0;
+  for (std::size_t j = 0; j < W; j += kBandLanes) total += load(terms + j);
+  if (!grad) return;
+  auto vertical = [&](std::size_t j) { return sign_of_difference(cur[j], up[j]) - sign_of_difference(down[j], cur[j]); };
+  if (W == 1) {
+    grad[0] = T(g * double(vertical(0)));
+    return;
+  }
+  grad[0] = T(g * double(vertical(0) - sign_of_difference(cur[1], cur[0])));
+  for (std::size_t j = 1; j + 1 < W; ++j)
+    grad[j] = T(g * double(sign_of_difference(cur[j], cur[j - 1]) - sign_of_difference(cur[j + 1], cur[j]) +
+                           sign_of_difference(cur[j], up[j]) - sign_of_difference(down[j], cur[j])));
+  grad[W - 1] = T(g * double(vertical(W - 1) + sign_of_difference(cur[W - 1], cur[W - 2])));
+}
+
+// Row r of width W in eight-pixel vectors (the isotropic form; the anisotropic one is
+// tv_row_anisotropic), its rows above and below (the row itself where there is none: a zero
 // difference); `total` gathers the row's terms, `out` gets the gradient (unscaled) when given.
 template <class T>
 void tv_row(const T* up, const T* cur, const T* down, std::size_t W, bool isotropic, double* out, Lanes& total,
@@ -295,6 +326,7 @@ void tv_item(const BandJob<T>& job, std::size_t plane, std::size_t band, double*
   const std::size_t row = band_padded(W + kBandLanes);
   T* ring = reinterpret_cast<T*>(scratch);
   double* out = scratch + 3 * row;
+  double* terms = scratch + 4 * row;
   auto read = [&](std::size_t r) -> const T* {
     if (x.step == 1) return x.row(r);
     T* dst = ring + (r % 3) * row;
@@ -308,10 +340,17 @@ void tv_item(const BandJob<T>& job, std::size_t plane, std::size_t band, double*
   const T* up = r0 > 0 ? read(r0 - 1) : cur;
   for (std::size_t r = r0; r < r1; ++r) {
     const T* down = r + 1 < H ? read(r + 1) : cur;
-    tv_row(up, cur, down, W, job.isotropic, gradient ? out : nullptr, total, edge_total);
-    if (gradient) {
-      for (std::size_t j = 0; j < W; ++j) out[j] *= g;
-      store_row(grad, r, W, out);
+    if (!job.isotropic) {  // the gradient straight into its row, or through a row of T when strided
+      T* row_out = !gradient ? nullptr : grad.step == 1 ? grad.row(r) : reinterpret_cast<T*>(out);
+      tv_row_anisotropic(up, cur, down, W, terms, row_out, g, total);
+      if (gradient && grad.step != 1)
+        for (std::size_t j = 0; j < W; ++j) grad.row(r)[std::ptrdiff_t(j) * grad.step] = row_out[j];
+    } else {
+      tv_row(up, cur, down, W, true, gradient ? out : nullptr, total, edge_total);
+      if (gradient) {
+        for (std::size_t j = 0; j < W; ++j) out[j] *= g;
+        store_row(grad, r, W, out);
+      }
     }
     up = cur, cur = down;
   }
