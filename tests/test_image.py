@@ -73,6 +73,19 @@ def test_total_variation_over_several_bands():
                                    rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("isotropic", [False, True])
+def test_total_variation_gradient_beyond_the_cache(isotropic):
+    # 37 MB of float32 gradient: written with streaming stores a row at a time (anisotropic), the
+    # input rows prefetched; the same numbers as the reference.
+    x = np.random.default_rng(17).random((2, 3, 1100, 1400), dtype=np.float32)
+    v, g = lf.total_variation.value_and_grad(x, isotropic=isotropic, reduction="none")
+    x64 = x.astype(np.float64)
+    # The per-image losses are float32 for float32 images: the float64 sums rounded once.
+    np.testing.assert_allclose(v, lf.reference.total_variation(x64, isotropic=isotropic, reduction="none"), rtol=6e-8)
+    np.testing.assert_allclose(g, lf.reference.total_variation.grad(x64, isotropic=isotropic, reduction="none"),
+                               rtol=2e-7, atol=1e-7)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_ssim_gradient_wrt_both_images(dtype):
     x, y = images(np.random.default_rng(3), (2, 3, 16, 19), dtype)

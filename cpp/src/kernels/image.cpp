@@ -20,6 +20,7 @@
 #include "dispatch/kernel_abi.hpp"
 #include "kernels/band_loop.hpp"
 #include "kernels/simd_math.hpp"
+#include "kernels/stream_store.hpp"
 
 namespace lossfn {
 namespace LOSSFN_ISA {
@@ -313,6 +314,8 @@ void tv_row(const T* up, const T* cur, const T* down, std::size_t W, bool isotro
   for (; j < W; ++j) pixel(j);
 }
 
+constexpr std::size_t kStreamChunk = 1024;  // elements per streamed piece of a gradient row
+
 template <class T>
 void tv_item(const BandJob<T>& job, std::size_t plane, std::size_t band, double* scratch) {
   const std::size_t H = job.height, W = job.width;
@@ -334,17 +337,36 @@ void tv_item(const BandJob<T>& job, std::size_t plane, std::size_t band, double*
     for (std::size_t j = 0; j < W; ++j) dst[j] = src[std::ptrdiff_t(j) * x.step];
     return dst;
   };
+  // A gradient larger than the caches goes out with streaming stores (no read of its lines
+  // first), a row at a time; the input rows of a plane in memory are prefetched a row ahead.
+  const bool stream = gradient && grad.step == 1 && !job.isotropic &&
+                      job.batch * job.channels * H * W * sizeof(T) >= kStreamOutputBytes;
+  const bool prefetch = x.step == 1 && job.batch * job.channels * H * W * sizeof(T) >= kStreamOutputBytes;
+  StreamedOutput<T, kStreamChunk> streamed;
   Lanes total{};
   double edge_total = 0.0;
   const T* cur = read(r0);
   const T* up = r0 > 0 ? read(r0 - 1) : cur;
   for (std::size_t r = r0; r < r1; ++r) {
     const T* down = r + 1 < H ? read(r + 1) : cur;
-    if (!job.isotropic) {  // the gradient straight into its row, or through a row of T when strided
-      T* row_out = !gradient ? nullptr : grad.step == 1 ? grad.row(r) : reinterpret_cast<T*>(out);
+    if (prefetch && r + 2 < H)  // the row after next, while this one is worked on
+      for (std::size_t b = 0; b < W * sizeof(T); b += 64) __builtin_prefetch(reinterpret_cast<const char*>(x.row(r + 2)) + b);
+    if (!job.isotropic) {
+      // The gradient straight into its row; through a row of T when strided or streamed.
+      const bool direct = grad.step == 1 && !stream;
+      T* row_out = !gradient ? nullptr : direct ? grad.row(r) : reinterpret_cast<T*>(out);
       tv_row_anisotropic(up, cur, down, W, terms, row_out, g, total);
-      if (gradient && grad.step != 1)
+      if (gradient && stream) {
+        streamed.begin(grad.row(r));
+        for (std::size_t k = 0; k < W; k += kStreamChunk) {
+          const std::size_t n = W - k < kStreamChunk ? W - k : kStreamChunk;
+          __builtin_memcpy(streamed.slot(), row_out + k, n * sizeof(T));
+          streamed.put(n);
+        }
+        streamed.finish();
+      } else if (gradient && !direct) {
         for (std::size_t j = 0; j < W; ++j) grad.row(r)[std::ptrdiff_t(j) * grad.step] = row_out[j];
+      }
     } else {
       tv_row(up, cur, down, W, true, gradient ? out : nullptr, total, edge_total);
       if (gradient) {
@@ -354,6 +376,7 @@ void tv_item(const BandJob<T>& job, std::size_t plane, std::size_t band, double*
     }
     up = cur, cur = down;
   }
+  if (stream) stream_fence();
   job.item_value[plane * ((H + job.band_rows - 1) / job.band_rows) + band] = lane_sum(total) + edge_total;
 }
 
