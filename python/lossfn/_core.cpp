@@ -167,10 +167,10 @@ Input<T> read_in_place(py::array a) {
 }
 
 template <class T>
-Input<T> input_like(py::handle obj, const char* name, const py::array& pred) {
+Input<T> input_like(py::handle obj, const char* name, const py::array& pred, const char* pred_name = "pred") {
   py::array a = as_numeric_array(obj, name);
   if (!same_shape(a, pred))
-    value_error(std::string(name) + ": shape " + shape_str(a) + " does not match pred shape " +
+    value_error(std::string(name) + ": shape " + shape_str(a) + " does not match " + pred_name + " shape " +
                 shape_str(pred) + " (no broadcasting)");
   return read_in_place<T>(a);
 }
@@ -975,7 +975,7 @@ py::object image_t(bool is_ssim, int what, const py::array& x_in, py::handle y_o
   Input<T> y;
   const std::size_t n = std::size_t(x_in.size());
   if (is_ssim) {
-    y = input_like<T>(y_obj, "y", x_in);
+    y = input_like<T>(y_obj, "y", x_in, "x");
     nchw(y.strides.empty() ? logical : y.strides.data(), y_strides);
     call.y = y.data;
     call.y_strides = y_strides;
