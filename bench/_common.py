@@ -553,3 +553,38 @@ def run_and_write(args, run, evaluate_goals, write_report, write_plot):
         for line in lines:
             print(f"  {line}")
     print(f"\nwrote {md}, {png}, {js} in {info['wall_s'] / 60:.1f} min")
+
+
+def report_main(doc, name, run, goals, report, copy_mb=True):
+    """The command line of a benchmark that reports goals (bench_ctc, bench_segmentation,
+    bench_image): parse the options, run(args) -> (info, results), print goals(info, results),
+    and unless --quick write bench/results/<name>.md (report(info, results, goal_rows)) and
+    <name>.json."""
+    import json
+    ap = make_parser(doc)
+    ap.add_argument("--threads", default="1,all", help="comma-separated counts; 'all' = cpu_count")
+    ap.add_argument("--target-time", type=float, default=0.5)
+    ap.add_argument("--slow-time", type=float, default=0.3)
+    ap.add_argument("--very-slow-time", type=float, default=2.0)
+    ap.add_argument("--quiet-wait", type=float, default=2.0)
+    if copy_mb:
+        ap.add_argument("--copy-mb", type=int, default=256)
+    ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="short timing, report not written")
+    ap.add_argument("--out-dir", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
+    args = ap.parse_args()
+    args.retries = 0
+    if args.quick:
+        args.target_time = 0.05
+    info, results = run(args)
+    goal_rows = goals(info, results)
+    for title, status, lines in goal_rows:
+        print(f"{status}: {title} ({'; '.join(lines)})")
+    if args.quick:
+        return
+    os.makedirs(args.out_dir, exist_ok=True)
+    with open(os.path.join(args.out_dir, f"{name}.md"), "w") as f:
+        f.write(report(info, results, goal_rows))
+    with open(os.path.join(args.out_dir, f"{name}.json"), "w") as f:
+        json.dump({"info": info, "results": results}, f, indent=1, default=str)
+    print(f"wrote {os.path.join(args.out_dir, name + '.md')}")

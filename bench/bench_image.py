@@ -25,7 +25,6 @@ float32 pixel) over the best STREAM-style bandwidth on all threads (same run).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -33,10 +32,9 @@ import numpy as np
 
 import lossfn as lf
 
-from _common import (add_copy_bandwidth, base_info, cpu_model, fma_peak_f64, fmt_t, make_parser, measure,
-                     parse_threads, perf, torch, wait_quiet)
+from _common import (add_copy_bandwidth, base_info, cpu_model, fma_peak_f64, fmt_t, measure, parse_threads, perf,
+                     report_main, torch, wait_quiet)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 SSIM_CASES = [(8, 3, 256, 256), (1, 3, 1080, 1920)]
 TV_CASES = [(8, 3, 512, 512), (1, 3, 1080, 1920)]
 WIN = 11
@@ -183,32 +181,7 @@ def report(info, results, goal_rows):
 
 
 def main():
-    ap = make_parser(__doc__)
-    ap.add_argument("--threads", default="1,all", help="comma-separated counts; 'all' = cpu_count")
-    ap.add_argument("--target-time", type=float, default=0.5)
-    ap.add_argument("--slow-time", type=float, default=0.3)
-    ap.add_argument("--very-slow-time", type=float, default=2.0)
-    ap.add_argument("--quiet-wait", type=float, default=2.0)
-    ap.add_argument("--copy-mb", type=int, default=256)
-    ap.add_argument("--no-torch", action="store_true")
-    ap.add_argument("--quick", action="store_true", help="short timing, report not written")
-    ap.add_argument("--out-dir", default=os.path.join(HERE, "results"))
-    args = ap.parse_args()
-    args.retries = 0
-    if args.quick:
-        args.target_time = 0.05
-    info, results = run(args)
-    goal_rows = goals(info, results)
-    for title, status, lines in goal_rows:
-        print(f"{status}: {title} ({'; '.join(lines)})")
-    if args.quick:
-        return
-    os.makedirs(args.out_dir, exist_ok=True)
-    with open(os.path.join(args.out_dir, "image.md"), "w") as f:
-        f.write(report(info, results, goal_rows))
-    with open(os.path.join(args.out_dir, "image.json"), "w") as f:
-        json.dump({"info": info, "results": results}, f, indent=1, default=str)
-    print(f"wrote {os.path.join(args.out_dir, 'image.md')}")
+    report_main(__doc__, "image", run, goals, report)
 
 
 if __name__ == "__main__":
