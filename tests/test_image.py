@@ -1,8 +1,9 @@
-"""Image losses (lossfn.registry.BAND_SPECS: ssim, total_variation): the kernels against the NumPy
-reference for every variant, dtype, reduction and ISA; layouts read in place (NHWC, strided and
-reversed views) with the bits of a contiguous copy; the same bits for any thread count; images
-over several bands; the reference against central differences; constant, anti-correlated,
-bright low-contrast and extreme images; bad input."""
+"""Image losses (lossfn.registry.BAND_SPECS: ssim, ms_ssim, total_variation): the kernels against
+the NumPy reference for every variant, dtype, reduction and ISA; layouts read in place (NHWC,
+strided and reversed views) with the bits of a contiguous copy; the same bits for any thread
+count; images over several bands; the reference against central differences; constant,
+anti-correlated, bright low-contrast and extreme images; MS-SSIM's pyramid at odd sizes; bad
+input."""
 
 import numpy as np
 import pytest
@@ -39,7 +40,18 @@ def images(rng, shape, dtype=np.float64, channel_axis=1):
 
 
 def inputs_of(name, x, y):
-    return (x, y) if name == "ssim" else (x,)
+    return (x, y) if name != "total_variation" else (x,)
+
+
+# MS-SSIM's default (five levels, an 11-pixel window) needs images of 161 pixels and more: on the
+# small images of the generic tests it runs three levels of a 3-pixel window.
+SMALL_PYRAMID = {"win_size": 3, "weights": (0.2, 0.3, 0.5)}
+
+
+def fitted(name, variant=None):
+    """The variant's keywords, with MS-SSIM's pyramid made to fit small images where it names none."""
+    variant = dict(variant or {})
+    return dict(SMALL_PYRAMID, **variant) if name == "ms_ssim" and "win_size" not in variant else variant
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
@@ -47,6 +59,7 @@ def inputs_of(name, x, y):
 @pytest.mark.parametrize("shape", [(2, 3, 20, 23), (1, 2, 150, 37)], ids=["small", "bands"])
 def test_matches_reference(case, dtype, shape, isa):
     name, variant = case
+    variant = fitted(name, variant)
     loss, ref = getattr(lf, name), getattr(lf.reference, name)
     x, y = images(np.random.default_rng(1), shape, dtype, variant.get("channel_axis", 1))
     args = inputs_of(name, x, y)
@@ -108,28 +121,72 @@ def test_ssim_gradient_wrt_both_images(dtype):
     np.testing.assert_array_equal(out[0], gx2)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_ms_ssim_gradient_wrt_both_images(dtype):
+    x, y = images(np.random.default_rng(3), (2, 3, 21, 18), dtype)
+    go = np.array([0.5, -2.0], dtype)
+    kw = dict(SMALL_PYRAMID, reduction="none")
+    gx, gy = lf.ms_ssim.grad(x, y, wrt="both", grad_output=go, **kw)
+    rx, ry = lf.reference.ms_ssim.grad(x.astype(np.float64), y.astype(np.float64), wrt="both",
+                                       grad_output=go.astype(np.float64), **kw)
+    np.testing.assert_allclose(gx, rx, **tolerances(dtype, np.abs(rx).max()))
+    np.testing.assert_allclose(gy, ry, **tolerances(dtype, np.abs(ry).max()))
+    np.testing.assert_array_equal(gx, lf.ms_ssim.grad(x, y, grad_output=go, **kw))
+    v, (gx2, gy2) = lf.ms_ssim.value_and_grad(x, y, wrt="both", **SMALL_PYRAMID)
+    assert v == lf.ms_ssim(x, y, **SMALL_PYRAMID)
+    np.testing.assert_array_equal(gx2, lf.ms_ssim.grad(x, y, **SMALL_PYRAMID))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(2, 3, 161, 170), (1, 1, 200, 333)], ids=["smallest-odd", "bands"])
+def test_ms_ssim_default_pyramid_matches_reference(dtype, shape):
+    # Five levels of an 11-pixel window: 161 -> 81 -> 41 -> 21 -> 11, every level odd and padded.
+    x, y = images(np.random.default_rng(21), shape, dtype)
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    v, g = lf.ms_ssim.value_and_grad(x, y, reduction="none")
+    expected = lf.reference.ms_ssim(x64, y64, reduction="none")
+    np.testing.assert_allclose(v, expected, **tolerances(dtype))
+    g_ref = lf.reference.ms_ssim.grad(x64, y64)
+    np.testing.assert_allclose(lf.ms_ssim.grad(x, y), g_ref, **tolerances(dtype, np.abs(g_ref).max()))
+
+
+def test_ms_ssim_of_one_level_is_ssim_to_a_power():
+    x, y = images(np.random.default_rng(22), (2, 1, 20, 20))
+    s = 1.0 - lf.ssim(x, y, reduction="none")
+    assert np.all(s > 0)
+    np.testing.assert_allclose(lf.ms_ssim(x, y, weights=(1.0,), reduction="none"), 1.0 - s, rtol=1e-14)
+    np.testing.assert_allclose(lf.ms_ssim(x, y, weights=(0.5,), reduction="none"), 1.0 - np.sqrt(s), rtol=1e-14)
+    np.testing.assert_allclose(lf.ms_ssim.grad(x, y, weights=(1.0,)), lf.ssim.grad(x, y), rtol=1e-12, atol=1e-17)
+    # A level of weight 0 is a factor 1: its map is computed and leaves no trace.
+    pool = lf.reference.image._pool
+    np.testing.assert_allclose(lf.ms_ssim(x, y, weights=(0.0, 1.0), win_size=5), lf.ssim(pool(x), pool(y), win_size=5),
+                               rtol=1e-13)
+
+
 @pytest.mark.parametrize("name", list(SPECS))
 def test_grad_output_and_out(name):
+    kw = fitted(name)
     loss, ref = getattr(lf, name), getattr(lf.reference, name)
     x, y = images(np.random.default_rng(4), (3, 2, 12, 14))
     args = inputs_of(name, x, y)
     go = np.array([1.0, -0.5, 3.0])
-    np.testing.assert_allclose(loss.grad(*args, reduction="none", grad_output=go),
-                               ref.grad(*args, reduction="none", grad_output=go), rtol=1e-11, atol=1e-15)
-    g = loss.grad(*args, reduction="sum")
-    np.testing.assert_allclose(loss.grad(*args, reduction="sum", grad_output=2.5), 2.5 * g, rtol=1e-14,
+    np.testing.assert_allclose(loss.grad(*args, **kw, reduction="none", grad_output=go),
+                               ref.grad(*args, **kw, reduction="none", grad_output=go), rtol=1e-11, atol=1e-15)
+    g = loss.grad(*args, **kw, reduction="sum")
+    np.testing.assert_allclose(loss.grad(*args, **kw, reduction="sum", grad_output=2.5), 2.5 * g, rtol=1e-14,
                                atol=1e-14 * np.abs(g).max())  # the scale applied before the terms' sums
     out = np.empty_like(x)
-    v, g = loss.value_and_grad(*args, out=out)
+    v, g = loss.value_and_grad(*args, **kw, out=out)
     assert g is out
     with pytest.raises(ValueError, match="out: overlaps the input 'x'"):
-        loss.grad(*args, out=x)
+        loss.grad(*args, **kw, out=x)
     with pytest.raises(ValueError, match="grad_output"):
-        loss.grad(*args, grad_output=go)
+        loss.grad(*args, **kw, grad_output=go)
 
 
 @pytest.mark.parametrize("name", list(SPECS))
 def test_layouts_read_in_place_give_the_same_bits(name):
+    kw = fitted(name)
     loss = getattr(lf, name)
     rng = np.random.default_rng(5)
     base_x, base_y = rng.random((3, 4, 30, 40)), rng.random((3, 4, 30, 40))
@@ -142,14 +199,14 @@ def test_layouts_read_in_place_give_the_same_bits(name):
     for view in views:
         x, y = view(base_x), view(base_y)
         args, copies = inputs_of(name, x, y), tuple(np.ascontiguousarray(a) for a in inputs_of(name, x, y))
-        v, g = loss.value_and_grad(*args, reduction="none")
-        v_c, g_c = loss.value_and_grad(*copies, reduction="none")
+        v, g = loss.value_and_grad(*args, **kw, reduction="none")
+        v_c, g_c = loss.value_and_grad(*copies, **kw, reduction="none")
         np.testing.assert_array_equal(v, v_c)
         np.testing.assert_array_equal(g, g_c)
     # NHWC, a transposed view of NCHW data: the channels-last layout read in place.
     nhwc_x, nhwc_y = np.moveaxis(base_x, 1, -1), np.moveaxis(base_y, 1, -1)
-    v, g = loss.value_and_grad(*inputs_of(name, nhwc_x, nhwc_y), channel_axis=-1, reduction="none")
-    v_c, g_c = loss.value_and_grad(*inputs_of(name, base_x, base_y), reduction="none")
+    v, g = loss.value_and_grad(*inputs_of(name, nhwc_x, nhwc_y), **kw, channel_axis=-1, reduction="none")
+    v_c, g_c = loss.value_and_grad(*inputs_of(name, base_x, base_y), **kw, reduction="none")
     np.testing.assert_array_equal(v, v_c)
     np.testing.assert_array_equal(g, np.moveaxis(g_c, 1, -1))
 
@@ -183,8 +240,8 @@ def test_reference_gradient_is_the_derivative(case):
     ref = getattr(lf.reference, name)
     rng = np.random.default_rng(7)
     x, y = images(rng, (2, 2, 13, 12), channel_axis=variant.get("channel_axis", 1))
-    kw = dict(variant, reduction="sum")
-    if name == "ssim":
+    kw = dict(fitted(name, variant), reduction="sum")
+    if name != "total_variation":
         gx, gy = ref.grad(x, y, wrt="both", **kw)
         checks = [(gx, lambda a: ref(a, y, **kw), x), (gy, lambda a: ref(x, a, **kw), y)]
     else:
@@ -220,6 +277,36 @@ def test_ssim_of_anti_correlated_images_exceeds_one():
     np.testing.assert_allclose(v, lf.reference.ssim(x, 1.0 - x), rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_ms_ssim_of_anti_correlated_images_is_one_with_a_zero_gradient(dtype):
+    # cs < 0 at every level: relu makes each plane's MS-SSIM 0 (pytorch-msssim's backward is NaN).
+    x = np.random.default_rng(9).random((2, 3, 24, 20)).astype(dtype)
+    v, (gx, gy) = lf.ms_ssim.value_and_grad(x, 1 - x, wrt="both", reduction="none", **SMALL_PYRAMID)
+    np.testing.assert_array_equal(v, [1.0, 1.0])
+    assert np.all(gx == 0) and np.all(gy == 0)
+    # One image anti-correlated in one channel only: its other channels keep their gradient.
+    x64 = x.astype(np.float64)
+    y = np.clip(x64 + np.random.default_rng(10).normal(0, 0.1, x.shape), 0, 1)
+    y[0, 1] = 1 - x64[0, 1]
+    v, g = lf.ms_ssim.value_and_grad(x64, y, reduction="none", **SMALL_PYRAMID)
+    np.testing.assert_allclose(v, lf.reference.ms_ssim(x64, y, reduction="none", **SMALL_PYRAMID), rtol=1e-12)
+    assert np.all(g[0, 1] == 0) and np.all(g[0, 0] != 0)
+    np.testing.assert_allclose(g, lf.reference.ms_ssim.grad(x64, y, reduction="none", **SMALL_PYRAMID), rtol=1e-10,
+                               atol=1e-13 * np.abs(g).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_ms_ssim_of_equal_and_constant_images(dtype):
+    x = np.random.default_rng(23).random((1, 2, 20, 20)).astype(dtype)
+    v, g = lf.ms_ssim.value_and_grad(x, x.copy(), **SMALL_PYRAMID)
+    assert abs(v) < 1e-12 and np.abs(g).max() < 1e-12
+    c = np.full((1, 2, 20, 20), 0.25, dtype)  # zero variances: every cs is 1, the last level luminance alone
+    v, g = lf.ms_ssim.value_and_grad(c, np.full_like(c, 0.75), **SMALL_PYRAMID)
+    c1 = 0.01**2
+    assert v == pytest.approx(1 - ((2 * 0.25 * 0.75 + c1) / (0.25**2 + 0.75**2 + c1)) ** 0.5, rel=1e-6)
+    assert np.all(np.isfinite(g))
+
+
 def test_bright_low_contrast_float32_keeps_its_variance():
     # Values near 1.0 with a contrast of 1e-3: float32 E[x^2] - E[x]^2 would cancel to noise (or
     # below 0); the kernel forms the moments in float64 from the float32 values.
@@ -242,10 +329,11 @@ def test_extreme_float32_values_stay_finite(name):
     rng = np.random.default_rng(11)
     x = (rng.choice([-1.0, 1.0], (1, 2, 12, 12)) * 3e38).astype(np.float32)
     y = rng.random((1, 2, 12, 12)).astype(np.float32)
-    v, g = loss.value_and_grad(*inputs_of(name, x, y))
+    kw = fitted(name)
+    v, g = loss.value_and_grad(*inputs_of(name, x, y), **kw)
     assert np.isfinite(v)
-    np.testing.assert_allclose(v, getattr(lf.reference, name)(*inputs_of(name, x.astype(np.float64), y.astype(np.float64))),
-                               rtol=1e-6)
+    np.testing.assert_allclose(v, getattr(lf.reference, name)(*inputs_of(name, x.astype(np.float64), y.astype(np.float64)),
+                                                              **kw), rtol=1e-6)
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 11, 11), (1, 3, 11, 40), (2, 1, 40, 11), (1, 1, 12, 11)])
@@ -278,6 +366,8 @@ def test_total_variation_of_tiny_images():
 def test_empty_batch():
     x = np.zeros((0, 3, 12, 12))
     assert lf.ssim(x, x, reduction="none").shape == (0,)
+    assert lf.ms_ssim(x, x, reduction="sum") == 0.0  # no image: the pyramid is not checked
+    assert lf.ms_ssim.grad(x, x, wrt="both")[1].shape == x.shape
     assert lf.total_variation(x, reduction="sum") == 0.0
     assert lf.total_variation.grad(x).shape == x.shape
 
@@ -286,22 +376,23 @@ def test_empty_batch():
 
 @pytest.mark.parametrize("name", list(SPECS))
 def test_bad_input(name):
+    kw = fitted(name)
     loss = getattr(lf, name)
     x, y = images(np.random.default_rng(15), (2, 3, 12, 12))
     args = inputs_of(name, x, y)
     for bad in SPECS[name].bad_hyper:
         with pytest.raises(ValueError, match=list(bad)[0]):
-            loss(*args, **bad)
+            loss(*args, **dict(kw, **bad))
     with pytest.raises(ValueError, match=r"x: expected images \(N, C, H, W\)"):
-        loss(*inputs_of(name, x[0], y[0]))
+        loss(*inputs_of(name, x[0], y[0]), **kw)
     with pytest.raises(TypeError, match="channel_axis: expected an int"):
-        loss(*args, channel_axis=1.0)
+        loss(*args, **kw, channel_axis=1.0)
     with pytest.raises(TypeError, match="unexpected keyword argument 'sigmaa'"):
-        loss(*args, sigmaa=1.0)
+        loss(*args, **kw, sigmaa=1.0)
     with pytest.raises(ValueError, match="reduction"):
-        loss(*args, reduction="avg")
+        loss(*args, **kw, reduction="avg")
     with pytest.raises(ValueError, match=r"out: shape"):
-        loss.grad(*args, out=np.empty((2, 3, 12, 11)))
+        loss.grad(*args, **kw, out=np.empty((2, 3, 12, 11)))
     with pytest.raises(TypeError, match=r"takes"):
         loss(x, y, x)
 
@@ -324,3 +415,23 @@ def test_ssim_bad_input():
         lf.ssim.grad(x, y, wrt="both", out=(np.empty_like(x), y))
     with pytest.raises(ValueError, match="sample covariance"):
         lf.ssim(x, y, win_size=1, use_sample_covariance=True)
+
+
+def test_ms_ssim_bad_input():
+    x, y = images(np.random.default_rng(16), (2, 3, 40, 50))
+    with pytest.raises(ValueError, match=r"ms_ssim: x: the images \(40 x 50\) are too small for 5 levels: the last is "
+                                         r"3 x 4, smaller than the 11 x 11 window \(win_size\)"):
+        lf.ms_ssim(x, y)
+    with pytest.raises(ValueError, match=r"ms_ssim: x: the images \(8 x 50\) are smaller than the 11 x 11 window"):
+        lf.ms_ssim(x[:, :, :8], y[:, :, :8])
+    for bad in ("abc", 0.5, None, [[0.5, 0.5]], [True, False], ["a"]):
+        with pytest.raises(TypeError, match="weights: expected a sequence of numbers"):
+            lf.ms_ssim(x, y, win_size=3, weights=bad)
+    with pytest.raises(ValueError, match="weights: must hold 1 to 32 levels, got 33"):
+        lf.ms_ssim(x, y, win_size=1, weights=[0.1] * 33)
+    with pytest.raises(ValueError, match="weights: must be finite numbers >= 0, got inf"):
+        lf.ms_ssim(x, y, win_size=3, weights=[0.5, np.inf])
+    with pytest.raises(ValueError, match="wrt: must be 'x' or 'both'"):
+        lf.ms_ssim.grad(x, y, win_size=3, wrt="y")
+    # Weights as any sequence of numbers: a tuple, a list, an array.
+    assert lf.ms_ssim(x, y, win_size=3, weights=np.array([0.5, 0.5])) == lf.ms_ssim(x, y, win_size=3, weights=[0.5, 0.5])

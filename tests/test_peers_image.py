@@ -1,5 +1,5 @@
-"""The image losses against their peers: pytorch-msssim's ssim (values and autograd gradients, several
-data ranges, windows and constants), scikit-image's structural_similarity with its flags, kornia's
+"""The image losses against their peers: pytorch-msssim's ssim and ms_ssim (values and autograd
+gradients, several data ranges, windows, constants and pyramids), scikit-image's structural_similarity with its flags, kornia's
 ssim with valid padding and its total_variation (per channel plane: summed over the channels) (values and autograd gradients). Each peer is a
 test extra, skipped when absent."""
 
@@ -45,6 +45,54 @@ def test_ssim_matches_pytorch_msssim(kw, dtype):
     scale = np.abs(tx.grad.numpy()).max()
     np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=tol["rtol"], atol=tol["rtol"] * scale)
     np.testing.assert_allclose(gy, ty.grad.numpy(), rtol=tol["rtol"], atol=tol["rtol"] * scale)
+
+
+def gaussian_window(torch, win_size, sigma, channels):
+    """pytorch-msssim's window, built in float64 (its own is float32)."""
+    k = torch.arange(win_size, dtype=torch.float64) - win_size // 2
+    win = torch.exp(-(k**2) / (2 * sigma**2))
+    return (win / win.sum()).reshape(1, 1, 1, -1).repeat(channels, 1, 1, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape, kw", [
+    ((2, 3, 180, 171), {}),
+    ((1, 1, 161, 200), {"data_range": 255.0, "k2": 0.05}),
+    ((2, 2, 100, 97), {"win_size": 7, "sigma": 1.0}),
+    ((1, 3, 40, 35), {"win_size": 3, "sigma": 0.8, "weights": (0.2, 0.3, 0.5)}),
+], ids=["default", "range255", "win7", "three-levels"])
+def test_ms_ssim_matches_pytorch_msssim(shape, kw, dtype):
+    torch = pytest.importorskip("torch")
+    pytorch_msssim = pytest.importorskip("pytorch_msssim")
+    data_range = kw.get("data_range", 1.0)
+    x, y = images(6, shape, data_range)
+    x, y = x.astype(dtype), y.astype(dtype)
+    tx = torch.tensor(x.astype(np.float64), requires_grad=True)
+    ty = torch.tensor(y.astype(np.float64), requires_grad=True)
+    win = gaussian_window(torch, kw.get("win_size", 11), kw.get("sigma", 1.5), shape[1])
+    per_image = pytorch_msssim.ms_ssim(tx, ty, data_range=data_range, size_average=False, win=win,
+                                       weights=list(kw["weights"]) if "weights" in kw else None,
+                                       K=(kw.get("k1", 0.01), kw.get("k2", 0.03)))
+    loss = (1 - per_image).sum()
+    loss.backward()
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=2e-6, atol=1e-8)
+    np.testing.assert_allclose(lf.ms_ssim(x, y, reduction="none", **kw), 1 - per_image.detach().numpy(), **tol)
+    v, (gx, gy) = lf.ms_ssim.value_and_grad(x, y, wrt="both", reduction="sum", **kw)
+    np.testing.assert_allclose(v, loss.item(), **tol)
+    scale = np.abs(tx.grad.numpy()).max()
+    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=tol["rtol"], atol=tol["rtol"] * scale)
+    np.testing.assert_allclose(gy, ty.grad.numpy(), rtol=tol["rtol"], atol=tol["rtol"] * scale)
+
+
+def test_ms_ssim_of_anti_correlated_images_matches_pytorch_msssim_value():
+    # Negative cs: relu makes MS-SSIM 0 in both; pytorch-msssim's gradient there is NaN, ours 0.
+    torch = pytest.importorskip("torch")
+    pytorch_msssim = pytest.importorskip("pytorch_msssim")
+    x = np.random.default_rng(7).random((1, 3, 170, 165))
+    ref = pytorch_msssim.ms_ssim(torch.tensor(x), torch.tensor(1 - x), data_range=1.0, size_average=False,
+                                 win=gaussian_window(torch, 11, 1.5, 3))
+    np.testing.assert_allclose(lf.ms_ssim(x, 1 - x, reduction="none"), 1 - ref.numpy(), atol=1e-15)
+    assert np.all(lf.ms_ssim.grad(x, 1 - x) == 0)
 
 
 @pytest.mark.parametrize("flags", [

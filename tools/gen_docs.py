@@ -193,11 +193,12 @@ concatenated 1-D, any integer dtype; the lengths are one integer per sample (arr
   `[0, C)`, lengths out of range and targets of the wrong shape are a `ValueError` naming the
   argument and the sample.
 
-## Image losses (SSIM, total variation)
+## Image losses (SSIM, MS-SSIM, total variation)
 
 `lf.ssim(x, y, *, data_range=1.0, win_size=11, sigma=1.5, k1=0.01, k2=0.03, gaussian_weights=True,
-use_sample_covariance=False, channel_axis=1, reduction="mean")` and `lf.total_variation(x, *,
-isotropic=False, channel_axis=1, reduction="mean")`, with `.grad(..., grad_output=None, out=None)`,
+use_sample_covariance=False, channel_axis=1, reduction="mean")`, `lf.ms_ssim(x, y, *, ...,
+weights=(0.0448, 0.2856, 0.3001, 0.2363, 0.1333), ...)` (ssim's keywords and the levels' weights)
+and `lf.total_variation(x, *, isotropic=False, channel_axis=1, reduction="mean")`, with `.grad(..., grad_output=None, out=None)`,
 `.value_and_grad(..., out=None)`, `.reference`. Images are `(N, C, H, W)`, or `(N, H, W, C)` with
 `channel_axis=-1`, float32 or float64, read in place through their strides (any view); `y` has
 `x`'s shape and is cast to its dtype. `"none"` returns one loss per image, `"mean"` averages them,
@@ -216,7 +217,18 @@ isotropic=False, channel_axis=1, reduction="mean")`, with `.grad(..., grad_outpu
   truncation at 3.5 sigma); it filters with reflected borders and crops the map to the same valid
   positions, so the values agree. kornia's `ssim_loss` differs: same-size (reflect-padded) maps and
   `(1 - SSIM) / 2` clamped per pixel.
-- `ssim.grad` is w.r.t. `x`; `wrt="both"` returns `(grad_x, grad_y)` (and `out=` takes a pair).
+- `ms_ssim` is `1 - MS-SSIM`, pytorch-msssim's `ms_ssim`: a pyramid of `len(weights)` levels,
+  each the 2×2 average pooling of the one below (torch's `avg_pool2d(kernel_size=2,
+  padding=(H % 2, W % 2))`, the zero padding counted); per channel plane
+  `MS = Π_{l<L} relu(cs_l)^{w_l} · relu(S_L)^{w_L}`, `cs_l` the mean over level `l`'s valid
+  positions of the contrast-structure term `(2σxy + C2) / (σx² + σy² + C2)` and `S_L` the mean SSIM
+  of the last level; an image's loss is `1 - ` the mean of `MS` over its channels. Every level must
+  hold the window (`ceil(H / 2^(L-1)) >= win_size`, likewise `W`: 161 pixels for the defaults;
+  pytorch-msssim asks for a smaller side above `(win_size - 1)·16`). A plane with a factor `<= 0`
+  (anti-correlated images) has `MS = 0` and a zero gradient, where pytorch-msssim's backward gives
+  `nan`; a level of weight 0 is a factor 1.
+- `ssim.grad` and `ms_ssim.grad` are w.r.t. `x`; `wrt="both"` returns `(grad_x, grad_y)` (and
+  `out=` takes a pair).
   The moments are formed in float64 for float32 images too: bright, low-contrast images keep
   their variance (float32 `E[x²] - E[x]²` cancels to noise there); a variance below 0 by
   rounding counts as 0.
@@ -227,7 +239,9 @@ isotropic=False, channel_axis=1, reduction="mean")`, with `.grad(..., grad_outpu
 - The kernel works on bands of rows of each image plane: SSIM filters each row horizontally into
   its five moments, then vertically, forms the map and three (four with `wrt="both"`)
   coefficient maps, and applies the adjoint filter for the gradient in the same pass; results
-  are bitwise identical for any thread count.
+  are bitwise identical for any thread count. MS-SSIM runs that kernel once per level for the
+  values, then, with a gradient, once more per level from the top down, each level's gradient
+  adding the pooling's adjoint of the level above, so that the images' gradient is written once.
 
 ## Catalogue
 """

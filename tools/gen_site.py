@@ -106,10 +106,14 @@ def image_plot(loss, ax):
     sigma = np.linspace(0, 0.5, 51)
     if loss.name == "ssim":
         ax.plot(sigma, [loss(x, x + s * noise) for s in sigma], label="ssim(x, x + s·noise)")
+    elif loss.name == "ms_ssim":
+        x = rng.random((1, 1, 176, 176))
+        noise = rng.normal(0, 1, x.shape)
+        ax.plot(sigma, [loss(x, x + s * noise) for s in sigma], label="ms_ssim(x, x + s·noise)")
     else:
         for iso in (False, True):
             ax.plot(sigma, [loss(x + s * noise, isotropic=iso) for s in sigma], label=f"isotropic={iso}")
-    ax.set_xlabel("s: the noise's standard deviation (a 32 x 32 image in [0, 1])")
+    ax.set_xlabel(f"s: the noise's standard deviation (a {x.shape[2]} x {x.shape[3]} image in [0, 1])")
     ax.legend()
 
 
@@ -166,6 +170,11 @@ def example(loss):
                     "y = np.clip(x + rng.normal(0, 0.1, x.shape), 0, 1)\n"
                     "loss, grad = lf.ssim.value_and_grad(x, y)                # 1 - SSIM; grad w.r.t. x\n"
                     "loss, (gx, gy) = lf.ssim.value_and_grad(x, y, wrt=\"both\")\n")
+        if loss.name == "ms_ssim":
+            return (head + "x = rng.random((4, 3, 192, 192))      # five levels of an 11-pixel window: 161 px and more\n"
+                    "y = np.clip(x + rng.normal(0, 0.1, x.shape), 0, 1)\n"
+                    "loss, grad = lf.ms_ssim.value_and_grad(x, y)           # 1 - MS-SSIM; grad w.r.t. x\n"
+                    "loss = lf.ms_ssim(x[:, :, :64, :64], y[:, :, :64, :64], win_size=7, weights=(0.3, 0.3, 0.4))\n")
         return (head + "x = rng.random((4, 3, 64, 64))\n"
                 "loss, grad = lf.total_variation.value_and_grad(x, isotropic=True)\n")
     return (head + "log_probs = lf.log_softmax(rng.normal(size=(50, 4, 20)), axis=-1)   # (T, N, C)\n"

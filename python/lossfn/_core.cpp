@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>
 
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -946,13 +947,13 @@ py::object lovasz_hinge(int what, py::handle logits_obj, py::handle masks, bool 
   return lovasz_hinge_t<double>(what, logits, masks, per_sample, ignore_index, Reduction(reduction), grad_output, out);
 }
 
-// Image losses (ssim, total_variation): x (and y, ssim's, of x's shape) 4-D with the channels at
-// channel_axis (1: NCHW, 3: NHWC), read in place through their strides in (N, C, H, W) order;
-// the gradients C-contiguous of x's shape (out: an array, or (grad_x, grad_y) with grad_y).
-template <class T>
+// Image losses (ssim, ms_ssim, total_variation): x (and y, the SSIMs', of x's shape) 4-D with the
+// channels at channel_axis (1: NCHW, 3: NHWC), read in place through their strides in
+// (N, C, H, W) order; the gradients C-contiguous of x's shape (out: an array, or
+// (grad_x, grad_y) with grad_y). run(call) calls the loss.
+template <class T, class Run>
 py::object image_t(bool is_ssim, int what, const py::array& x_in, py::handle y_obj, int channel_axis,
-                   const lossfn::SsimOptions& ssim_options, const lossfn::TotalVariationOptions& tv_options,
-                   bool with_grad_y, Reduction reduction, py::handle grad_output_obj, py::handle out_obj) {
+                   bool with_grad_y, Reduction reduction, py::handle grad_output_obj, py::handle out_obj, Run run) {
   const std::vector<py::ssize_t> shape = shape_of(x_in);
   const int order[4] = {0, channel_axis, channel_axis == 1 ? 2 : 1, channel_axis == 1 ? 3 : 2};
   const std::ptrdiff_t logical[4] = {std::ptrdiff_t(shape[1] * shape[2] * shape[3]), std::ptrdiff_t(shape[2] * shape[3]),
@@ -1004,10 +1005,7 @@ py::object image_t(bool is_ssim, int what, const py::array& x_in, py::handle y_o
                               extent("grad_output", call.grad_output_array,
                                      call.grad_output_array ? std::size_t(go_array.size()) : 0)});
   }
-  return run_reduced<T>(call, what, reduction, per_image, grad, [&] {
-    if (is_ssim) lossfn::ssim(call, ssim_options);
-    else lossfn::total_variation(call, tv_options);
-  });
+  return run_reduced<T>(call, what, reduction, per_image, grad, [&] { run(call); });
 }
 
 // The image's array: 4-D, channels at axis 1 or -1 (3).
@@ -1023,14 +1021,25 @@ py::array image_input(py::handle x_obj, int& channel_axis) {
 
 py::object ssim(int what, py::handle x_obj, py::handle y_obj, int channel_axis, double data_range,
                 std::int64_t win_size, double sigma, double k1, double k2, bool gaussian_weights,
-                bool use_sample_covariance, bool with_grad_y, int reduction, py::handle grad_output, py::handle out) {
+                bool use_sample_covariance, std::optional<std::vector<double>> weights, bool with_grad_y,
+                int reduction, py::handle grad_output, py::handle out) {
   py::array x = image_input(x_obj, channel_axis);
   lossfn::SsimOptions o;
   o.data_range = data_range, o.win_size = win_size, o.sigma = sigma, o.k1 = k1, o.k2 = k2;
   o.gaussian_weights = gaussian_weights, o.use_sample_covariance = use_sample_covariance;
-  if (computes_in_float32(x))
-    return image_t<float>(true, what, x, y_obj, channel_axis, o, {}, with_grad_y, Reduction(reduction), grad_output, out);
-  return image_t<double>(true, what, x, y_obj, channel_axis, o, {}, with_grad_y, Reduction(reduction), grad_output, out);
+  // weights given: MS-SSIM over len(weights) levels.
+  lossfn::MsSsimOptions ms;
+  ms.ssim = o;
+  if (weights) ms.weights = weights->data(), ms.levels = weights->size();
+  auto call = [&](auto t) {
+    using T = decltype(t);
+    return image_t<T>(true, what, x, y_obj, channel_axis, with_grad_y, Reduction(reduction), grad_output, out,
+                      [&](const lossfn::ImageCall<T>& c) {
+                        if (weights) lossfn::ms_ssim(c, ms);
+                        else lossfn::ssim(c, o);
+                      });
+  };
+  return computes_in_float32(x) ? call(float{}) : call(double{});
 }
 
 py::object total_variation(int what, py::handle x_obj, int channel_axis, bool isotropic, int reduction,
@@ -1038,9 +1047,12 @@ py::object total_variation(int what, py::handle x_obj, int channel_axis, bool is
   py::array x = image_input(x_obj, channel_axis);
   lossfn::TotalVariationOptions o;
   o.isotropic = isotropic;
-  if (computes_in_float32(x))
-    return image_t<float>(false, what, x, py::none(), channel_axis, {}, o, false, Reduction(reduction), grad_output, out);
-  return image_t<double>(false, what, x, py::none(), channel_axis, {}, o, false, Reduction(reduction), grad_output, out);
+  auto call = [&](auto t) {
+    using T = decltype(t);
+    return image_t<T>(false, what, x, py::none(), channel_axis, false, Reduction(reduction), grad_output, out,
+                      [&](const lossfn::ImageCall<T>& c) { lossfn::total_variation(c, o); });
+  };
+  return computes_in_float32(x) ? call(float{}) : call(double{});
 }
 
 template <class Info>

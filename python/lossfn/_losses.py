@@ -538,12 +538,26 @@ def _int_keyword(name, value):
     return int(value)
 
 
+def _level_weights(weights):
+    """MS-SSIM's weights as a list of floats (the kernel checks their count and values)."""
+    if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__"):
+        raise TypeError(f"weights: expected a sequence of numbers, got {type(weights).__name__}")
+    values = np.asarray(weights)
+    if values.ndim != 1 or not (np.issubdtype(values.dtype, np.floating) or np.issubdtype(values.dtype, np.integer)) \
+            or values.dtype == np.bool_:
+        raise TypeError(f"weights: expected a sequence of numbers, got {weights!r}")
+    if values.size == 0:
+        raise ValueError("weights: needs at least one level")
+    return [float(w) for w in values]
+
+
 class ImageLoss(_KeywordLoss):
-    """An image loss (the band shape): ssim (x, y) and total_variation (x).
+    """An image loss (the band shape): ssim and ms_ssim (x, y) and total_variation (x).
 
     Images are (N, C, H, W), or (N, H, W, C) with ``channel_axis=-1``, read in place through
-    their strides; one loss per image for ``"none"``. ``ssim``'s ``grad`` is w.r.t. ``x``, or a
-    pair ``(grad_x, grad_y)`` with ``wrt="both"`` (``out=`` then a pair of arrays too).
+    their strides; one loss per image for ``"none"``. ``ssim``'s and ``ms_ssim``'s ``grad`` is
+    w.r.t. ``x``, or a pair ``(grad_x, grad_y)`` with ``wrt="both"`` (``out=`` then a pair of
+    arrays too).
     """
 
     @property
@@ -552,7 +566,7 @@ class ImageLoss(_KeywordLoss):
 
     def _run(self, what, inputs, hyper, reduction, grad_output, out):
         hyper = dict(hyper)
-        wrt = hyper.pop("wrt", "x") if self.name == "ssim" else "x"
+        wrt = hyper.pop("wrt", "x") if self.name != "total_variation" else "x"
         if wrt not in ("x", "both"):
             raise ValueError(f"wrt: must be 'x' or 'both', got {wrt!r}")
         _check_hyper_types(self.name, self._hyper_defaults, hyper)
@@ -565,9 +579,10 @@ class ImageLoss(_KeywordLoss):
             return _core.total_variation(what, inputs[0], axis, _switch("isotropic", v["isotropic"]), code, grad_output,
                                          out)
         data_range, sigma, k1, k2 = _kernel_numbers(("data_range", "sigma", "k1", "k2"), v)
+        weights = _level_weights(v["weights"]) if self.name == "ms_ssim" else None
         return _core.ssim(what, inputs[0], inputs[1], axis, data_range, _int_keyword("win_size", v["win_size"]), sigma,
                           k1, k2, _switch("gaussian_weights", v["gaussian_weights"]),
-                          _switch("use_sample_covariance", v["use_sample_covariance"]), wrt == "both", code,
+                          _switch("use_sample_covariance", v["use_sample_covariance"]), weights, wrt == "both", code,
                           grad_output, out)
 
     def _inputs(self, args, hyper):

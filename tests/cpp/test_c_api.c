@@ -431,6 +431,21 @@ static void images(void) {
   CHECK(lossfn_ssim_value_and_grad_f64(&in, &value, NULL, grad) == LOSSFN_OK && close_to(value, 1.0 - (1.0 + s1) / 2));
   CHECK(grad[0] == 0.0 && grad_y[0] == 0.0 && grad[1] < 0.0 && grad_y[1] > 0.0); /* x up, y down: closer */
 
+  /* MS-SSIM of one level of weight 1 is SSIM; five levels (NULL weights) of a one-pixel window
+   * fit any image (ceil(1 / 2) = 1) */
+  {
+    const double one[1] = {1.0};
+    double ms = 0, ms_grad[2];
+    in.weights = one, in.levels = 1;
+    CHECK(lossfn_ms_ssim_value_and_grad_f64(&in, &ms, NULL, ms_grad) == LOSSFN_OK && close_to(ms, value));
+    CHECK(close_to(ms_grad[1], grad[1]) && ms_grad[0] == 0.0);
+    in.weights = NULL, in.levels = 0;
+    CHECK(lossfn_ms_ssim_value_f64(&in, &ms, NULL) == LOSSFN_OK && ms > 0.0 && ms < value);
+    in.levels = 3;
+    CHECK(value_error(lossfn_ms_ssim_value_f64(&in, &ms, NULL), "weights: needed for 3 levels"));
+    in.levels = 0;
+  }
+
   /* errors: a status and a message naming the argument */
   in.win_size = 3;
   CHECK(value_error(lossfn_ssim_value_f64(&in, &value, NULL), "x: the images (1 x 2) are smaller than the 3 x 3 window"));

@@ -576,6 +576,21 @@ static void images() {
     for (std::size_t k = 0; k < C; ++k)
       for (std::size_t p = 0; p < H * W; ++p) same &= g[(b * C + k) * H * W + p] == gh[(b * H * W + p) * C + k];
   CHECK(same);
+  // MS-SSIM over two levels (70 x 33, then 35 x 17), the same way.
+  lossfn::MsSsimOptions ms;
+  const double weights[2] = {0.4, 0.6};
+  ms.weights = weights, ms.levels = 2;
+  lossfn::ms_ssim(c, ms);
+  lossfn::set_num_threads(4);
+  lossfn::ms_ssim(ch, ms);
+  lossfn::set_num_threads(before);
+  CHECK(v == vh && v > 0 && v < 1);
+  same = true;
+  for (std::size_t b = 0; b < N; ++b)
+    for (std::size_t k = 0; k < C; ++k)
+      for (std::size_t p = 0; p < H * W; ++p) same &= g[(b * C + k) * H * W + p] == gh[(b * H * W + p) * C + k];
+  CHECK(same);
+  expect_error([&] { lossfn::ms_ssim(c); }, "ms_ssim: x: the images (70 x 33) are too small for 5 levels");
   c.width = 10;
   expect_error([&] { lossfn::ssim(c); }, "x: the images (70 x 10) are smaller than the 11 x 11 window");
 }

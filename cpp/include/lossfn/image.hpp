@@ -1,4 +1,4 @@
-// Image losses (SPEC §2 H): SSIM and total variation, the band shape (a separable filter over
+// Image losses (SPEC §2 H): SSIM, MS-SSIM and total variation, the band shape (a separable filter over
 // bands of rows and, for the gradient, its adjoint). C++17, no third-party headers; errors
 // throw lossfn::Error naming the argument.
 //
@@ -40,6 +40,24 @@ struct SsimOptions {
   bool use_sample_covariance = false;
 };
 
+// MS-SSIM (Wang, Simoncelli and Bovik 2003), as pytorch-msssim's ms_ssim: a pyramid of `levels`
+// scales, level 0 the images and level l + 1 level l 2x2 average-pooled (torch's avg_pool2d with
+// kernel 2 and a zero padding of height % 2 rows and width % 2 columns on each side, counted:
+// every output pixel is a quarter of its four); per channel plane, with cs_l the mean over the
+// valid positions of level l of the contrast-structure term (2 s_xy + C2) / (s_xx + s_yy + C2)
+// and S the mean SSIM map of the last level,
+//   MS = prod_{l < L-1} relu(cs_l)^w_l * relu(S)^w_{L-1}   (a factor with w_l = 0 is 1),
+// and an image's loss is 1 - the mean over its channels of MS. A plane with a factor <= 0 (and
+// w_l > 0) has MS = 0 and a zero gradient (pytorch-msssim's backward gives NaN there). Every
+// level must hold the window: ceil(height / 2^(L-1)) and the same of width >= win_size
+// (pytorch-msssim asks for more: a smaller side above (win_size - 1) 2^4).
+struct MsSsimOptions {
+  SsimOptions ssim;
+  const double* weights = nullptr;  // levels finite values >= 0; nullptr: the default five
+  std::size_t levels = 0;           // with weights: 1 .. 32; without: 0 or 5
+};
+constexpr double kMsSsimWeights[5] = {0.0448, 0.2856, 0.3001, 0.2363, 0.1333};
+
 // Total variation (Rudin, Osher and Fatemi 1992) of each image, summed over its channels and
 // pixels, with forward differences dh = x[i, j + 1] - x[i, j], dv = x[i + 1, j] - x[i, j]:
 //   anisotropic  sum |dh| + sum |dv|     (kornia's total_variation, per plane, added over channels)
@@ -58,13 +76,13 @@ struct TotalVariationOptions {
 //   sum   sum_n loss_n
 //   mean  the mean over the images
 // grad (x's shape) is d value / d x times grad_output, or for none of each loss times
-// grad_output_array[n]; grad_y (ssim only, or nullptr) the same w.r.t. y.
+// grad_output_array[n]; grad_y ((ms_)ssim only, or nullptr) the same w.r.t. y.
 template <class T>
 struct ImageCall {
   std::size_t batch = 0, channels = 1, height = 0, width = 0;
   const T* x = nullptr;
   const std::ptrdiff_t* strides = nullptr;
-  const T* y = nullptr;                       // ssim's second image; total_variation takes none
+  const T* y = nullptr;                       // (ms_)ssim's second image; total_variation takes none
   const std::ptrdiff_t* y_strides = nullptr;
   Reduction reduction = Reduction::mean;
   double grad_output = 1.0;
@@ -73,12 +91,14 @@ struct ImageCall {
   double* value = nullptr;  // mean/sum
   T* loss = nullptr;        // none: batch values
   T* grad = nullptr;        // d value / d x
-  T* grad_y = nullptr;      // d value / d y (ssim)
+  T* grad_y = nullptr;      // d value / d y ((ms_)ssim)
   const std::ptrdiff_t* grad_strides = nullptr;
 };
 
 void ssim(const ImageCall<float>& call, const SsimOptions& options = SsimOptions{});
 void ssim(const ImageCall<double>& call, const SsimOptions& options = SsimOptions{});
+void ms_ssim(const ImageCall<float>& call, const MsSsimOptions& options = MsSsimOptions{});
+void ms_ssim(const ImageCall<double>& call, const MsSsimOptions& options = MsSsimOptions{});
 void total_variation(const ImageCall<float>& call, const TotalVariationOptions& options = TotalVariationOptions{});
 void total_variation(const ImageCall<double>& call, const TotalVariationOptions& options = TotalVariationOptions{});
 

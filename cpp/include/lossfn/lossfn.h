@@ -333,22 +333,25 @@ LOSSFN_LOVASZ_STRUCT(f32, float)
 LOSSFN_LOVASZ_STRUCT(f64, double)
 #undef LOSSFN_LOVASZ_STRUCT
 
-/* Image losses, f32 and f64: lossfn_ssim_value_<t>, _value_and_grad_<t>, _grad_<t> and
- * lossfn_total_variation_value_<t>, ... The call's inputs, lossfn_image_<t>:
+/* Image losses, f32 and f64: lossfn_ssim_value_<t>, _value_and_grad_<t>, _grad_<t>,
+ * lossfn_ms_ssim_value_<t>, ... and lossfn_total_variation_value_<t>, ... The call's inputs,
+ * lossfn_image_<t>:
  *
  *   size_t batch, channels, height, width;
  *   const T* x;                      pixel (n, c, i, j) at x[n s0 + c s1 + i s2 + j s3] with
  *   const ptrdiff_t* strides;        s = strides (4 element strides), or NULL: C-contiguous NCHW
- *   const T* y;                      ssim's second image (NULL for total_variation)
+ *   const T* y;                      (ms_)ssim's second image (NULL for total_variation)
  *   const ptrdiff_t* y_strides;      as strides
  *   const ptrdiff_t* grad_strides;   the gradients' strides, or NULL: C-contiguous NCHW
- *   T* grad_y;                       ssim: when not NULL, calls that write grad write d/dy here too
- *   double data_range;               ssim (C++ defaults: 1.0, 11, 1.5, 0.01, 0.03, 1, 0)
+ *   T* grad_y;                       (ms_)ssim: when not NULL, calls that write grad write d/dy here too
+ *   double data_range;               (ms_)ssim (C++ defaults: 1.0, 11, 1.5, 0.01, 0.03, 1, 0)
  *   int64_t win_size;
  *   double sigma, k1, k2;
  *   int gaussian_weights, use_sample_covariance;
  *   int isotropic;                   total_variation (0: anisotropic)
  *   lossfn_reduction reduction;      over the images' losses
+ *   const double* weights;           ms_ssim: the levels' weights, or NULL: the default five
+ *   size_t levels;                   ms_ssim: the number of weights (0 or 5 with NULL weights)
  *
  * Formulas and conventions: lossfn/image.hpp. value: mean/sum; loss: none (batch values); grad:
  * x's shape, of the reduced loss times grad_output (none: of each loss times
@@ -368,11 +371,18 @@ LOSSFN_LOVASZ_STRUCT(f64, double)
     int gaussian_weights, use_sample_covariance;                                                           \
     int isotropic;                                                                                         \
     lossfn_reduction reduction;                                                                            \
+    const double* weights;                                                                                 \
+    size_t levels;                                                                                         \
   } lossfn_image_##t;                                                                                      \
   lossfn_status lossfn_ssim_value_##t(const lossfn_image_##t* in, double* value, T* losses);               \
   lossfn_status lossfn_ssim_value_and_grad_##t(const lossfn_image_##t* in, double* value, T* losses, T* grad); \
   lossfn_status lossfn_ssim_grad_##t(const lossfn_image_##t* in, T* grad, double grad_output,              \
                                      const T* grad_output_array);                                          \
+  lossfn_status lossfn_ms_ssim_value_##t(const lossfn_image_##t* in, double* value, T* losses);            \
+  lossfn_status lossfn_ms_ssim_value_and_grad_##t(const lossfn_image_##t* in, double* value, T* losses,     \
+                                                  T* grad);                                                \
+  lossfn_status lossfn_ms_ssim_grad_##t(const lossfn_image_##t* in, T* grad, double grad_output,           \
+                                        const T* grad_output_array);                                       \
   lossfn_status lossfn_total_variation_value_##t(const lossfn_image_##t* in, double* value, T* losses);    \
   lossfn_status lossfn_total_variation_value_and_grad_##t(const lossfn_image_##t* in, double* value,       \
                                                           T* losses, T* grad);                             \

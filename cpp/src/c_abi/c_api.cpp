@@ -205,7 +205,8 @@ lossfn_status lovasz_call(const In* in, double* value, T* losses, T* grad, doubl
 }
 
 // Image calls: lossfn_image_f32 / _f64 into an ImageCall and the loss's options.
-template <bool is_ssim, class T, class In>
+enum class ImageKind { ssim, ms_ssim, total_variation };
+template <ImageKind kind, class T, class In>
 lossfn_status image_call(const In* in, double* value, T* losses, T* grad, double grad_output,
                          const T* grad_output_array, const char* refuse) {
   return guarded([&] {
@@ -222,7 +223,7 @@ lossfn_status image_call(const In* in, double* value, T* losses, T* grad, double
     c.y_strides = in->y_strides;
     c.grad_strides = in->grad_strides;
     set_reduced_outputs(c, in->reduction, value, losses, grad, grad_output, grad_output_array);
-    if (is_ssim) {
+    if (kind != ImageKind::total_variation) {
       c.grad_y = grad ? in->grad_y : nullptr;
       lossfn::SsimOptions o;
       o.data_range = in->data_range;
@@ -232,7 +233,15 @@ lossfn_status image_call(const In* in, double* value, T* losses, T* grad, double
       o.k2 = in->k2;
       o.gaussian_weights = in->gaussian_weights != 0;
       o.use_sample_covariance = in->use_sample_covariance != 0;
-      lossfn::ssim(c, o);
+      if (kind == ImageKind::ssim) {
+        lossfn::ssim(c, o);
+      } else {
+        lossfn::MsSsimOptions ms;
+        ms.ssim = o;
+        ms.weights = in->weights;
+        ms.levels = in->levels;
+        lossfn::ms_ssim(c, ms);
+      }
     } else {
       lossfn::TotalVariationOptions o;
       o.isotropic = in->isotropic != 0;
@@ -243,12 +252,17 @@ lossfn_status image_call(const In* in, double* value, T* losses, T* grad, double
 template <class T, class In>
 lossfn_status ssim_call(const In* in, double* value, T* losses, T* grad, double grad_output,
                         const T* grad_output_array, const char* refuse = nullptr) {
-  return image_call<true>(in, value, losses, grad, grad_output, grad_output_array, refuse);
+  return image_call<ImageKind::ssim>(in, value, losses, grad, grad_output, grad_output_array, refuse);
+}
+template <class T, class In>
+lossfn_status ms_ssim_call(const In* in, double* value, T* losses, T* grad, double grad_output,
+                           const T* grad_output_array, const char* refuse = nullptr) {
+  return image_call<ImageKind::ms_ssim>(in, value, losses, grad, grad_output, grad_output_array, refuse);
 }
 template <class T, class In>
 lossfn_status total_variation_call(const In* in, double* value, T* losses, T* grad, double grad_output,
                                    const T* grad_output_array, const char* refuse = nullptr) {
-  return image_call<false>(in, value, losses, grad, grad_output, grad_output_array, refuse);
+  return image_call<ImageKind::total_variation>(in, value, losses, grad, grad_output, grad_output_array, refuse);
 }
 
 // Row calls: lossfn_rows_f32 / _f64 into a RowCall, then the three entry points.
@@ -497,6 +511,8 @@ LOSSFN_DEFINE_STRUCT_CALLS(lovasz_hinge, lossfn_lovasz_f32, lovasz_call, f32, fl
 LOSSFN_DEFINE_STRUCT_CALLS(lovasz_hinge, lossfn_lovasz_f64, lovasz_call, f64, double)
 LOSSFN_DEFINE_STRUCT_CALLS(ssim, lossfn_image_f32, ssim_call, f32, float)
 LOSSFN_DEFINE_STRUCT_CALLS(ssim, lossfn_image_f64, ssim_call, f64, double)
+LOSSFN_DEFINE_STRUCT_CALLS(ms_ssim, lossfn_image_f32, ms_ssim_call, f32, float)
+LOSSFN_DEFINE_STRUCT_CALLS(ms_ssim, lossfn_image_f64, ms_ssim_call, f64, double)
 LOSSFN_DEFINE_STRUCT_CALLS(total_variation, lossfn_image_f32, total_variation_call, f32, float)
 LOSSFN_DEFINE_STRUCT_CALLS(total_variation, lossfn_image_f64, total_variation_call, f64, double)
 

@@ -1,6 +1,7 @@
-// lossfn::ssim and lossfn::total_variation: check a call (shape, layout, hyper-parameters,
-// outputs), work out each image's term scale for the gradient, size the per-thread scratch, run
-// the band kernel and finish each image's loss from its bands' sums, added in band order.
+// lossfn::ssim, lossfn::ms_ssim and lossfn::total_variation: check a call (shape, layout,
+// hyper-parameters, outputs), work out each plane's term scale for the gradient, size the
+// per-thread scratch, run the band kernel (once per pyramid level for MS-SSIM) and finish each
+// image's loss from its bands' sums, added in band order.
 // Baseline code.
 #include <algorithm>
 #include <cmath>
@@ -15,14 +16,12 @@
 namespace lossfn {
 namespace {
 
-using detail::fail;
-
-enum class ImageLoss { ssim, total_variation };
+using namespace detail;
 
 // Rows per band. SSIM: 64 (an item recomputes the win - 1 map rows before its band for the
 // gradient: 16 % more filtering at win = 11); total variation: about 64 K pixels.
-std::size_t band_rows(ImageLoss loss, std::size_t width) {
-  if (loss == ImageLoss::ssim) return 64;
+std::size_t band_rows(bool ssim, std::size_t width) {
+  if (ssim) return 64;
   const std::size_t rows = (std::size_t(1) << 16) / std::max<std::size_t>(width, 1);
   return std::max<std::size_t>(rows, 8);
 }
@@ -42,11 +41,11 @@ std::vector<double> window(const SsimOptions& o) {
   return w;
 }
 
-void check_ssim_options(const SsimOptions& o) {
-  auto positive = [](double v, const char* name) {
+void check_ssim_options(const char* name, const SsimOptions& o) {
+  auto positive = [&](double v, const char* option) {
     if (!(v > 0.0) || !std::isfinite(v)) {
       std::ostringstream msg;
-      msg << "ssim: " << name << ": must be a finite number > 0, got " << v;
+      msg << name << ": " << option << ": must be a finite number > 0, got " << v;
       fail(msg.str());
     }
   };
@@ -55,25 +54,51 @@ void check_ssim_options(const SsimOptions& o) {
   positive(o.k2, "k2");
   if (o.gaussian_weights) positive(o.sigma, "sigma");
   if (o.win_size < 1 || o.win_size % 2 == 0 || o.win_size > (std::int64_t(1) << 20))
-    fail("ssim: win_size: must be an odd number >= 1, got " + std::to_string(o.win_size));
+    fail(std::string(name) + ": win_size: must be an odd number >= 1, got " + std::to_string(o.win_size));
   if (o.use_sample_covariance && o.win_size == 1)
-    fail("ssim: win_size: the sample covariance needs a window of more than one pixel");
+    fail(std::string(name) + ": win_size: the sample covariance needs a window of more than one pixel");
 }
 
+// MS-SSIM's level weights, checked.
+std::vector<double> level_weights(const MsSsimOptions& o) {
+  if (o.weights == nullptr) {
+    if (o.levels != 0 && o.levels != 5)
+      fail("ms_ssim: weights: needed for " + std::to_string(o.levels) + " levels (the default weights are five)");
+    return std::vector<double>(std::begin(kMsSsimWeights), std::end(kMsSsimWeights));
+  }
+  if (o.levels < 1 || o.levels > 32)
+    fail("ms_ssim: weights: must hold 1 to 32 levels, got " + std::to_string(o.levels));
+  std::vector<double> w(o.weights, o.weights + o.levels);
+  for (double v : w)
+    if (!(v >= 0.0) || !std::isfinite(v)) {
+      std::ostringstream msg;
+      msg << "ms_ssim: weights: must be finite numbers >= 0, got " << v;
+      fail(msg.str());
+    }
+  return w;
+}
+
+// A call checked: its shape, its arrays' strides (N, C, H, W order, in elements) and d value /
+// d loss_n per image (with a gradient).
+struct Checked {
+  std::size_t N, C, H, W;
+  const std::ptrdiff_t *xs, *ys, *gs;
+  std::ptrdiff_t contiguous[4];
+  bool want_grad;
+  std::vector<double> upstream;
+};
+
 template <class T>
-void run_impl(ImageLoss loss, const ImageCall<T>& c, const SsimOptions* ssim, const TotalVariationOptions* tv) {
-  using namespace detail;
-  const char* name = loss == ImageLoss::ssim ? "ssim" : "total_variation";
-  const std::size_t N = c.batch, C = c.channels, H = c.height, W = c.width;
-  if (ssim) check_ssim_options(*ssim);
-  const Reduction reduction = c.reduction;
-  const Requested requested = check_outputs(reduction, c.value, c.loss, c.grad, c.grad_output_array);
-  const bool want_grad = requested.grad;
-  if (c.grad_y && loss != ImageLoss::ssim) fail(std::string(name) + ": grad_y: this loss has one image input");
+Checked check_call(const char* name, bool two_images, const ImageCall<T>& c, std::size_t win) {
+  Checked k{};
+  k.N = c.batch, k.C = c.channels, k.H = c.height, k.W = c.width;
+  const std::size_t N = k.N, C = k.C, H = k.H, W = k.W;
+  const Requested requested = check_outputs(c.reduction, c.value, c.loss, c.grad, c.grad_output_array);
+  k.want_grad = requested.grad;
+  if (c.grad_y && !two_images) fail(std::string(name) + ": grad_y: this loss has one image input");
   if (c.grad_y && !c.grad) fail(std::string(name) + ": grad_y: needs grad too");
   if (N > 0 && C == 0) fail(std::string(name) + ": x: the channel axis has length 0");
   if (N > 0 && (H == 0 || W == 0)) fail(std::string(name) + ": x: the images have no pixels");
-  const std::size_t win = ssim ? std::size_t(ssim->win_size) : 1;
   if (N > 0 && (H < win || W < win)) {
     std::ostringstream msg;
     msg << name << ": x: the images (" << H << " x " << W << ") are smaller than the " << win << " x " << win
@@ -85,63 +110,55 @@ void run_impl(ImageLoss loss, const ImageCall<T>& c, const SsimOptions* ssim, co
       (W > std::size_t(PTRDIFF_MAX) / H || H * W > std::size_t(PTRDIFF_MAX) / C ||
        N > std::size_t(PTRDIFF_MAX) / (C * H * W)))
     fail(std::string(name) + ": x: the shape is too large");
-  const std::ptrdiff_t contiguous[4] = {std::ptrdiff_t(C * H * W), std::ptrdiff_t(H * W), std::ptrdiff_t(W), 1};
-  const std::ptrdiff_t* xs = c.strides ? c.strides : contiguous;
-  const std::ptrdiff_t* ys = c.y_strides ? c.y_strides : contiguous;
-  const std::ptrdiff_t* gs = c.grad_strides ? c.grad_strides : contiguous;
-  check_box(c.x, 4, extent, xs, "x");
-  if (ssim) check_box(c.y, 4, extent, ys, "y");
-  if (want_grad) check_box(c.grad, 4, extent, gs, "grad");
-  if (c.grad_y) check_box(c.grad_y, 4, extent, gs, "grad_y");
+  k.contiguous[0] = std::ptrdiff_t(C * H * W), k.contiguous[1] = std::ptrdiff_t(H * W);
+  k.contiguous[2] = std::ptrdiff_t(W), k.contiguous[3] = 1;
+  k.xs = c.strides ? c.strides : k.contiguous;
+  k.ys = c.y_strides ? c.y_strides : k.contiguous;
+  k.gs = c.grad_strides ? c.grad_strides : k.contiguous;
+  check_box(c.x, 4, extent, k.xs, "x");
+  if (two_images) check_box(c.y, 4, extent, k.ys, "y");
+  if (k.want_grad) check_box(c.grad, 4, extent, k.gs, "grad");
+  if (c.grad_y) check_box(c.grad_y, 4, extent, k.gs, "grad_y");
   check_optional(c.loss, N, "loss");
   check_optional(c.grad_output_array, N, "grad_output");
-
-  // An image's loss from the sum of its terms: ssim 1 - sum / (C * map pixels), total
-  // variation the sum itself.
-  const double map_pixels = ssim ? double(H - win + 1) * double(W - win + 1) : 1.0;
-  const double per_term = ssim ? -1.0 / (double(C) * map_pixels) : 1.0;
-  std::vector<double> term_scale;
-  if (want_grad) {
-    term_scale.resize(N);
+  if (k.want_grad) {
+    k.upstream.resize(N);
     for (std::size_t n = 0; n < N; ++n) {
-      double k = c.grad_output_array ? double(c.grad_output_array[n]) : c.grad_output;
-      if (reduction == Reduction::mean) k /= double(N);
-      term_scale[n] = k * per_term;
+      double g = c.grad_output_array ? double(c.grad_output_array[n]) : c.grad_output;
+      if (c.reduction == Reduction::mean) g /= double(N);
+      k.upstream[n] = g;
     }
   }
-  if (N == 0) {
-    if (c.value) *c.value = reduction == Reduction::mean ? std::nan("") : 0.0;
-    return;
-  }
+  return k;
+}
 
-  const std::size_t rows = std::min(band_rows(loss, W), H), bands = (H + rows - 1) / rows;
-  const std::size_t planes = N * C, items = planes * bands;
+// The SSIM kernel's settings from the options.
+template <class T>
+void set_ssim(BandJob<T>& job, const SsimOptions& o, const std::vector<double>& taps) {
+  job.window = taps.data();
+  job.win = taps.size();
+  job.c1 = (o.k1 * o.data_range) * (o.k1 * o.data_range);
+  job.c2 = (o.k2 * o.data_range) * (o.k2 * o.data_range);
+  const double np = double(job.win) * double(job.win);
+  job.cov_norm = o.use_sample_covariance ? np / (np - 1.0) : 1.0;
+}
+
+// Runs a band kernel (ssim when job.window is set, else total variation) over the job's planes,
+// splitting them into bands for the threads, and returns each plane's sum of terms, its bands'
+// added in order.
+template <class T>
+std::vector<double> plane_sums(BandJob<T> job) {
+  const bool ssim = job.window != nullptr;
+  const std::size_t H = job.height, W = job.width, planes = job.batch * job.channels;
+  const std::size_t rows = std::min(band_rows(ssim, W), H), bands = (H + rows - 1) / rows;
+  const std::size_t items = planes * bands;
   const double work = double(planes) * double(H) * double(W) * (ssim ? 64.0 : 1.0);
   int threads = get_num_threads();
   if (work < double(kParallelMin)) threads = 1;
   const std::size_t workers = std::min<std::size_t>(std::size_t(threads), items);
-  const std::size_t scratch_doubles = ssim ? ssim_scratch_doubles(W, win) : tv_scratch_doubles(W);
+  const std::size_t scratch_doubles = ssim ? ssim_scratch_doubles(W, job.win) : tv_scratch_doubles(W);
   std::unique_ptr<double[]> scratch(new double[workers * scratch_doubles]);
   std::vector<double> item_value(items, 0.0);
-  const std::vector<double> taps = ssim ? window(*ssim) : std::vector<double>{};
-
-  BandJob<T> job{};
-  job.batch = N, job.channels = C, job.height = H, job.width = W;
-  job.x = c.x;
-  job.y = ssim ? c.y : nullptr;
-  job.grad = want_grad ? c.grad : nullptr;
-  job.grad_y = c.grad_y;
-  for (int k = 0; k < 4; ++k) job.x_stride[k] = xs[k], job.y_stride[k] = ys[k], job.grad_stride[k] = gs[k];
-  job.term_scale = want_grad ? term_scale.data() : nullptr;
-  if (ssim) {
-    job.window = taps.data();
-    job.win = win;
-    job.c1 = (ssim->k1 * ssim->data_range) * (ssim->k1 * ssim->data_range);
-    job.c2 = (ssim->k2 * ssim->data_range) * (ssim->k2 * ssim->data_range);
-    const double np = double(win) * double(win);
-    job.cov_norm = ssim->use_sample_covariance ? np / (np - 1.0) : 1.0;
-  }
-  job.isotropic = tv && tv->isotropic;
   job.band_rows = rows;
   job.item_value = item_value.data();
   job.threads = int(workers);
@@ -150,32 +167,223 @@ void run_impl(ImageLoss loss, const ImageCall<T>& c, const SsimOptions* ssim, co
   const KernelTable& table = active_table();
   if (ssim) for_type<T>(table.ssim_f32, table.ssim_f64)(job);
   else for_type<T>(table.total_variation_f32, table.total_variation_f64)(job);
+  std::vector<double> sums(planes, 0.0);
+  for (std::size_t p = 0; p < planes; ++p)
+    for (std::size_t b = 0; b < bands; ++b) sums[p] += item_value[p * bands + b];
+  return sums;
+}
 
-  // Each image's sum, its planes' bands in order.
+template <class T>
+BandJob<T> job_of(const ImageCall<T>& c, const Checked& k) {
+  BandJob<T> job{};
+  job.batch = k.N, job.channels = k.C, job.height = k.H, job.width = k.W;
+  job.x = c.x;
+  job.y = c.y;
+  job.grad = k.want_grad ? c.grad : nullptr;
+  job.grad_y = c.grad_y;
+  for (int a = 0; a < 4; ++a) job.x_stride[a] = k.xs[a], job.y_stride[a] = k.ys[a], job.grad_stride[a] = k.gs[a];
+  return job;
+}
+
+// The reduced value and the per-image losses.
+template <class T>
+void finish(const ImageCall<T>& c, const std::vector<double>& losses) {
   double total = 0.0;
+  for (std::size_t n = 0; n < losses.size(); ++n) {
+    if (c.loss) c.loss[n] = T(losses[n]);
+    total += losses[n];
+  }
+  if (c.value) *c.value = c.reduction == Reduction::mean ? total / double(losses.size()) : total;
+}
+
+template <class T>
+bool empty_batch(const ImageCall<T>& c) {
+  if (c.batch != 0) return false;
+  if (c.value) *c.value = c.reduction == Reduction::mean ? std::nan("") : 0.0;
+  return true;
+}
+
+// ssim and total variation: one kernel run, value and gradient together.
+template <class T>
+void run_single(const ImageCall<T>& c, const SsimOptions* ssim, const TotalVariationOptions* tv) {
+  const char* name = ssim ? "ssim" : "total_variation";
+  if (ssim) check_ssim_options(name, *ssim);
+  const std::size_t win = ssim ? std::size_t(ssim->win_size) : 1;
+  const Checked k = check_call(name, ssim != nullptr, c, win);
+  if (empty_batch(c)) return;
+  const std::size_t N = k.N, C = k.C, H = k.H, W = k.W;
+  // An image's loss from the sum of its terms: ssim 1 - sum / (C * map pixels), total
+  // variation the sum itself.
+  const double map_pixels = ssim ? double(H - win + 1) * double(W - win + 1) : 1.0;
+  const double per_term = ssim ? -1.0 / (double(C) * map_pixels) : 1.0;
+  std::vector<double> term_scale;
+  if (k.want_grad) {
+    term_scale.resize(N * C);
+    for (std::size_t p = 0; p < N * C; ++p) term_scale[p] = k.upstream[p / C] * per_term;
+  }
+  BandJob<T> job = job_of(c, k);
+  job.term_scale = term_scale.data();
+  const std::vector<double> taps = ssim ? window(*ssim) : std::vector<double>{};
+  if (ssim) set_ssim(job, *ssim, taps);
+  else job.y = nullptr, job.isotropic = tv->isotropic;
+  const std::vector<double> sums = plane_sums(job);
+  std::vector<double> losses(N);
   for (std::size_t n = 0; n < N; ++n) {
     double sum = 0.0;
-    for (std::size_t k = n * C * bands; k < (n + 1) * C * bands; ++k) sum += item_value[k];
-    const double l = ssim ? 1.0 + sum * per_term : sum;
-    if (c.loss) c.loss[n] = T(l);
-    total += l;
+    for (std::size_t ch = 0; ch < C; ++ch) sum += sums[n * C + ch];
+    losses[n] = ssim ? 1.0 + sum * per_term : sum;
   }
-  if (c.value) *c.value = reduction == Reduction::mean ? total / double(N) : total;
+  finish(c, losses);
+}
+
+// Level l + 1 of an MS-SSIM pyramid from level l (planes of H x W pixels at `src` through the
+// strides s): torch's avg_pool2d(kernel_size=2, padding=(H % 2, W % 2)), the padding counted,
+// into contiguous planes of ceil(H / 2) x ceil(W / 2).
+template <class T>
+void pool(const T* src, const std::ptrdiff_t* s, std::size_t N, std::size_t C, std::size_t H, std::size_t W,
+          double* dst) {
+  const std::size_t ph = H % 2, pw = W % 2, Ho = (H + ph) / 2, Wo = (W + pw) / 2;
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t ch = 0; ch < C; ++ch) {
+      const T* plane = src + std::ptrdiff_t(n) * s[0] + std::ptrdiff_t(ch) * s[1];
+      double* out = dst + (n * C + ch) * Ho * Wo;
+      std::fill(out, out + Ho * Wo, 0.0);
+      for (std::size_t r = 0; r < H; ++r) {
+        const T* row = plane + std::ptrdiff_t(r) * s[2];
+        double* o = out + (r + ph) / 2 * Wo;
+        for (std::size_t j = 0; j < W; ++j) o[(j + pw) / 2] += 0.25 * double(row[std::ptrdiff_t(j) * s[3]]);
+      }
+    }
+}
+
+// MS-SSIM: a value pass up the pyramid (each level's per-plane cs or S means), then, with a
+// gradient, a pass down it: each level's kernel run adds the pooling's adjoint of the gradient of
+// the level above, so that level 0 writes the whole gradient once.
+template <class T>
+void run_ms_ssim(const ImageCall<T>& c, const MsSsimOptions& o) {
+  check_ssim_options("ms_ssim", o.ssim);
+  const std::vector<double> weights = level_weights(o);
+  const std::size_t L = weights.size(), win = std::size_t(o.ssim.win_size);
+  const Checked k = check_call("ms_ssim", true, c, win);
+  const std::size_t N = k.N, C = k.C, planes = N * C;
+  std::vector<std::size_t> Hl{k.H}, Wl{k.W};
+  for (std::size_t l = 1; l < L; ++l) Hl.push_back((Hl.back() + 1) / 2), Wl.push_back((Wl.back() + 1) / 2);
+  if (N > 0 && (Hl.back() < win || Wl.back() < win)) {
+    std::ostringstream msg;
+    msg << "ms_ssim: x: the images (" << k.H << " x " << k.W << ") are too small for " << L
+        << " levels: the last is " << Hl.back() << " x " << Wl.back() << ", smaller than the " << win << " x "
+        << win << " window (win_size)";
+    fail(msg.str());
+  }
+  if (empty_batch(c)) return;
+  const std::vector<double> taps = window(o.ssim);
+  // Levels 1 .. L-1 of x and y, contiguous doubles.
+  std::vector<std::vector<double>> px(L), py(L);
+  auto strides_of = [&](std::size_t l, std::ptrdiff_t* s) {
+    s[0] = std::ptrdiff_t(C * Hl[l] * Wl[l]), s[1] = std::ptrdiff_t(Hl[l] * Wl[l]), s[2] = std::ptrdiff_t(Wl[l]), s[3] = 1;
+  };
+  for (std::size_t l = 1; l < L; ++l) {
+    px[l].resize(planes * Hl[l] * Wl[l]);
+    py[l].resize(planes * Hl[l] * Wl[l]);
+    std::ptrdiff_t s[4];
+    strides_of(l - 1, s);
+    if (l == 1) {
+      pool(c.x, k.xs, N, C, k.H, k.W, px[1].data());
+      pool(c.y, k.ys, N, C, k.H, k.W, py[1].data());
+    } else {
+      pool(px[l - 1].data(), s, N, C, Hl[l - 1], Wl[l - 1], px[l].data());
+      pool(py[l - 1].data(), s, N, C, Hl[l - 1], Wl[l - 1], py[l].data());
+    }
+  }
+  // One kernel run at level l: value only, or the gradient with term_scale and the level
+  // above's gradient (levels >= 1 write theirs into gx[l], gy[l]).
+  std::vector<std::vector<double>> gx(L), gy(L);
+  auto run_level = [&](std::size_t l, const double* term_scale) {
+    const bool gradient = term_scale != nullptr;
+    const double* up = gradient && l + 1 < L ? gx[l + 1].data() : nullptr;
+    const double* up_y = gradient && l + 1 < L && c.grad_y ? gy[l + 1].data() : nullptr;
+    if (l == 0) {
+      BandJob<T> job = job_of(c, k);
+      if (!gradient) job.grad = nullptr, job.grad_y = nullptr;
+      set_ssim(job, o.ssim, taps);
+      job.contrast_only = L > 1;
+      job.term_scale = term_scale, job.upstream = up, job.upstream_y = up_y;
+      return plane_sums(job);
+    }
+    BandJob<double> job{};
+    job.batch = N, job.channels = C, job.height = Hl[l], job.width = Wl[l];
+    job.x = px[l].data(), job.y = py[l].data();
+    strides_of(l, job.x_stride);
+    strides_of(l, job.y_stride);
+    strides_of(l, job.grad_stride);
+    if (gradient) {
+      gx[l].resize(planes * Hl[l] * Wl[l]);
+      job.grad = gx[l].data();
+      if (c.grad_y) gy[l].resize(planes * Hl[l] * Wl[l]), job.grad_y = gy[l].data();
+    }
+    set_ssim(job, o.ssim, taps);
+    job.contrast_only = l + 1 < L;
+    job.term_scale = term_scale, job.upstream = up, job.upstream_y = up_y;
+    return plane_sums(job);
+  };
+  // factor[l][p]: cs_l (S at the last level) of plane p, the mean of its map.
+  std::vector<std::vector<double>> factor(L);
+  for (std::size_t l = 0; l < L; ++l) {
+    factor[l] = run_level(l, nullptr);
+    const double map_pixels = double(Hl[l] - win + 1) * double(Wl[l] - win + 1);
+    for (double& f : factor[l]) f /= map_pixels;
+  }
+  // MS per plane: the product of relu(factor)^w; zero when a weighted factor is <= 0.
+  auto power = [&](std::size_t l, std::size_t p) {
+    if (weights[l] == 0.0) return 1.0;
+    return factor[l][p] > 0.0 ? std::pow(factor[l][p], weights[l]) : 0.0;
+  };
+  std::vector<double> ms(planes, 1.0), losses(N, 0.0);
+  for (std::size_t p = 0; p < planes; ++p)
+    for (std::size_t l = 0; l < L; ++l) ms[p] *= power(l, p);
+  for (std::size_t n = 0; n < N; ++n) {
+    double sum = 0.0;
+    for (std::size_t ch = 0; ch < C; ++ch) sum += ms[n * C + ch];
+    losses[n] = 1.0 - sum / double(C);
+  }
+  if (k.want_grad) {
+    // d loss_n / d map pixel of level l = -(1 / C) w_l factor_l^(w_l - 1) prod_{m != l}
+    // factor_m^w_m / map pixels; zero for a plane whose MS vanished.
+    std::vector<std::vector<double>> scale(L, std::vector<double>(planes, 0.0));
+    for (std::size_t p = 0; p < planes; ++p) {
+      bool vanished = false;
+      for (std::size_t l = 0; l < L; ++l) vanished = vanished || (weights[l] > 0.0 && !(factor[l][p] > 0.0));
+      if (vanished) continue;
+      for (std::size_t l = 0; l < L; ++l) {
+        if (weights[l] == 0.0) continue;
+        double rest = 1.0;
+        for (std::size_t m = 0; m < L; ++m)
+          if (m != l) rest *= power(m, p);
+        const double map_pixels = double(Hl[l] - win + 1) * double(Wl[l] - win + 1);
+        scale[l][p] = -k.upstream[p / C] / double(C) * weights[l] * std::pow(factor[l][p], weights[l] - 1.0) * rest /
+                      map_pixels;
+      }
+    }
+    for (std::size_t l = L; l-- > 0;) run_level(l, scale[l].data());
+  }
+  finish(c, losses);
 }
 
 }  // namespace
 
 void ssim(const ImageCall<float>& call, const SsimOptions& options) {
-  run_impl(ImageLoss::ssim, call, &options, nullptr);
+  run_single(call, &options, nullptr);
 }
 void ssim(const ImageCall<double>& call, const SsimOptions& options) {
-  run_impl(ImageLoss::ssim, call, &options, nullptr);
+  run_single(call, &options, nullptr);
 }
+void ms_ssim(const ImageCall<float>& call, const MsSsimOptions& options) { run_ms_ssim(call, options); }
+void ms_ssim(const ImageCall<double>& call, const MsSsimOptions& options) { run_ms_ssim(call, options); }
 void total_variation(const ImageCall<float>& call, const TotalVariationOptions& options) {
-  run_impl(ImageLoss::total_variation, call, nullptr, &options);
+  run_single(call, nullptr, &options);
 }
 void total_variation(const ImageCall<double>& call, const TotalVariationOptions& options) {
-  run_impl(ImageLoss::total_variation, call, nullptr, &options);
+  run_single(call, nullptr, &options);
 }
 
 }  // namespace lossfn

@@ -298,12 +298,18 @@ using LovaszFn = void (*)(const LovaszJob<T>&);
 // band_rows rows), item k = plane * bands + band, bounds from the shape only; item_value[k]
 // (out) is the sum, in a fixed order, of the terms the band's rows own: SSIM map values of the
 // map rows in the band, total variation terms of the band's rows. The gradient of
-// sum_n term_scale[n] * (the sum of image n's terms) is written to every pixel of grad (and
+// sum_p term_scale[p] * (the sum of plane p's terms) is written to every pixel of grad (and
 // grad_y), each pixel by the one item that owns its row.
 //   ssim: the window's win taps; c1, c2; cov_norm (1, or win^2 / (win^2 - 1)). A map row's
 //         moments need win input rows, and an input row's gradient the coefficients of win map
 //         rows: an item recomputes the win - 1 map rows before its band (kept in two rings of
-//         win rows), so items share nothing.
+//         win rows), so items share nothing. contrast_only: the map is the contrast-structure
+//         term cs = (2 s_xy + C2) / (s_xx + s_yy + C2) alone (MS-SSIM's lower levels).
+//         upstream (upstream_y): MS-SSIM's gradient w.r.t. the next level, an image 2x2
+//         average-pooled from this one (padding of height % 2 rows and width % 2 columns on each
+//         side, counted): contiguous planes of ceil(height / 2) x ceil(width / 2) doubles, whose
+//         pixel (i, j) adds a quarter of itself to the gradient of the pixels
+//         (2i - height % 2 .. +1, 2j - width % 2 .. +1) of this level.
 template <class T>
 struct BandJob {
   std::size_t batch, channels, height, width;
@@ -314,10 +320,13 @@ struct BandJob {
   T* grad;                      // nullptr: value only
   T* grad_y;                    // ssim: nullptr unless asked
   std::ptrdiff_t grad_stride[4];
-  const double* term_scale;     // per image, with a gradient
+  const double* term_scale;     // per plane, with a gradient
   const double* window;         // ssim: win taps
   std::size_t win;
   double c1, c2, cov_norm;
+  bool contrast_only;           // ssim: the cs map (MS-SSIM below its last level)
+  const double* upstream;       // ssim: nullptr, or the next level's gradient w.r.t. x
+  const double* upstream_y;     // ssim: nullptr, or the same w.r.t. y (with grad_y)
   bool isotropic;               // total_variation
   std::size_t band_rows;
   double* item_value;           // out: one sum per item

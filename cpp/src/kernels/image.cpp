@@ -11,6 +11,9 @@
 // ring. An input row's gradient is then the adjoint filter (the full correlation with the same
 // taps) of win coefficient rows:
 //   grad_x = w' * a_x + 2 x (w' * b) + y (w' * c),   grad_y = w' * a_y + 2 y (w' * b) + x (w' * c).
+// MS-SSIM runs the same kernel once per level of its pyramid: the contrast-structure map alone
+// below the last level, and, for the gradient (top level first), each row's gradient adds the
+// pooling's adjoint of the level above.
 // Total variation, per row of a band: each pixel's differences with its right and lower neighbours,
 // their absolute values (or the norm of the pair) and, for the gradient, the derivatives of its
 // own, its left and its upper neighbour's terms, from the three rows around it.
@@ -70,7 +73,8 @@ struct SsimBand {
   std::size_t W, Wo, Ho, win, row;
   PlaneRows<const T> x, y;
   PlaneRows<T> gx, gy;
-  double g;  // the image's term scale
+  std::size_t plane;
+  double g;  // the plane's term scale
   double *xr, *yr, *out, *hring, *cring, *adj;
 
   double* moment(std::size_t r, int m) const { return hring + ((r % win) * kMoments + std::size_t(m)) * row; }
@@ -94,7 +98,13 @@ struct SsimBand {
     }
   }
 
-  // Map row i: the sum of its S (lanes) and, with a gradient, its coefficient rows.
+  // Map row i: the sum of its S (lanes) and, with a gradient, its coefficient rows. Without the
+  // luminance term (MS-SSIM's lower levels) S is cs = a2 / b2: a1 = b1 = 1 and mu_x, mu_y enter
+  // through the variances alone.
+  Lanes map_row(std::size_t i, bool gradient) const {
+    return job.contrast_only ? map_row<false>(i, gradient) : map_row<true>(i, gradient);
+  }
+  template <bool kLuminance>
   Lanes map_row(std::size_t i, bool gradient) const {
     const double* w = job.window;
     const Lanes c1 = splat(job.c1), c2 = splat(job.c2), k = splat(job.cov_norm), zero{};
@@ -112,9 +122,10 @@ struct SsimBand {
       sxx = sxx > zero ? sxx : zero;  // a variance below 0 by rounding
       syy = syy > zero ? syy : zero;
       const Lanes sxy = k * (exy - mx * my);
-      const Lanes a1 = two * mx * my + c1, b1 = mx * mx + my * my + c1;
+      const Lanes a1 = kLuminance ? two * mx * my + c1 : splat(1.0);
       const Lanes a2 = two * sxy + c2, b2 = sxx + syy + c2;
-      const Lanes inv_b1 = 1.0 / b1, inv_b2 = 1.0 / b2, d = inv_b1 * inv_b2;
+      const Lanes inv_b1 = kLuminance ? 1.0 / (mx * mx + my * my + c1) : splat(1.0), inv_b2 = 1.0 / b2;
+      const Lanes d = inv_b1 * inv_b2;
       const Lanes s = a1 * a2 * d;
       const Lanes valid = j + kBandLanes <= Wo ? splat(1.0) : columns_below(j, Wo);
       total += s * valid;
@@ -122,11 +133,22 @@ struct SsimBand {
       const Lanes gv = g * valid;
       const Lanes b = gv * k * (-s * inv_b2);   // dS/dsigma_x^2 through w * x^2
       const Lanes c = gv * k * (two * a1 * d);  // dS/dsigma_xy through w * xy
-      const Lanes ax = gv * (two * my * a2 * d - two * s * mx * inv_b1) - two * mx * b - my * c;
-      const Lanes ay = gv * (two * mx * a2 * d - two * s * my * inv_b1) - two * my * b - mx * c;
+      Lanes ax = -two * mx * b - my * c, ay = -two * my * b - mx * c;
+      if (kLuminance) {
+        ax += gv * (two * my * a2 * d - two * s * mx * inv_b1);
+        ay += gv * (two * mx * a2 * d - two * s * my * inv_b1);
+      }
       store(coef(i, kAx) + j, ax), store(coef(i, kB) + j, b), store(coef(i, kC) + j, c), store(coef(i, kAy) + j, ay);
     }
     return total;
+  }
+
+  // MS-SSIM: the adjoint of the 2x2 average pooling into the next level, added to row r's
+  // gradient in `out`.
+  void add_upstream(const double* up, std::size_t r) const {
+    const std::size_t H = job.height, ph = H % 2, pw = W % 2, Wu = (W + pw) / 2, Hu = (H + ph) / 2;
+    const double* u = up + (plane * Hu + (r + ph) / 2) * Wu;
+    for (std::size_t j = 0; j < W; ++j) out[j] += 0.25 * u[(j + pw) / 2];
   }
 
   // Input row r's gradient from the coefficient rows [first, last] (those of the map rows that
@@ -160,6 +182,7 @@ struct SsimBand {
         }
         store(out + j, fa + 2.0 * load(own + j) * fb + load(other + j) * fc);
       }
+      if (const double* up = side == 0 ? job.upstream : job.upstream_y) add_upstream(up, r);
       store_row(side == 0 ? gx : gy, r, W, out);
     }
   }
@@ -171,7 +194,6 @@ void ssim_item(const BandJob<T>& job, std::size_t plane, std::size_t band, doubl
   const std::size_t row = detail::ssim_row(W, win);
   const std::size_t r0 = band * job.band_rows, r1 = r0 + job.band_rows < H ? r0 + job.band_rows : H;
   const bool gradient = job.grad != nullptr;
-  const std::size_t image = plane / job.channels;
   SsimBand<T> s{job,
                 W,
                 W - win + 1,
@@ -182,7 +204,8 @@ void ssim_item(const BandJob<T>& job, std::size_t plane, std::size_t band, doubl
                 plane_rows(job.y, job.y_stride, job.channels, plane),
                 gradient ? plane_rows(job.grad, job.grad_stride, job.channels, plane) : PlaneRows<T>{nullptr, 0, 0},
                 job.grad_y ? plane_rows(job.grad_y, job.grad_stride, job.channels, plane) : PlaneRows<T>{nullptr, 0, 0},
-                gradient ? job.term_scale[image] : 0.0,
+                plane,
+                gradient ? job.term_scale[plane] : 0.0,
                 scratch,
                 scratch + row,
                 scratch + 2 * row,
@@ -323,7 +346,7 @@ void tv_item(const BandJob<T>& job, std::size_t plane, std::size_t band, double*
   const PlaneRows<const T> x = plane_rows(job.x, job.x_stride, job.channels, plane);
   const bool gradient = job.grad != nullptr;
   const PlaneRows<T> grad = gradient ? plane_rows(job.grad, job.grad_stride, job.channels, plane) : PlaneRows<T>{};
-  const double g = gradient ? job.term_scale[plane / job.channels] : 0.0;
+  const double g = gradient ? job.term_scale[plane] : 0.0;
   // Rows of a strided plane are gathered into a ring of three (as T, so that the arithmetic is
   // that of a contiguous one); the gradient row is formed in double, then scaled and stored.
   const std::size_t row = band_padded(W + kBandLanes);

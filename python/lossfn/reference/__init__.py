@@ -13,8 +13,9 @@ class axis: ``_<name>`` returns ``(l, d, g)`` per row and ``RowReference`` reduc
 ``RowUtilityReference`` holds logsumexp, softmax and log_softmax with their vector-Jacobian products.
 CTC (section G) is a log-space dynamic programme per sample (``sequence.ctc``); the overlap
 losses (section E) sum per sample and class over the pixels (``segmentation.OverlapReference``);
-the Lovász hinge sorts each segment's errors (``segmentation.lovasz_hinge``); SSIM and total
-variation (section H) filter each image plane directly (``image.ssim``, ``image.total_variation``).
+the Lovász hinge sorts each segment's errors (``segmentation.lovasz_hinge``); SSIM, MS-SSIM and
+total variation (section H) filter each image plane directly (``image.ssim``, ``image.ms_ssim``,
+``image.total_variation``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ _OBJECTS["ctc"] = sequence.ctc
 _OBJECTS.update(segmentation.OVERLAPS)
 _OBJECTS["lovasz_hinge"] = segmentation.lovasz_hinge
 _OBJECTS["ssim"] = image.ssim
+_OBJECTS["ms_ssim"] = image.ms_ssim
 _OBJECTS["total_variation"] = image.total_variation
 globals().update(_OBJECTS)
 __all__ += list(_OBJECTS)
