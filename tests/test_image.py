@@ -336,6 +336,25 @@ def test_extreme_float32_values_stay_finite(name):
                                                               **kw), rtol=1e-6)
 
 
+def test_total_variation_float32_rows_that_overflow_float():
+    # float32 rows take their differences in float32: rows whose differences pass the float
+    # range (3e38 - (-3e38)) are summed again in float64; the signs, hence the gradient, hold.
+    rng = np.random.default_rng(24)
+    x = rng.random((2, 2, 9, 37)).astype(np.float32)
+    x[0, 1, 4, 5], x[0, 1, 4, 6], x[1, 0, 8, 30] = 3e38, -3e38, -3.4e38
+    x64 = x.astype(np.float64)
+    # (The per-image float32 losses themselves pass the float range: "none" gives inf.)
+    assert np.all(np.isinf(lf.total_variation(x, reduction="none")))
+    for reduction in ("mean", "sum"):
+        v, g = lf.total_variation.value_and_grad(x, reduction=reduction)
+        np.testing.assert_allclose(v, lf.reference.total_variation(x64, reduction=reduction), rtol=6e-8)
+        np.testing.assert_array_equal(g, lf.reference.total_variation.grad(x64, reduction=reduction).astype(np.float32))
+    # Away from overflow, each float32 term is rounded once: the sum is within a few 1e-8.
+    y = rng.random((3, 2, 50, 61)).astype(np.float32)
+    np.testing.assert_allclose(lf.total_variation(y, reduction="none"),
+                               lf.reference.total_variation(y.astype(np.float64), reduction="none"), rtol=6e-8)
+
+
 @pytest.mark.parametrize("shape", [(1, 1, 11, 11), (1, 3, 11, 40), (2, 1, 40, 11), (1, 1, 12, 11)])
 def test_ssim_images_the_size_of_the_window(shape):
     x, y = images(np.random.default_rng(12), shape)

@@ -278,10 +278,10 @@ LOSSFN_INLINE Lanes lanes_at(const float* p) {
 }
 LOSSFN_INLINE Lanes lanes_at(const double* p) { return load(p); }
 
-// Anisotropic rows are plain loops the compiler vectorizes for each ISA: the terms
-// |dh| + |dv| (the differences of two floats are exact in double) into a row, added in the
-// double lanes; the gradient, a small integer per pixel (the signs come from comparisons) times
-// the scale, rounded once into the gradient's row.
+// Anisotropic double rows (float rows: tv_row_float) are plain loops the compiler vectorizes for
+// each ISA: the terms |dh| + |dv| into a row, added in the double lanes; the gradient, a small
+// integer per pixel (the signs come from comparisons) times the scale, rounded once into the
+// gradient's row.
 template <class T>
 LOSSFN_INLINE int sign_of_difference(T a, T b) {
   return int(a > b) - int(a < b);
@@ -306,6 +306,80 @@ void tv_row_anisotropic(const T* up, const T* cur, const T* down, std::size_t W,
     grad[j] = T(g * double(sign_of_difference(cur[j], cur[j - 1]) - sign_of_difference(cur[j + 1], cur[j]) +
                            sign_of_difference(cur[j], up[j]) - sign_of_difference(down[j], cur[j])));
   grad[W - 1] = T(g * double(vertical(W - 1) + sign_of_difference(cur[W - 1], cur[W - 2])));
+}
+
+// float rows (anisotropic): the differences in float, whose signs are exact (a - b is 0 only when
+// a == b, with gradual underflow, and keeps its sign when it overflows) and whose absolute values,
+// rounded once each, go into the double lanes; a row whose terms overflow (differences beyond
+// the float range) is summed again from exact double differences. A pixel's gradient is the
+// integer k = sign(dh left) - sign(dh) + sign(dv above) - sign(dv) times the scale, the signs
+// of the row above kept in `sv_above` (this row's go to `sv`). Eight pixels per vector, half the
+// work of the double rows.
+using Floats = float __attribute__((vector_size(8 * sizeof(float))));
+using Ints = int __attribute__((vector_size(8 * sizeof(int))));
+// Half of Lanes: a loop-carried 64-byte vector stays in memory on AVX2, two halves in registers.
+using HalfLanes = double __attribute__((vector_size(4 * sizeof(double))));
+using HalfFloats = float __attribute__((vector_size(4 * sizeof(float))));
+
+LOSSFN_INLINE Floats floats_at(const float* p) {
+  Floats v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+LOSSFN_INLINE Ints ints_at(const int* p) {
+  Ints v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+// -1, 0 or 1 per lane (a comparison's lanes are -1 where true).
+LOSSFN_INLINE Ints sign_lanes(Floats d) { return (d < 0.0f) - (d > 0.0f); }
+LOSSFN_INLINE Floats abs_lanes(Floats d) { return Floats(Ints(d) & 0x7fffffff); }
+LOSSFN_INLINE int sign_int(float d) { return int(d > 0.0f) - int(d < 0.0f); }
+
+template <bool kGradient>
+void tv_row_float(const float* cur, const float* down, std::size_t W, const int* sv_above, int* sv, float* grad, double g,
+                  Lanes& total, double& edge_total) {
+  // The vectors' terms in the lanes lo (0 .. 3) and hi (4 .. 7), the first and last pixels' in
+  // `edge`.
+  HalfLanes lo{}, hi{};
+  double edge = 0.0;
+  auto pixel = [&](std::size_t j) {
+    const float c = cur[j], dh = j + 1 < W ? cur[j + 1] - c : 0.0f, dv = down[j] - c;
+    edge += double(__builtin_fabsf(dh) + __builtin_fabsf(dv));
+    if (!kGradient) return;
+    sv[j] = sign_int(dv);
+    const int k = (j > 0 ? sign_int(c - cur[j - 1]) : 0) - sign_int(dh) + sv_above[j] - sv[j];
+    grad[j] = float(g * double(k));
+  };
+  std::size_t j = 0;
+  if (W > 0) pixel(j++);
+  for (; j + kBandLanes < W; j += kBandLanes) {  // columns j - 1 .. j + 8 exist
+    const Floats c = floats_at(cur + j), dh = floats_at(cur + j + 1) - c, dv = floats_at(down + j) - c;
+    const Floats t = abs_lanes(dh) + abs_lanes(dv);
+    lo += __builtin_convertvector(__builtin_shufflevector(t, t, 0, 1, 2, 3), HalfLanes);
+    hi += __builtin_convertvector(__builtin_shufflevector(t, t, 4, 5, 6, 7), HalfLanes);
+    if (!kGradient) continue;
+    const Ints s_v = sign_lanes(dv);
+    __builtin_memcpy(sv + j, &s_v, sizeof s_v);
+    const Ints k = sign_lanes(c - floats_at(cur + j - 1)) - sign_lanes(dh) + ints_at(sv_above + j) - s_v;
+    const Floats out = __builtin_convertvector(__builtin_convertvector(k, Lanes) * g, Floats);
+    __builtin_memcpy(grad + j, &out, sizeof out);
+  }
+  for (; j < W; ++j) pixel(j);
+  Lanes lanes;
+  __builtin_memcpy(&lanes, &lo, sizeof lo);
+  __builtin_memcpy(reinterpret_cast<char*>(&lanes) + sizeof lo, &hi, sizeof hi);
+  if (__builtin_isfinite(lane_sum(lanes) + edge)) {
+    total += lanes;
+    edge_total += edge;
+    return;
+  }
+  edge = 0.0;
+  for (std::size_t i = 0; i < W; ++i) {
+    const double c = cur[i];
+    edge += __builtin_fabs(i + 1 < W ? double(cur[i + 1]) - c : 0.0) + __builtin_fabs(double(down[i]) - c);
+  }
+  edge_total += edge;
 }
 
 // Row r of width W in eight-pixel vectors (the isotropic form; the anisotropic one is
@@ -368,6 +442,10 @@ void tv_item(const BandJob<T>& job, std::size_t plane, std::size_t band, double*
   StreamedOutput<T, kStreamChunk> streamed;
   Lanes total{};
   double edge_total = 0.0;
+  // float rows: the signs of two rows' vertical differences, in the terms row.
+  const std::size_t ints_per_row = row * sizeof(double) / sizeof(int) / 2;
+  int* sv_above = reinterpret_cast<int*>(terms);
+  int* sv = sv_above + ints_per_row;
   const T* cur = read(r0);
   const T* up = r0 > 0 ? read(r0 - 1) : cur;
   for (std::size_t r = r0; r < r1; ++r) {
@@ -378,7 +456,16 @@ void tv_item(const BandJob<T>& job, std::size_t plane, std::size_t band, double*
       // The gradient straight into its row; through a row of T when strided or streamed.
       const bool direct = grad.step == 1 && !stream;
       T* row_out = !gradient ? nullptr : direct ? grad.row(r) : reinterpret_cast<T*>(out);
-      tv_row_anisotropic(up, cur, down, W, terms, row_out, g, total);
+      if constexpr (sizeof(T) == sizeof(float)) {
+        if (r == r0 && gradient)  // the signs of the vertical differences of the row above
+          for (std::size_t j = 0; j < W; ++j) sv_above[j] = sign_int(cur[j] - up[j]);
+        if (gradient) tv_row_float<true>(cur, down, W, sv_above, sv, row_out, g, total, edge_total);
+        else tv_row_float<false>(cur, down, W, sv_above, sv, row_out, g, total, edge_total);
+        int* swap = sv_above;
+        sv_above = sv, sv = swap;
+      } else {
+        tv_row_anisotropic(up, cur, down, W, terms, row_out, g, total);
+      }
       if (gradient && stream) {
         streamed.begin(grad.row(r));
         for (std::size_t k = 0; k < W; k += kStreamChunk) {
