@@ -467,13 +467,16 @@ void tv_item(const BandJob<T>& job, std::size_t plane, std::size_t band, double*
         tv_row_anisotropic(up, cur, down, W, terms, row_out, g, total);
       }
       if (gradient && stream) {
-        streamed.begin(grad.row(r));
+        // Rows that abut (a C-contiguous plane) are one stream over the band: no partial cache
+        // line at each row's ends.
+        const bool abutting = grad.row_stride == std::ptrdiff_t(W);
+        if (r == r0 || !abutting) streamed.begin(grad.row(r));
         for (std::size_t k = 0; k < W; k += kStreamChunk) {
           const std::size_t n = W - k < kStreamChunk ? W - k : kStreamChunk;
           __builtin_memcpy(streamed.slot(), row_out + k, n * sizeof(T));
           streamed.put(n);
         }
-        streamed.finish();
+        if (r + 1 == r1 || !abutting) streamed.finish();
       } else if (gradient && !direct) {
         for (std::size_t j = 0; j < W; ++j) grad.row(r)[std::ptrdiff_t(j) * grad.step] = row_out[j];
       }
