@@ -329,14 +329,16 @@ def stream_library():
     so.stream_triad.argtypes = [f32p, f32p, f32p, size_t, c_int, c_int, c_int]
     so.stream_copy.restype = so.stream_triad.restype = ctypes.c_double
     so.fma_peak_f64.argtypes = [ctypes.c_long, c_int, c_int]
-    so.fma_peak_f64.restype = ctypes.c_double
+    so.fma_peak_f64.restype = so.fma_flops_per_round.restype = ctypes.c_double
     return so
 
 
 def fma_peak_f64(threads, iters=20_000_000, reps=5):
-    """Double-precision flops/s of independent FMA chains on 8-double vectors (bench/stream.cpp)."""
-    seconds = stream_library().fma_peak_f64(iters, threads, reps)
-    return 2 * 16 * 8 * iters * threads / seconds
+    """Double-precision flops/s of independent FMA chains on vectors of the machine's register
+    width (bench/stream.cpp)."""
+    lib = stream_library()
+    seconds = lib.fma_peak_f64(iters, threads, reps)
+    return lib.fma_flops_per_round() * iters * threads / seconds
 
 
 def stream_bandwidths(nbytes, threads, reps=15):

@@ -139,21 +139,29 @@ double stream_triad(float* a, const float* b, const float* c, std::size_t n, int
   });
 }
 
-// Double-precision FMA peak: seconds of `iters` rounds of 16 independent fused multiply-adds on
-// vectors of 8 doubles per thread (enough chains to cover the FMA latency on every pipe), on
-// `threads` threads; flops = 2 * 16 * 8 * iters * threads.
+// Double-precision FMA peak: seconds of `iters` rounds of kFmaChains independent fused
+// multiply-adds on vectors of the machine's register width (a wider generic vector carried
+// from one iteration to the next is kept in memory by GCC), enough chains to cover the FMA
+// latency on every pipe, on `threads` threads; flops = fma_flops_per_round() * iters * threads.
+#if defined(__AVX512F__)
+constexpr int kFmaLanes = 8, kFmaChains = 16;
+#else
+constexpr int kFmaLanes = 4, kFmaChains = 12;
+#endif
+double fma_flops_per_round() { return 2.0 * kFmaChains * kFmaLanes; }
+
 double fma_peak_f64(long iters, int threads, int reps) {
-  typedef double v8 __attribute__((vector_size(64)));
+  typedef double vec __attribute__((vector_size(kFmaLanes * sizeof(double))));
   return median_time(reps, [&] {
 #pragma omp parallel num_threads(threads)
     {
-      v8 acc[16];
-      for (int k = 0; k < 16; ++k) acc[k] = v8{} + 0.001 * k;
-      const v8 m = v8{} + 0.999999, a = v8{} + 1e-7;
+      vec acc[kFmaChains];
+      for (int k = 0; k < kFmaChains; ++k) acc[k] = vec{} + 0.001 * k;
+      const vec m = vec{} + 0.999999, a = vec{} + 1e-7;
       for (long i = 0; i < iters; ++i)
-        for (int k = 0; k < 16; ++k) acc[k] = acc[k] * m + a;
+        for (int k = 0; k < kFmaChains; ++k) acc[k] = acc[k] * m + a;
       double sink = 0;
-      for (int k = 0; k < 16; ++k) sink += acc[k][0];
+      for (int k = 0; k < kFmaChains; ++k) sink += acc[k][0];
       if (sink == 12345.678) std::printf("%f", sink);  // keeps the chains alive
     }
   });

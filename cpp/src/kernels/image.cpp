@@ -1,6 +1,7 @@
 // Image losses (SPEC §2 H), the band shape: SSIM and total variation over bands of rows of each
 // image plane, value and gradient in one pass. Compiled once per ISA; the arithmetic is in
-// double (eight lanes, GCC's vector extensions) for float32 images too.
+// double (GCC's vector extensions, the ISA's register width) for float32 images too, but for
+// total variation's float32 rows.
 //
 // SSIM, per band (formula in lossfn/image.hpp; the fused-SSIM structure of a horizontal pass, a
 // vertical pass and their adjoints): each input row is filtered horizontally into its five
@@ -34,8 +35,18 @@ using detail::BandJob;
 using detail::kBandLanes;
 
 #pragma GCC diagnostic ignored "-Wpsabi"
-using Lanes = double __attribute__((vector_size(kBandLanes * sizeof(double))));
-using LaneMask = long long __attribute__((vector_size(kBandLanes * sizeof(long long))));
+// The vectors of one ISA's registers: a loop-carried vector wider than them is kept in memory
+// (GCC splits it through the stack), many times slower. Rows are padded to kBandLanes, a
+// multiple of every kLanes.
+#if defined(__AVX512F__)
+constexpr std::size_t kLanes = 8;
+#elif defined(__AVX__)
+constexpr std::size_t kLanes = 4;
+#else
+constexpr std::size_t kLanes = 2;
+#endif
+static_assert(kBandLanes % kLanes == 0, "rows are padded to whole vectors");
+using Lanes = double __attribute__((vector_size(kLanes * sizeof(double))));
 
 LOSSFN_INLINE Lanes load(const double* p) {
   Lanes v;
@@ -47,17 +58,17 @@ LOSSFN_INLINE Lanes splat(double v) { return Lanes{} + v; }
 // 1.0 in the lanes of columns j .. j + 7 below `width`, 0.0 beyond.
 LOSSFN_INLINE Lanes columns_below(std::size_t j, std::size_t width) {
   Lanes m;
-  for (std::size_t l = 0; l < kBandLanes; ++l) m[l] = j + l < width ? 1.0 : 0.0;
+  for (std::size_t l = 0; l < kLanes; ++l) m[l] = j + l < width ? 1.0 : 0.0;
   return m;
 }
 LOSSFN_INLINE Lanes lane_sqrt(Lanes v) {
-  for (std::size_t l = 0; l < kBandLanes; ++l) v[l] = __builtin_sqrt(v[l]);
+  for (std::size_t l = 0; l < kLanes; ++l) v[l] = __builtin_sqrt(v[l]);
   return v;
 }
 // The lanes added in order.
 LOSSFN_INLINE double lane_sum(Lanes v) {
   double s = 0.0;
-  for (std::size_t l = 0; l < kBandLanes; ++l) s += v[l];
+  for (std::size_t l = 0; l < kLanes; ++l) s += v[l];
   return s;
 }
 
@@ -87,7 +98,7 @@ struct SsimBand {
     const double* w = job.window;
     double *hx = moment(r, kMx), *hy = moment(r, kMy), *hxx = moment(r, kExx), *hyy = moment(r, kEyy),
            *hxy = moment(r, kExy);
-    for (std::size_t j = 0; j < Wo; j += kBandLanes) {
+    for (std::size_t j = 0; j < Wo; j += kLanes) {
       Lanes sx{}, sy{}, sxx{}, syy{}, sxy{};
       for (std::size_t k = 0; k < win; ++k) {
         const Lanes a = load(xr + j + k), b = load(yr + j + k), wk = splat(w[k]);
@@ -110,13 +121,15 @@ struct SsimBand {
     const Lanes c1 = splat(job.c1), c2 = splat(job.c2), k = splat(job.cov_norm), zero{};
     const Lanes g = splat(this->g), two = splat(2.0);
     Lanes total{};
-    for (std::size_t j = 0; j < Wo; j += kBandLanes) {
+    const std::size_t first_slot = i % win;  // ring row of input row i; of i + t: first_slot + t, wrapped
+    for (std::size_t j = 0; j < Wo; j += kLanes) {
       Lanes mx{}, my{}, exx{}, eyy{}, exy{};
-      for (std::size_t t = 0; t < win; ++t) {
+      for (std::size_t t = 0, slot = first_slot; t < win; ++t, slot = slot + 1 == win ? 0 : slot + 1) {
         const Lanes wt = splat(w[t]);
-        mx += wt * load(moment(i + t, kMx) + j), my += wt * load(moment(i + t, kMy) + j);
-        exx += wt * load(moment(i + t, kExx) + j), eyy += wt * load(moment(i + t, kEyy) + j);
-        exy += wt * load(moment(i + t, kExy) + j);
+        const double* m = hring + slot * kMoments * row + j;
+        mx += wt * load(m + kMx * row), my += wt * load(m + kMy * row);
+        exx += wt * load(m + kExx * row), eyy += wt * load(m + kEyy * row);
+        exy += wt * load(m + kExy * row);
       }
       Lanes sxx = k * (exx - mx * mx), syy = k * (eyy - my * my);
       sxx = sxx > zero ? sxx : zero;  // a variance below 0 by rounding
@@ -127,7 +140,7 @@ struct SsimBand {
       const Lanes inv_b1 = kLuminance ? 1.0 / (mx * mx + my * my + c1) : splat(1.0), inv_b2 = 1.0 / b2;
       const Lanes d = inv_b1 * inv_b2;
       const Lanes s = a1 * a2 * d;
-      const Lanes valid = j + kBandLanes <= Wo ? splat(1.0) : columns_below(j, Wo);
+      const Lanes valid = j + kLanes <= Wo ? splat(1.0) : columns_below(j, Wo);
       total += s * valid;
       if (!gradient) continue;
       const Lanes gv = g * valid;
@@ -159,12 +172,13 @@ struct SsimBand {
     for (std::size_t m = 0; m < maps; ++m) {
       double* v = adj + m * row;
       for (std::size_t j = 0; j < pad; ++j) v[j] = 0.0;
-      for (std::size_t j = 0; j < Wo; j += kBandLanes) {
+      for (std::size_t j = 0; j < Wo; j += kLanes) {
         Lanes sum{};
-        for (std::size_t i = first; i <= last; ++i) sum += splat(w[r - i]) * load(coef(i, int(m)) + j);
+        for (std::size_t i = first, slot = first % win; i <= last; ++i, slot = slot + 1 == win ? 0 : slot + 1)
+          sum += splat(w[r - i]) * load(cring + (slot * kCoefficients + m) * row + j);
         store(v + pad + j, sum);
       }
-      for (std::size_t j = pad + band_padded(Wo); j < row; ++j) v[j] = 0.0;
+      for (std::size_t j = pad + (Wo + kLanes - 1) / kLanes * kLanes; j < row; ++j) v[j] = 0.0;
     }
     load_row(x, r, W, row, xr);
     load_row(y, r, W, row, yr);
@@ -173,7 +187,7 @@ struct SsimBand {
       const double* own = side == 0 ? xr : yr;
       const double* other = side == 0 ? yr : xr;
       const double* a = side == 0 ? va : vay;
-      for (std::size_t j = 0; j < W; j += kBandLanes) {
+      for (std::size_t j = 0; j < W; j += kLanes) {
         Lanes fa{}, fb{}, fc{};
         for (std::size_t t = 0; t < win; ++t) {
           const Lanes wt = splat(w[t]);
@@ -272,7 +286,7 @@ LOSSFN_INLINE V tv_term(V dh, V dv, bool isotropic, V& uh, V& uv) {
 }
 
 LOSSFN_INLINE Lanes lanes_at(const float* p) {
-  float __attribute__((vector_size(kBandLanes * sizeof(float)))) v;
+  float __attribute__((vector_size(kLanes * sizeof(float)))) v;
   __builtin_memcpy(&v, p, sizeof v);
   return __builtin_convertvector(v, Lanes);
 }
@@ -294,7 +308,7 @@ void tv_row_anisotropic(const T* up, const T* cur, const T* down, std::size_t W,
     terms[j] = __builtin_fabs(double(cur[j + 1]) - double(cur[j])) + __builtin_fabs(double(down[j]) - double(cur[j]));
   terms[W - 1] = __builtin_fabs(double(down[W - 1]) - double(cur[W - 1]));
   for (std::size_t j = W; j < band_padded(W); ++j) terms[j] = 0.0;
-  for (std::size_t j = 0; j < W; j += kBandLanes) total += load(terms + j);
+  for (std::size_t j = 0; j < W; j += kLanes) total += load(terms + j);
   if (!grad) return;
   auto vertical = [&](std::size_t j) { return sign_of_difference(cur[j], up[j]) - sign_of_difference(down[j], cur[j]); };
   if (W == 1) {
@@ -315,11 +329,13 @@ void tv_row_anisotropic(const T* up, const T* cur, const T* down, std::size_t W,
 // integer k = sign(dh left) - sign(dh) + sign(dv above) - sign(dv) times the scale, the signs
 // of the row above kept in `sv_above` (this row's go to `sv`). Eight pixels per vector, half the
 // work of the double rows.
-using Floats = float __attribute__((vector_size(8 * sizeof(float))));
+constexpr std::size_t kFloatLanes = 8;
+using Floats = float __attribute__((vector_size(kFloatLanes * sizeof(float))));
 using Ints = int __attribute__((vector_size(8 * sizeof(int))));
-// Half of Lanes: a loop-carried 64-byte vector stays in memory on AVX2, two halves in registers.
+// Four doubles, the terms of half a vector of Floats; a vector of Floats widened (never carried
+// from one iteration to the next).
 using HalfLanes = double __attribute__((vector_size(4 * sizeof(double))));
-using HalfFloats = float __attribute__((vector_size(4 * sizeof(float))));
+using WideFloats = double __attribute__((vector_size(kFloatLanes * sizeof(double))));
 
 LOSSFN_INLINE Floats floats_at(const float* p) {
   Floats v;
@@ -338,9 +354,9 @@ LOSSFN_INLINE int sign_int(float d) { return int(d > 0.0f) - int(d < 0.0f); }
 
 template <bool kGradient>
 void tv_row_float(const float* cur, const float* down, std::size_t W, const int* sv_above, int* sv, float* grad, double g,
-                  Lanes& total, double& edge_total) {
+                  double& edge_total) {
   // The vectors' terms in the lanes lo (0 .. 3) and hi (4 .. 7), the first and last pixels' in
-  // `edge`.
+  // `edge`; the row's sum goes to edge_total.
   HalfLanes lo{}, hi{};
   double edge = 0.0;
   auto pixel = [&](std::size_t j) {
@@ -353,7 +369,7 @@ void tv_row_float(const float* cur, const float* down, std::size_t W, const int*
   };
   std::size_t j = 0;
   if (W > 0) pixel(j++);
-  for (; j + kBandLanes < W; j += kBandLanes) {  // columns j - 1 .. j + 8 exist
+  for (; j + kFloatLanes < W; j += kFloatLanes) {  // columns j - 1 .. j + 8 exist
     const Floats c = floats_at(cur + j), dh = floats_at(cur + j + 1) - c, dv = floats_at(down + j) - c;
     const Floats t = abs_lanes(dh) + abs_lanes(dv);
     lo += __builtin_convertvector(__builtin_shufflevector(t, t, 0, 1, 2, 3), HalfLanes);
@@ -362,16 +378,13 @@ void tv_row_float(const float* cur, const float* down, std::size_t W, const int*
     const Ints s_v = sign_lanes(dv);
     __builtin_memcpy(sv + j, &s_v, sizeof s_v);
     const Ints k = sign_lanes(c - floats_at(cur + j - 1)) - sign_lanes(dh) + ints_at(sv_above + j) - s_v;
-    const Floats out = __builtin_convertvector(__builtin_convertvector(k, Lanes) * g, Floats);
+    const Floats out = __builtin_convertvector(__builtin_convertvector(k, WideFloats) * g, Floats);
     __builtin_memcpy(grad + j, &out, sizeof out);
   }
   for (; j < W; ++j) pixel(j);
-  Lanes lanes;
-  __builtin_memcpy(&lanes, &lo, sizeof lo);
-  __builtin_memcpy(reinterpret_cast<char*>(&lanes) + sizeof lo, &hi, sizeof hi);
-  if (__builtin_isfinite(lane_sum(lanes) + edge)) {
-    total += lanes;
-    edge_total += edge;
+  const double sum = (((lo[0] + lo[1]) + (lo[2] + lo[3])) + ((hi[0] + hi[1]) + (hi[2] + hi[3]))) + edge;
+  if (__builtin_isfinite(sum)) {
+    edge_total += sum;
     return;
   }
   edge = 0.0;
@@ -382,7 +395,7 @@ void tv_row_float(const float* cur, const float* down, std::size_t W, const int*
   edge_total += edge;
 }
 
-// Row r of width W in eight-pixel vectors (the isotropic form; the anisotropic one is
+// Row r of width W in vectors of kLanes pixels (the isotropic form; the anisotropic one is
 // tv_row_anisotropic), its rows above and below (the row itself where there is none: a zero
 // difference); `total` gathers the row's terms, `out` gets the gradient (unscaled) when given.
 template <class T>
@@ -398,7 +411,7 @@ void tv_row(const T* up, const T* cur, const T* down, std::size_t W, bool isotro
   };
   std::size_t j = 0;
   if (W > 0) pixel(j++);
-  for (; j + kBandLanes < W; j += kBandLanes) {  // columns j - 1 .. j + 8 exist
+  for (; j + kLanes < W; j += kLanes) {  // columns j - 1 .. j + kLanes exist
     const Lanes c = lanes_at(cur + j), left = lanes_at(cur + j - 1), right = lanes_at(cur + j + 1);
     const Lanes below = lanes_at(down + j), above = lanes_at(up + j);
     Lanes uh, uv, left_uh, up_uv, ignore;
@@ -459,8 +472,8 @@ void tv_item(const BandJob<T>& job, std::size_t plane, std::size_t band, double*
       if constexpr (sizeof(T) == sizeof(float)) {
         if (r == r0 && gradient)  // the signs of the vertical differences of the row above
           for (std::size_t j = 0; j < W; ++j) sv_above[j] = sign_int(cur[j] - up[j]);
-        if (gradient) tv_row_float<true>(cur, down, W, sv_above, sv, row_out, g, total, edge_total);
-        else tv_row_float<false>(cur, down, W, sv_above, sv, row_out, g, total, edge_total);
+        if (gradient) tv_row_float<true>(cur, down, W, sv_above, sv, row_out, g, edge_total);
+        else tv_row_float<false>(cur, down, W, sv_above, sv, row_out, g, edge_total);
         int* swap = sv_above;
         sv_above = sv, sv = swap;
       } else {
