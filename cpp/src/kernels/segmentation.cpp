@@ -41,12 +41,23 @@ constexpr int kSigmoid = 1, kSoftmax = 2;  // lossfn::Activation
 constexpr std::size_t kMaxSegmentTile = 256;  // segment_tile's largest
 static_assert(detail::segment_tile(1) <= kMaxSegmentTile && detail::segment_tile(8) <= kMaxSegmentTile, "tile bound");
 
-// Eight double lanes, one vector of GCC's vector extensions (lane-wise IEEE arithmetic on every
-// ISA: two AVX-512 registers' worth of floats converted, or four SSE2 registers). Only ever
-// inlined, so the vector type's calling convention (-Wpsabi) never matters.
+// Each statistic is kept in kSegmentLanes (eight) double lanes, pixel k in lane k % 8: lane-wise
+// IEEE arithmetic, the same bits on every ISA. The lanes are held as kParts vectors of GCC's
+// vector extensions of the ISA's register width: a loop-carried vector wider than the registers
+// is kept in memory (GCC splits it through the stack), many times slower. Only ever inlined, so
+// the vector type's calling convention (-Wpsabi) never matters.
 #pragma GCC diagnostic ignored "-Wpsabi"
-using Lanes = double __attribute__((vector_size(kSegmentLanes * sizeof(double))));
-using FloatLanes = float __attribute__((vector_size(kSegmentLanes * sizeof(float))));
+#if defined(__AVX512F__)
+constexpr std::size_t kLanes = 8;
+#elif defined(__AVX__)
+constexpr std::size_t kLanes = 4;
+#else
+constexpr std::size_t kLanes = 2;
+#endif
+constexpr std::size_t kParts = kSegmentLanes / kLanes;
+static_assert(kSegmentLanes % kLanes == 0, "whole vectors per statistic");
+using Lanes = double __attribute__((vector_size(kLanes * sizeof(double))));
+using FloatLanes = float __attribute__((vector_size(kLanes * sizeof(float))));
 
 LOSSFN_INLINE Lanes load_lanes(const float* p) {
   FloatLanes v;
@@ -197,41 +208,64 @@ LOSSFN_INLINE const T* targets(const SegmentJob<T>& j, const Tile<T>& t, std::si
   return row;
 }
 
-// acc[0..2] (I, P, G of one class, eight lanes each) += the tile's: pixel k in lane k % 8.
+// The statistics of one class: kSegmentStats of eight lanes, kParts vectors each.
+struct ClassStats {
+  Lanes lanes[kSegmentStats][kParts];
+};
+
+// `tail` (eight lanes, zero but where the tile's last pixels fell) added to a statistic: x + 0 is
+// x (a sum that starts at +0 is never -0), so each lane gets what adding its pixels directly
+// would give.
+LOSSFN_INLINE void add_tail(Lanes* stat, const double* tail) {
+  for (std::size_t h = 0; h < kParts; ++h) {
+    Lanes v;
+    __builtin_memcpy(&v, tail + h * kLanes, sizeof v);
+    stat[h] += v;
+  }
+}
+
+// I, P, G of one class += the tile's: pixel k in lane k % 8.
 template <class T, bool Squared, bool Weighted>
 LOSSFN_INLINE void accumulate(const T* __restrict p, const T* __restrict t, const T* __restrict w, std::size_t W,
-                              Lanes* __restrict acc) {
-  Lanes I = acc[0], P = acc[1], G = acc[2];
+                              ClassStats* __restrict acc) {
+  Lanes I[kParts], P[kParts], G[kParts];
+  for (std::size_t h = 0; h < kParts; ++h) I[h] = acc->lanes[0][h], P[h] = acc->lanes[1][h], G[h] = acc->lanes[2][h];
   std::size_t k0 = 0;
-  for (; k0 + kSegmentLanes <= W; k0 += kSegmentLanes) {
-    Lanes pk = load_lanes(p + k0), tk = load_lanes(t + k0);
-    if (Weighted) {
-      const Lanes wk = load_lanes(w + k0);
-      const Lanes wp = wk * pk, wt = wk * tk;
-      I += wp * tk;
-      P += Squared ? wp * pk : wp;
-      G += Squared ? wt * tk : wt;
-    } else {
-      I += pk * tk;
-      P += Squared ? pk * pk : pk;
-      G += Squared ? tk * tk : tk;
+  for (; k0 + kSegmentLanes <= W; k0 += kSegmentLanes)
+    for (std::size_t h = 0; h < kParts; ++h) {
+      const std::size_t k = k0 + h * kLanes;
+      const Lanes pk = load_lanes(p + k), tk = load_lanes(t + k);
+      if (Weighted) {
+        const Lanes wk = load_lanes(w + k);
+        const Lanes wp = wk * pk, wt = wk * tk;
+        I[h] += wp * tk;
+        P[h] += Squared ? wp * pk : wp;
+        G[h] += Squared ? wt * tk : wt;
+      } else {
+        I[h] += pk * tk;
+        P[h] += Squared ? pk * pk : pk;
+        G[h] += Squared ? tk * tk : tk;
+      }
     }
+  if (k0 < W) {
+    double tI[kSegmentLanes] = {}, tP[kSegmentLanes] = {}, tG[kSegmentLanes] = {};
+    for (std::size_t lane = 0; k0 + lane < W; ++lane) {
+      const double pk = double(p[k0 + lane]), tk = double(t[k0 + lane]), wk = Weighted ? double(w[k0 + lane]) : 1.0;
+      const double wp = wk * pk, wt = wk * tk;
+      tI[lane] = wp * tk;
+      tP[lane] = Squared ? wp * pk : wp;
+      tG[lane] = Squared ? wt * tk : wt;
+    }
+    add_tail(I, tI), add_tail(P, tP), add_tail(G, tG);
   }
-  for (std::size_t lane = 0; k0 + lane < W; ++lane) {
-    const double pk = double(p[k0 + lane]), tk = double(t[k0 + lane]), wk = Weighted ? double(w[k0 + lane]) : 1.0;
-    const double wp = wk * pk, wt = wk * tk;
-    I[lane] += wp * tk;
-    P[lane] += Squared ? wp * pk : wp;
-    G[lane] += Squared ? wt * tk : wt;
-  }
-  acc[0] = I, acc[1] = P, acc[2] = G;
+  for (std::size_t h = 0; h < kParts; ++h) acc->lanes[0][h] = I[h], acc->lanes[1][h] = P[h], acc->lanes[2][h] = G[h];
 }
 
 // acc[3], acc[4] (B, N of one class) += the tile's w bce and w. `x`: the logits, or nullptr when
 // p are the probabilities given; `row`: the tile's scratch row for the bce terms.
 template <class T, bool Weighted>
 LOSSFN_INLINE void accumulate_bce(const T* __restrict p, const T* __restrict x, const T* __restrict t,
-                                  const T* __restrict w, std::size_t W, T* __restrict row, Lanes* __restrict acc) {
+                                  const T* __restrict w, std::size_t W, T* __restrict row, ClassStats* __restrict acc) {
   if (x) {
     for (std::size_t k = 0; k < W; ++k)
       row[k] = (math::max(x[k], T(0)) - t[k] * x[k]) + math::log1p_unit(math::exp_nonpositive(-math::abs(x[k])));
@@ -239,25 +273,32 @@ LOSSFN_INLINE void accumulate_bce(const T* __restrict p, const T* __restrict x, 
     for (std::size_t k = 0; k < W; ++k)
       row[k] = -(t[k] * math::max(math::log(p[k]), T(-100)) + (T(1) - t[k]) * math::max(math::log1p(-p[k]), T(-100)));
   }
-  Lanes B = acc[3], N = acc[4];
+  Lanes B[kParts], N[kParts];
+  for (std::size_t h = 0; h < kParts; ++h) B[h] = acc->lanes[3][h], N[h] = acc->lanes[4][h];
   std::size_t k0 = 0;
-  for (; k0 + kSegmentLanes <= W; k0 += kSegmentLanes) {
-    const Lanes bk = load_lanes(row + k0);
-    if (Weighted) {
-      const Lanes wk = load_lanes(w + k0);
-      B += wk * bk;
-      N += wk;
-    } else {
-      B += bk;
-      N += 1.0;
+  for (; k0 + kSegmentLanes <= W; k0 += kSegmentLanes)
+    for (std::size_t h = 0; h < kParts; ++h) {
+      const std::size_t k = k0 + h * kLanes;
+      const Lanes bk = load_lanes(row + k);
+      if (Weighted) {
+        const Lanes wk = load_lanes(w + k);
+        B[h] += wk * bk;
+        N[h] += wk;
+      } else {
+        B[h] += bk;
+        N[h] += 1.0;
+      }
     }
+  if (k0 < W) {
+    double tB[kSegmentLanes] = {}, tN[kSegmentLanes] = {};
+    for (std::size_t lane = 0; k0 + lane < W; ++lane) {
+      const double wk = Weighted ? double(w[k0 + lane]) : 1.0;
+      tB[lane] = wk * double(row[k0 + lane]);
+      tN[lane] = wk;
+    }
+    add_tail(B, tB), add_tail(N, tN);
   }
-  for (std::size_t lane = 0; k0 + lane < W; ++lane) {
-    const double wk = Weighted ? double(w[k0 + lane]) : 1.0;
-    B[lane] += wk * double(row[k0 + lane]);
-    N[lane] += wk;
-  }
-  acc[3] = B, acc[4] = N;
+  for (std::size_t h = 0; h < kParts; ++h) acc->lanes[3][h] = B[h], acc->lanes[4][h] = N[h];
 }
 
 // A tile's score, dense-target and gradient lines, asked for before the tile before it is worked
@@ -306,8 +347,8 @@ void stats_pass(const SegmentJob<T>& j) {
   unsigned bad = 0;
   const bool prefetch = large(j);
   for_each_item(j.batch, pixels, item_pixels, j.threads, [&](std::size_t item, const PixelRange& r, int worker) {
-    Lanes* acc = reinterpret_cast<Lanes*>(j.lanes) + std::size_t(worker) * C * kSegmentStats;
-    for (std::size_t k = 0; k < C * kSegmentStats; ++k) acc[k] = Lanes{};
+    ClassStats* acc = reinterpret_cast<ClassStats*>(j.lanes) + std::size_t(worker) * C;
+    for (std::size_t c = 0; c < C; ++c) acc[c] = ClassStats{};
     bool item_bad = false;
     T* scratch = j.scratch + std::size_t(worker) * scratch_size;
     if (class_major(j)) {
@@ -316,10 +357,10 @@ void stats_pass(const SegmentJob<T>& j) {
           Tile<T> t = tile_at(j, scratch, r.sample, o, i, width);
           item_bad |= load_tile<T, Weighted>(j, t);
           const T* tc = targets(j, t, c);
-          accumulate<T, Squared, Weighted>(probabilities(j, t, c), tc, t.weight, width, acc + c * kSegmentStats);
+          accumulate<T, Squared, Weighted>(probabilities(j, t, c), tc, t.weight, width, acc + c);
           if (Bce)
             accumulate_bce<T, Weighted>(probabilities(j, t, c), nullptr, tc, t.weight, width, t.row,
-                                        acc + c * kSegmentStats);
+                                        acc + c);
         }, [](std::size_t, std::size_t, std::size_t) {});
     } else {
       for_each_tile(j.inner, r, tile, [&](std::size_t o, std::size_t i, std::size_t width) {
@@ -328,10 +369,10 @@ void stats_pass(const SegmentJob<T>& j) {
         if (j.activation) activate(j, t);
         for (std::size_t c = 0; c < C; ++c) {
           const T* tc = targets(j, t, c);
-          accumulate<T, Squared, Weighted>(probabilities(j, t, c), tc, t.weight, width, acc + c * kSegmentStats);
+          accumulate<T, Squared, Weighted>(probabilities(j, t, c), tc, t.weight, width, acc + c);
           if (Bce)
             accumulate_bce<T, Weighted>(probabilities(j, t, c), j.activation ? t.x + c * t.x_stride : nullptr, tc,
-                                        t.weight, width, t.row, acc + c * kSegmentStats);
+                                        t.weight, width, t.row, acc + c);
         }
       }, [&](std::size_t o, std::size_t i, std::size_t width) {
         if (prefetch) prefetch_tile(j, r.sample, o, i, width, false);
@@ -339,9 +380,10 @@ void stats_pass(const SegmentJob<T>& j) {
     }
     // The item's sums: each statistic's lanes added in lane order.
     double* sums = j.partials + item * C * kSegmentStats;
+    const double* lanes = reinterpret_cast<const double*>(acc);
     for (std::size_t k = 0; k < C * kSegmentStats; ++k) {
       double total = 0.0;
-      for (std::size_t lane = 0; lane < kSegmentLanes; ++lane) total += acc[k][lane];
+      for (std::size_t lane = 0; lane < kSegmentLanes; ++lane) total += lanes[k * kSegmentLanes + lane];
       sums[k] = total;
     }
     if (item_bad) __atomic_store_n(&bad, 1u, __ATOMIC_RELAXED);
