@@ -35,16 +35,9 @@ using detail::BandJob;
 using detail::kBandLanes;
 
 #pragma GCC diagnostic ignored "-Wpsabi"
-// The vectors of one ISA's registers: a loop-carried vector wider than them is kept in memory
-// (GCC splits it through the stack), many times slower. Rows are padded to kBandLanes, a
+// Vectors of the ISA's register width (kRegisterDoubles); rows are padded to kBandLanes, a
 // multiple of every kLanes.
-#if defined(__AVX512F__)
-constexpr std::size_t kLanes = 8;
-#elif defined(__AVX__)
-constexpr std::size_t kLanes = 4;
-#else
-constexpr std::size_t kLanes = 2;
-#endif
+constexpr std::size_t kLanes = kRegisterDoubles;
 static_assert(kBandLanes % kLanes == 0, "rows are padded to whole vectors");
 using Lanes = double __attribute__((vector_size(kLanes * sizeof(double))));
 

@@ -43,17 +43,10 @@ static_assert(detail::segment_tile(1) <= kMaxSegmentTile && detail::segment_tile
 
 // Each statistic is kept in kSegmentLanes (eight) double lanes, pixel k in lane k % 8: lane-wise
 // IEEE arithmetic, the same bits on every ISA. The lanes are held as kParts vectors of GCC's
-// vector extensions of the ISA's register width: a loop-carried vector wider than the registers
-// is kept in memory (GCC splits it through the stack), many times slower. Only ever inlined, so
-// the vector type's calling convention (-Wpsabi) never matters.
+// vector extensions of the ISA's register width (kRegisterDoubles). Only ever inlined, so the
+// vector type's calling convention (-Wpsabi) never matters.
 #pragma GCC diagnostic ignored "-Wpsabi"
-#if defined(__AVX512F__)
-constexpr std::size_t kLanes = 8;
-#elif defined(__AVX__)
-constexpr std::size_t kLanes = 4;
-#else
-constexpr std::size_t kLanes = 2;
-#endif
+constexpr std::size_t kLanes = kRegisterDoubles;
 constexpr std::size_t kParts = kSegmentLanes / kLanes;
 static_assert(kSegmentLanes % kLanes == 0, "whole vectors per statistic");
 using Lanes = double __attribute__((vector_size(kLanes * sizeof(double))));

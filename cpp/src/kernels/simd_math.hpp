@@ -12,10 +12,23 @@
 #error "simd_math.hpp is included by per-ISA kernel files only"
 #endif
 
+#include <cstddef>
 #include <cstdint>
 
 namespace lossfn {
 namespace LOSSFN_ISA {
+
+// The doubles in one of the ISA's vector registers: the width of the kernels' explicit vectors
+// (GCC's vector extensions). A loop-carried vector wider than the registers is kept in memory
+// (GCC splits it through the stack and general registers), many times slower.
+#if defined(__AVX512F__)
+constexpr std::size_t kRegisterDoubles = 8;
+#elif defined(__AVX__)
+constexpr std::size_t kRegisterDoubles = 4;
+#else
+constexpr std::size_t kRegisterDoubles = 2;
+#endif
+
 namespace math {
 
 // Everything here is forced inline: a call left in a kernel loop stops its vectorization.
