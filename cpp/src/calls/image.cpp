@@ -78,12 +78,11 @@ std::vector<double> level_weights(const MsSsimOptions& o) {
   return w;
 }
 
-// A call checked: its shape, its arrays' strides (N, C, H, W order, in elements) and d value /
-// d loss_n per image (with a gradient).
+// A call checked: its shape, its arrays' strides (N, C, H, W order, in elements; held by value,
+// so that the struct copies safely) and d value / d loss_n per image (with a gradient).
 struct Checked {
   std::size_t N, C, H, W;
-  const std::ptrdiff_t *xs, *ys, *gs;
-  std::ptrdiff_t contiguous[4];
+  std::ptrdiff_t xs[4], ys[4], gs[4];
   bool want_grad;
   std::vector<double> upstream;
 };
@@ -110,11 +109,12 @@ Checked check_call(const char* name, bool two_images, const ImageCall<T>& c, std
       (W > std::size_t(PTRDIFF_MAX) / H || H * W > std::size_t(PTRDIFF_MAX) / C ||
        N > std::size_t(PTRDIFF_MAX) / (C * H * W)))
     fail(std::string(name) + ": x: the shape is too large");
-  k.contiguous[0] = std::ptrdiff_t(C * H * W), k.contiguous[1] = std::ptrdiff_t(H * W);
-  k.contiguous[2] = std::ptrdiff_t(W), k.contiguous[3] = 1;
-  k.xs = c.strides ? c.strides : k.contiguous;
-  k.ys = c.y_strides ? c.y_strides : k.contiguous;
-  k.gs = c.grad_strides ? c.grad_strides : k.contiguous;
+  const std::ptrdiff_t contiguous[4] = {std::ptrdiff_t(C * H * W), std::ptrdiff_t(H * W), std::ptrdiff_t(W), 1};
+  for (int a = 0; a < 4; ++a) {
+    k.xs[a] = c.strides ? c.strides[a] : contiguous[a];
+    k.ys[a] = c.y_strides ? c.y_strides[a] : contiguous[a];
+    k.gs[a] = c.grad_strides ? c.grad_strides[a] : contiguous[a];
+  }
   check_box(c.x, 4, extent, k.xs, "x");
   if (two_images) check_box(c.y, 4, extent, k.ys, "y");
   if (k.want_grad) check_box(c.grad, 4, extent, k.gs, "grad");
