@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Image-loss benchmark: lossfn ssim and ms_ssim value_and_grad vs pytorch-msssim forward + backward,
 float32, at one thread and all, with the FMA throughput ssim reaches; total_variation against the
-memory limit and kornia with autograd; in one run.
+memory limit and kornia with autograd; perceptual over VGG-16-sized feature maps against the
+memory limit (features) and the float FMA peak (Gram matrices), and torch with autograd; in one run.
 
 Run from the repository root::
 
@@ -37,6 +38,8 @@ from _common import (add_copy_bandwidth, base_info, cpu_model, fma_peak_f64, fmt
 
 SSIM_CASES = [(8, 3, 256, 256), (1, 3, 1080, 1920)]
 TV_CASES = [(8, 3, 512, 512), (1, 3, 1080, 1920)]
+# VGG-16's relu1_2, relu2_2, relu3_3 and relu4_3 feature maps of 4 images of 128 x 128.
+PERCEPTUAL_LAYERS = [(4, 64, 128, 128), (4, 128, 64, 64), (4, 256, 32, 32), (4, 512, 16, 16)]
 WIN = 11
 
 
@@ -120,9 +123,87 @@ def run(args):
                 print(f"{name} {'x'.join(map(str, shape))} threads={threads}: lossfn {fmt_t(t_lf)} ({extra})"
                       + (f", peer {fmt_t(row['peer_s'])} ({row['peer_s'] / t_lf:.1f}x)" if "peer_s" in row else ""),
                       flush=True)
+    results += run_perceptual(args, info, threads_list, bw)
     lf.set_num_threads(os.cpu_count() or 1)
     info["wall_s"] = perf() - t0
     return info, results
+
+
+def perceptual_flops(shapes):
+    """The style loss's multiply-adds as GEMM flops: two Gram products and the gradient's product,
+    2 C^2 P each per image (the Gram products are symmetric rank-k updates that do half)."""
+    return sum(3 * 2 * s[1] * s[1] * s[2] * s[3] * s[0] for s in shapes)
+
+
+def perceptual_peer(gram):
+    """torch: sum of mse_loss over the layers (of per-image Gram matrices F F^T / (C H W) with
+    gram), forward and backward, on leaf tensors."""
+    if torch is None:
+        return None
+
+    def step(xs, ys):
+        total = 0
+        for x, y in zip(xs, ys):
+            if gram:
+                n, c = x.shape[:2]
+                fx, fy = x.reshape(n, c, -1), y.reshape(n, c, -1)
+                norm = 1.0 / fx.shape[1] / fx.shape[2]
+                x, y = torch.bmm(fx, fx.transpose(1, 2)) * norm, torch.bmm(fy, fy.transpose(1, 2)) * norm
+            total = total + torch.nn.functional.mse_loss(x, y)
+        total.backward()
+    return step
+
+
+def run_perceptual(args, info, threads_list, bw):
+    """perceptual over VGG-16's relu1_2 .. relu4_3 maps of 4 images of 128 x 128 (float32), the
+    feature loss against the memory limit (read x and y, write the gradient: 12 B per feature) and
+    the style loss's GEMM throughput against the float FMA peak (twice the double one)."""
+    results = []
+    shapes = PERCEPTUAL_LAYERS
+    rng = np.random.default_rng(1)
+    xs = [rng.standard_normal(s, dtype=np.float32) for s in shapes]
+    ys = [x + 0.5 * rng.standard_normal(x.shape, dtype=np.float32) for x in xs]
+    grads = [np.empty_like(x) for x in xs]
+    elements = sum(x.size for x in xs)
+    for gram in (False, True):
+        step = None if args.no_torch else perceptual_peer(gram)
+        _, g64 = lf.perceptual.value_and_grad([x.astype(np.float64) for x in xs], [y.astype(np.float64) for y in ys],
+                                              gram=gram)
+        _, g32 = lf.perceptual.value_and_grad(xs, ys, gram=gram)
+        scale = max(float(np.abs(g).max()) for g in g64)
+        acc = {"lossfn_err": max(float(np.abs(a - b).max()) for a, b in zip(g32, g64)) / scale}
+        if step is not None:
+            xts = [torch.from_numpy(x.copy()).requires_grad_(True) for x in xs]
+            yts = [torch.from_numpy(y) for y in ys]
+
+            def peer_step():
+                for t in xts:
+                    t.grad = None
+                step(xts, yts)
+
+            peer_step()
+            acc["peer_err"] = max(float(np.abs(t.grad.numpy() - b).max()) for t, b in zip(xts, g64)) / scale
+        name = "perceptual (gram)" if gram else "perceptual"
+        for threads in threads_list:
+            lf.set_num_threads(threads)
+            wait_quiet(args.quiet_wait)
+            t_lf, _, _ = measure(lambda: lf.perceptual.value_and_grad(xs, ys, gram=gram, out=grads), args.target_time)
+            row = {"loss": name, "shape": [len(shapes), elements], "threads": threads, "lossfn_s": t_lf, **acc}
+            if gram:
+                row["gflops"] = perceptual_flops(shapes) / t_lf / 1e9
+                row["peak_share"] = perceptual_flops(shapes) / t_lf / (2 * info["fma_peak"][threads])
+            else:
+                row["limit_s"] = 12 * elements / bw
+            if step is not None:
+                torch.set_num_threads(threads)
+                row["peer_s"], _, _ = measure(peer_step, args.target_time, slow=(args.slow_time, args.very_slow_time))
+            results.append(row)
+            extra = (f"{row['gflops']:.1f} GFLOP/s, {100 * row['peak_share']:.0f}% of the float FMA peak" if gram
+                     else f"{100 * row['limit_s'] / t_lf:.0f}% of the memory limit")
+            print(f"{name} {len(shapes)} layers threads={threads}: lossfn {fmt_t(t_lf)} ({extra})"
+                  + (f", peer {fmt_t(row['peer_s'])} ({row['peer_s'] / t_lf:.1f}x)" if "peer_s" in row else ""),
+                  flush=True)
+    return results
 
 
 def goals(info, results):
@@ -145,6 +226,16 @@ def goals(info, results):
     out.append((f"total_variation value+grad at >= 70% of the memory limit, {all_threads} threads",
                 "PASS" if worst >= 0.7 else "FAIL",
                 [f"{'x'.join(map(str, r['shape']))}: {100 * r['limit_s'] / r['lossfn_s']:.0f}%" for r in tv]))
+    for name in ("perceptual", "perceptual (gram)"):
+        rows = [r for r in results if r["loss"] == name]
+        lines = []
+        for r in rows:
+            through = (f"{r['gflops']:.1f} GFLOP/s, {100 * r['peak_share']:.0f}% of the float FMA peak" if "gflops" in r
+                       else f"{100 * r['limit_s'] / r['lossfn_s']:.0f}% of the memory limit")
+            peer_ratio = f", torch {r['peer_s'] / r['lossfn_s']:.1f}x slower" if "peer_s" in r else ""
+            lines.append(f"{r['threads']} threads: {through}{peer_ratio}")
+        out.append((f"{name} value+grad over VGG-16's relu1_2..relu4_3 maps of 4 images of 128 x 128 (reported)",
+                    "INFO", lines))
     err = max(r["lossfn_err"] for r in results)
     out.append(("float32 gradient within 1e-5 (relative to its largest entry) of the float64 computation",
                 "PASS" if err <= 1e-5 else "FAIL", [f"lossfn {err:.1e}"]
@@ -170,12 +261,16 @@ def report(info, results, goal_rows):
          "| loss | N x C x H x W | threads | lossfn | ns / pixel | throughput | peer | peer / lossfn |",
          "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in results:
-        pixels = int(np.prod(r["shape"]))
-        through = (f"{r['gflops']:.1f} GFLOP/s ({100 * r['peak_share']:.0f}% of FMA peak)" if r["loss"] == "ssim"
+        pixels = int(np.prod(r["shape"])) if not r["loss"].startswith("perceptual") else r["shape"][1]
+        through = (f"{r['gflops']:.1f} GFLOP/s ({100 * r['peak_share']:.0f}% of the float FMA peak)"
+                   if r["loss"] == "perceptual (gram)"
+                   else f"{r['gflops']:.1f} GFLOP/s ({100 * r['peak_share']:.0f}% of FMA peak)" if r["loss"] == "ssim"
                    else f"{100 * r['limit_s'] / r['lossfn_s']:.0f}% of memory limit" if "limit_s" in r
                    else "(a value pass up the pyramid, a gradient pass down)")
         ratio = f"{r['peer_s'] / r['lossfn_s']:.1f}x" if "peer_s" in r else "n/a"
-        L.append(f"| {r['loss']} | {'x'.join(map(str, r['shape']))} | {r['threads']} | {fmt_t(r['lossfn_s'])} | "
+        shape = ("VGG-16 relu1_2..4_3, 4 x 128 x 128" if r["loss"].startswith("perceptual")
+                 else "x".join(map(str, r["shape"])))
+        L.append(f"| {r['loss']} | {shape} | {r['threads']} | {fmt_t(r['lossfn_s'])} | "
                  f"{1e9 * r['lossfn_s'] / pixels:.2f} | {through} | "
                  f"{fmt_t(r['peer_s']) if 'peer_s' in r else 'n/a'} | {ratio} |")
     L += ["", "## Goals", ""]

@@ -96,11 +96,19 @@ def guarded(shape, dtype, rng):
 def unchanged(before, after):
     if isinstance(before, np.ndarray) and before.dtype != object:
         return before.tobytes() == after.tobytes()
+    if isinstance(before, list):  # the layers of a feature-map loss
+        return len(before) == len(after) and all(unchanged(b, a) for b, a in zip(before, after))
     return True
 
 
+def snapshot(a):
+    if isinstance(a, np.ndarray) and a.dtype != object:
+        return a.copy()
+    return [snapshot(b) for b in a] if isinstance(a, list) else a
+
+
 def run_trial(loss, method, args, kwargs, guards):
-    snapshots = [a.copy() if isinstance(a, np.ndarray) and a.dtype != object else a for a in args]
+    snapshots = [snapshot(a) for a in args]
     try:
         with warnings.catch_warnings():
             # Casting huge float64 data to float32 warns as NumPy does; only exceptions matter here.
@@ -235,6 +243,47 @@ def image_trial(loss, rng):
     return method, args, kwargs, guards
 
 
+def feature_trial(loss, rng):
+    """Lists of feature maps: a layer, a list or the out= list spoiled, besides the keywords."""
+    shapes = (((2, 3, 5, 4), (2, 6, 2, 2)), ((1, 8, 30),), ((3, 4), (3, 2, 2, 2, 2)))[rng.integers(0, 3)]
+    xs = [rng.normal(0, 1, s) for s in shapes]
+    ys = [rng.normal(0, 1, s) for s in shapes]
+    if rng.random() < 0.5:
+        xs = [a.astype(np.float32) for a in xs]
+    method = ROW_METHODS[rng.integers(0, len(ROW_METHODS))]
+    kwargs = {"gram": bool(rng.random() < 0.5)}
+    guards = []
+    for _ in range(rng.integers(1, 4)):
+        part = rng.integers(0, 6)
+        layers = (xs, ys)[rng.integers(0, 2)]
+        if part == 0:
+            k = rng.integers(0, len(layers))
+            layers[k] = spoil_array(layers[k], rng)
+        elif part == 1:
+            kwargs[("layer_weights", "gram")[rng.integers(0, 2)]] = spoil_keyword(rng)
+        elif part == 2:
+            kwargs["reduction"] = ("none", "mean", "sum", "avg", None, 3)[rng.integers(0, 6)]
+        elif part == 3 and method == "grad":
+            kwargs["grad_output"] = (spoil_keyword(rng) if rng.random() < 0.5
+                                     else spoil_array(np.ones(shapes[0][:1]), rng))
+        elif part == 4 and method != "__call__":
+            outs = []
+            for s in shapes[: rng.integers(0, len(shapes) + 1)] if rng.random() < 0.3 else shapes:
+                whole, out = guarded(s, (np.float32, np.float64)[rng.integers(0, 2)], rng)
+                guards.append(whole)
+                outs.append(out)
+            kwargs["out"] = outs if rng.random() < 0.8 else tuple(outs)
+        elif part == 5:
+            choice = rng.integers(0, 3)
+            if choice == 0:
+                layers.append(np.ones(shapes[0]))
+            elif choice == 1 and layers:
+                layers.pop()
+            else:
+                layers[:] = []
+    return method, [xs, ys], kwargs, guards
+
+
 @pytest.fixture
 def watchdog():
     """A hung kernel ends the run with every thread's traceback instead of stalling CI."""
@@ -251,7 +300,8 @@ def test_malformed_calls_raise_value_or_type_errors_only(loss, watchdog):
             sequence_trial if isinstance(loss, lf.SequenceLoss) else
             segment_trial if isinstance(loss, lf.SegmentLoss) else
             order_trial if isinstance(loss, lf.LovaszHinge) else
-            image_trial if isinstance(loss, lf.ImageLoss) else row_trial)
+            image_trial if isinstance(loss, lf.ImageLoss) else
+            feature_trial if isinstance(loss, lf.PerceptualLoss) else row_trial)
     for _ in range(TRIALS):
         method, args, kwargs, guards = make(loss, rng)
         run_trial(loss, method, args, kwargs, guards)

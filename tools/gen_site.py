@@ -117,6 +117,19 @@ def image_plot(loss, ax):
     ax.legend()
 
 
+def perceptual_plot(loss, ax):
+    rng = np.random.default_rng(0)
+    xs = [rng.normal(0, 1, (1, 8, 16, 16)), rng.normal(0, 1, (1, 16, 8, 8))]
+    noise = [rng.normal(0, 1, x.shape) for x in xs]
+    sigma = np.linspace(0, 1, 51)
+    for gram in (False, True):
+        ax.plot(sigma, [loss(xs, [x + s * n for x, n in zip(xs, noise)], gram=gram) for s in sigma],
+                label=f"gram={gram}")
+    ax.set_xlabel("s: features of y = features of x + s·noise (two layers)")
+    ax.set_yscale("log")
+    ax.legend()
+
+
 def plot(loss, path):
     fig, ax = plt.subplots(figsize=(5.5, 3.2), dpi=90)
     if isinstance(loss, lf.ElementwiseLoss):
@@ -127,6 +140,8 @@ def plot(loss, path):
         overlap_plot(loss, ax)
     elif isinstance(loss, lf.ImageLoss):
         image_plot(loss, ax)
+    elif isinstance(loss, lf.PerceptualLoss):
+        perceptual_plot(loss, ax)
     else:
         ctc_plot(loss, ax)
     ax.set_title(loss.name)
@@ -177,6 +192,12 @@ def example(loss):
                     "loss = lf.ms_ssim(x[:, :, :64, :64], y[:, :, :64, :64], win_size=7, weights=(0.3, 0.3, 0.4))\n")
         return (head + "x = rng.random((4, 3, 64, 64))\n"
                 "loss, grad = lf.total_variation.value_and_grad(x, isotropic=True)\n")
+    if isinstance(loss, lf.PerceptualLoss):
+        return (head + "# a network's activations for x and y at two layers, (N, C, H, W) each\n"
+                "fx = [rng.normal(size=(4, 64, 32, 32)), rng.normal(size=(4, 128, 16, 16))]\n"
+                "fy = [f + rng.normal(0, 0.1, f.shape) for f in fx]\n"
+                "loss, grads = lf.perceptual.value_and_grad(fx, fy, layer_weights=(1.0, 0.5))   # grads: one per layer\n"
+                "style = lf.perceptual(fx, fy, gram=True)                  # Gram matrices (style loss)\n")
     return (head + "log_probs = lf.log_softmax(rng.normal(size=(50, 4, 20)), axis=-1)   # (T, N, C)\n"
             "targets = rng.integers(1, 20, (4, 10))\n"
             "loss, grad = lf.ctc.value_and_grad(log_probs, targets, [50] * 4, [10] * 4)\n")

@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <array>
 #include <limits>
 #include <optional>
 #include <sstream>
@@ -1055,6 +1056,132 @@ py::object total_variation(int what, py::handle x_obj, int channel_axis, bool is
   return computes_in_float32(x) ? call(float{}) : call(double{});
 }
 
+// Perceptual losses: sequences of feature maps (N, C, ...) of x and y, one per layer, each read in
+// place through its strides as (N, C, 1, P) or (N, C, H, W) (more spatial axes are merged, with a
+// copy where NumPy must); the gradients C-contiguous, one per layer, of x's shapes (out: a list
+// or tuple of them).
+py::array feature_map(py::handle obj, const std::string& name) {
+  py::array a = as_numeric_array(obj, name.c_str());
+  if (a.ndim() < 2) value_error(name + ": expected feature maps (N, C, ...), got shape " + shape_str(a));
+  if (a.ndim() == 4) return a;
+  std::vector<py::ssize_t> shape{a.shape(0), a.shape(1), 1, 1};
+  for (py::ssize_t k = 2; k < a.ndim(); ++k) shape[3] *= a.shape(k);
+  return a.attr("reshape")(py::tuple(py::cast(shape)));
+}
+
+std::vector<py::handle> layer_list(py::handle obj, const char* name) {
+  if (!py::isinstance<py::list>(obj) && !py::isinstance<py::tuple>(obj))
+    type_error(std::string(name) + ": expected a list of arrays (one per layer), got " +
+               py::str(py::type::of(obj).attr("__name__")).cast<std::string>());
+  std::vector<py::handle> out;
+  for (py::handle h : obj) out.push_back(h);
+  return out;
+}
+
+template <class T>
+py::object perceptual_t(int what, const std::vector<py::array>& xs_in, const std::vector<py::array>& ys_in,
+                        const std::vector<std::vector<py::ssize_t>>& shapes,
+                        const std::optional<std::vector<double>>& layer_weights, bool gram, Reduction reduction,
+                        py::handle grad_output_obj, py::handle out_obj) {
+  const std::size_t L = xs_in.size();
+  const py::ssize_t N = xs_in[0].shape(0);
+  std::vector<Input<T>> xs(L), ys(L);
+  std::vector<std::array<std::ptrdiff_t, 4>> x_strides(L), y_strides(L);
+  std::vector<lossfn::FeatureLayer<T>> layers(L);
+  std::vector<Extent> inputs;
+  for (std::size_t l = 0; l < L; ++l) {
+    const std::string at = "[" + std::to_string(l) + "]";
+    const py::array& x4 = xs_in[l];
+    if (x4.shape(0) != N)
+      value_error("features_x" + at + ": a batch of " + std::to_string(x4.shape(0)) + " images, features_x[0] has " +
+                  std::to_string(N));
+    const py::array& y4 = ys_in[l];
+    const std::vector<py::ssize_t> shape = shape_of(x4);
+    const std::ptrdiff_t logical[4] = {std::ptrdiff_t(shape[1] * shape[2] * shape[3]), std::ptrdiff_t(shape[2] * shape[3]),
+                                       std::ptrdiff_t(shape[3]), 1};
+    xs[l] = read_in_place<T>(x4);
+    ys[l] = read_in_place<T>(y4);
+    for (int k = 0; k < 4; ++k) {
+      x_strides[l][k] = xs[l].strides.empty() ? logical[k] : xs[l].strides[std::size_t(k)];
+      y_strides[l][k] = ys[l].strides.empty() ? logical[k] : ys[l].strides[std::size_t(k)];
+    }
+    lossfn::FeatureLayer<T>& layer = layers[l];
+    layer.channels = std::size_t(shape[1]), layer.height = std::size_t(shape[2]), layer.width = std::size_t(shape[3]);
+    layer.x = xs[l].data, layer.x_strides = x_strides[l].data();
+    layer.y = ys[l].data, layer.y_strides = y_strides[l].data();
+    const std::size_t n = std::size_t(x4.size());
+    inputs.push_back(extent("features_x" + at, xs[l], shape, n));
+    inputs.push_back(extent("features_y" + at, ys[l], shape, n));
+  }
+  lossfn::PerceptualCall<T> call;
+  call.batch = std::size_t(N);
+  call.layers = layers.data();
+  call.num_layers = L;
+  if (layer_weights) {
+    if (layer_weights->size() != L)
+      value_error("layer_weights: " + std::to_string(layer_weights->size()) + " weights for " + std::to_string(L) +
+                  " layers");
+    call.layer_weights = layer_weights->data();
+  }
+  const std::vector<py::ssize_t> per_image{N};
+  carray<T> go_array;
+  set_upstream(call, grad_output_obj, reduction, per_image, "the per-image losses' shape", go_array);
+  py::object grad;
+  if (what == kValueAndGrad || what == kGrad) {
+    std::vector<py::handle> outs;
+    if (!out_obj.is_none()) {
+      outs = layer_list(out_obj, "out");
+      if (outs.size() != L)
+        value_error("out: " + std::to_string(outs.size()) + " arrays for " + std::to_string(L) + " layers");
+    }
+    py::list grads;
+    std::vector<Extent> outputs;
+    inputs.push_back(extent("grad_output", call.grad_output_array,
+                            call.grad_output_array ? std::size_t(go_array.size()) : 0));
+    for (std::size_t l = 0; l < L; ++l) {
+      const std::string at = "[" + std::to_string(l) + "]";
+      const std::vector<py::ssize_t>& shape = shapes[l];  // x's own, before its spatial axes were merged
+      py::array_t<T> g = outs.empty() ? py::array_t<T>(shape)
+                                      : checked_out<T>(outs[l], shape, ("out" + at).c_str(), ("features_x" + at).c_str());
+      layers[l].grad = g.mutable_data();
+      outputs.push_back(extent("out" + at, layers[l].grad, std::size_t(g.size())));
+      grads.append(std::move(g));
+    }
+    refuse_overlaps(outputs, inputs);
+    grad = std::move(grads);
+  }
+  lossfn::PerceptualOptions o;
+  o.gram = gram;
+  return run_reduced<T>(call, what, reduction, per_image, grad, [&] { lossfn::perceptual(call, o); });
+}
+
+py::object perceptual(int what, py::handle xs_obj, py::handle ys_obj, std::optional<std::vector<double>> layer_weights,
+                      bool gram, int reduction, py::handle grad_output, py::handle out) {
+  const std::vector<py::handle> xs_list = layer_list(xs_obj, "features_x"), ys_list = layer_list(ys_obj, "features_y");
+  if (xs_list.empty()) value_error("features_x: needs at least one layer");
+  if (ys_list.size() != xs_list.size())
+    value_error("features_y: " + std::to_string(ys_list.size()) + " layers, features_x has " +
+                std::to_string(xs_list.size()));
+  std::vector<py::array> xs, ys;
+  std::vector<std::vector<py::ssize_t>> shapes;
+  bool float32 = true;
+  for (std::size_t l = 0; l < xs_list.size(); ++l) {
+    const std::string at = "[" + std::to_string(l) + "]";
+    py::array x = as_numeric_array(xs_list[l], ("features_x" + at).c_str());
+    py::array y = as_numeric_array(ys_list[l], ("features_y" + at).c_str());
+    if (!same_shape(x, y))
+      value_error("features_y" + at + ": shape " + shape_str(y) + " does not match features_x" + at + " shape " +
+                  shape_str(x) + " (no broadcasting)");
+    shapes.push_back(shape_of(x));
+    xs.push_back(feature_map(x, "features_x" + at));
+    ys.push_back(feature_map(y, "features_y" + at));
+    float32 = float32 && computes_in_float32(x);
+  }
+  if (float32)
+    return perceptual_t<float>(what, xs, ys, shapes, layer_weights, gram, Reduction(reduction), grad_output, out);
+  return perceptual_t<double>(what, xs, ys, shapes, layer_weights, gram, Reduction(reduction), grad_output, out);
+}
+
 template <class Info>
 py::dict catalogue_entry(int id, const Info& info) {
   py::list names, defaults;
@@ -1137,6 +1264,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("overlap", &overlap);
   m.def("lovasz_hinge", &lovasz_hinge);
   m.def("ssim", &ssim);
+  m.def("perceptual", &perceptual);
   m.def("total_variation", &total_variation);
   m.def("overlap_names", [] {
     py::list names;

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core, reference
-from .registry import (BAND_SPECS, ORDER_SPECS, ROW_SPECS, SEGMENT_SPECS, SEQUENCE_SPECS, SPECS, LossSpec, RowLossSpec,
+from .registry import (BAND_SPECS, FEATURE_SPECS, ORDER_SPECS, ROW_SPECS, SEGMENT_SPECS, SEQUENCE_SPECS, SPECS, LossSpec, RowLossSpec,
                        SegmentLossSpec, SequenceLossSpec)
 
 _REDUCTION = {"none": 0, "mean": 1, "sum": 2}
@@ -538,16 +538,17 @@ def _int_keyword(name, value):
     return int(value)
 
 
-def _level_weights(weights):
-    """MS-SSIM's weights as a list of floats (the kernel checks their count and values)."""
+def _level_weights(weights, name="weights", what="level"):
+    """MS-SSIM's level weights (or the perceptual layer weights) as a list of floats (the kernel
+    checks their count and values)."""
     if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__"):
-        raise TypeError(f"weights: expected a sequence of numbers, got {type(weights).__name__}")
+        raise TypeError(f"{name}: expected a sequence of numbers, got {type(weights).__name__}")
     values = np.asarray(weights)
     if values.ndim != 1 or not (np.issubdtype(values.dtype, np.floating) or np.issubdtype(values.dtype, np.integer)) \
             or values.dtype == np.bool_:
-        raise TypeError(f"weights: expected a sequence of numbers, got {weights!r}")
+        raise TypeError(f"{name}: expected a sequence of numbers, got {weights!r}")
     if values.size == 0:
-        raise ValueError("weights: needs at least one level")
+        raise ValueError(f"{name}: needs at least one {what}")
     return [float(w) for w in values]
 
 
@@ -609,6 +610,48 @@ class ImageLoss(_KeywordLoss):
         inputs, hyper = self._inputs(inputs, hyper)
         return self._run(_VALUE_AND_GRAD, inputs, hyper, reduction, None, out)
 
+class PerceptualLoss(_KeywordLoss):
+    """The perceptual (Johnson et al.) and style (Gatys et al., ``gram=True``) losses over the feature
+    maps a network produced for x and y.
+
+    ``features_x`` and ``features_y`` are lists of arrays, one per layer, each (N, C, ...) (the
+    spatial axes are flattened; read in place through their strides where they can be); every
+    layer has the same batch N. ``grad`` is a list of gradients, one per ``features_x[l]``, of its
+    shape (``out=`` a list of arrays too).
+    """
+
+    @property
+    def differentiable_inputs(self):
+        return ("features_x",)
+
+    def _run(self, what, inputs, hyper, reduction, grad_output, out):
+        _check_hyper_types(self.name, self._hyper_defaults, hyper)
+        v = dict(self._hyper_defaults, **hyper)
+        weights = v["layer_weights"]
+        if weights is not None:
+            weights = _level_weights(weights, "layer_weights", "layer")
+        return _core.perceptual(what, inputs[0], inputs[1], weights, _switch("gram", v["gram"]),
+                                _reduction_code(reduction), grad_output, out)
+
+    def _inputs(self, args, hyper):
+        args, hyper = self._inputs_by_keyword(args, hyper)
+        if len(args) != 2:
+            raise TypeError(f"{self.name}() takes 2 inputs (features_x, features_y), got {len(args)}")
+        return args, hyper
+
+    def __call__(self, features_x, features_y, *, reduction="mean", **hyper):
+        """The loss: a float for "mean"/"sum", one loss per image for "none"."""
+        return self._run(_VALUE, (features_x, features_y), hyper, reduction, None, None)
+
+    def grad(self, features_x, features_y, *, reduction="mean", grad_output=None, out=None, **hyper):
+        """The gradients w.r.t. each features_x[l] (a list), times grad_output (per image for "none")."""
+        return self._run(_GRAD, (features_x, features_y), hyper, reduction, grad_output, out)
+
+    def value_and_grad(self, features_x, features_y, *, reduction="mean", out=None, **hyper):
+        """(value, [grad per layer]) from one pass over the features."""
+        return self._run(_VALUE_AND_GRAD, (features_x, features_y), hyper, reduction, None, out)
+
+
 # The loss objects of the order specs, by name.
 _ORDER_OBJECTS = {"lovasz_hinge": LovaszHinge}
 
@@ -634,5 +677,7 @@ def build_losses():
         losses[spec.name] = _ORDER_OBJECTS[spec.name](spec)
     for spec in BAND_SPECS:
         losses[spec.name] = ImageLoss(spec)
+    for spec in FEATURE_SPECS:
+        losses[spec.name] = PerceptualLoss(spec)
     _BUILT.update(losses)
     return losses

@@ -28,6 +28,7 @@ static void ctc(void);
 static void overlap(void);
 static void lovasz(void);
 static void images(void);
+static void perceptual(void);
 
 int main(void) {
   const double pred[3] = {1.0, 2.0, 3.0}, target[3] = {1.0, 1.0, 1.0};
@@ -97,6 +98,7 @@ int main(void) {
   overlap();
   lovasz();
   images();
+  perceptual();
 
   if (failures) fprintf(stderr, "%d failure(s)\n", failures);
   else printf("C ABI: all checks passed\n");
@@ -455,4 +457,35 @@ static void images(void) {
   CHECK(value_error(lossfn_ssim_value_f64(&in, &value, NULL), "y: required"));
   CHECK(value_error(lossfn_ssim_grad_f64(&in, NULL, 1.0, NULL), "grad"));
   CHECK(value_error(lossfn_total_variation_value_f64(NULL, &value, NULL), "in"));
+}
+
+/* Perceptual losses over two layers of one image: layer 0 (2 channels of 1 x 2 pixels) with
+ * x - y = (1, 0, 0, 1) has mean squared difference 0.5, layer 1 (1 channel of 1 pixel) 4; with
+ * weights (1, 0.5) the loss is 0.5 + 2. The Gram matrix of layer 0's x = [[1, 0], [0, 1]] is
+ * I / 4, of y = 0 is 0: the style loss of that layer alone is mean((I / 4)^2) = 1 / 32. */
+static void perceptual(void) {
+  const double x0[4] = {1, 0, 0, 1}, y0[4] = {0, 0, 0, 0}, x1[1] = {3}, y1[1] = {1}, weights[2] = {1.0, 0.5};
+  double value = 0, g0[4], g1[1], per[1];
+  double* grads[2] = {g0, g1};
+  lossfn_feature_layer_f64 layers[2];
+  lossfn_perceptual_f64 in;
+  memset(layers, 0, sizeof layers);
+  memset(&in, 0, sizeof in);
+  layers[0].channels = 2, layers[0].height = 1, layers[0].width = 2, layers[0].x = x0, layers[0].y = y0;
+  layers[1].channels = 1, layers[1].height = 1, layers[1].width = 1, layers[1].x = x1, layers[1].y = y1;
+  in.batch = 1, in.layers = layers, in.num_layers = 2, in.layer_weights = weights, in.reduction = LOSSFN_REDUCTION_MEAN;
+  CHECK(lossfn_perceptual_value_and_grad_f64(&in, &value, NULL, grads) == LOSSFN_OK && close_to(value, 2.5));
+  /* d/dx: 2 w (x - y) / (C H W) */
+  CHECK(close_to(g0[0], 0.5) && g0[1] == 0.0 && close_to(g1[0], 2.0));
+  in.num_layers = 1, in.gram = 1, in.reduction = LOSSFN_REDUCTION_NONE;
+  CHECK(lossfn_perceptual_value_f64(&in, NULL, per) == LOSSFN_OK && close_to(per[0], 1.0 / 32));
+  /* 4 / (C^2 C H W) (G_x - G_y) F_x = 4 / 16 (I / 4) F_x = F_x / 16 */
+  CHECK(lossfn_perceptual_grad_f64(&in, grads, 1.0, NULL) == LOSSFN_OK && close_to(g0[0], 1.0 / 16) && g0[1] == 0.0);
+  /* errors: a status and a message naming the argument */
+  CHECK(value_error(lossfn_perceptual_grad_f64(&in, NULL, 1.0, NULL), "grads"));
+  in.num_layers = 0;
+  CHECK(value_error(lossfn_perceptual_value_f64(&in, NULL, per), "features_x: needs at least one layer"));
+  in.num_layers = 2;
+  layers[1].y = NULL;
+  CHECK(value_error(lossfn_perceptual_value_f64(&in, NULL, per), "features_y[1]: required"));
 }

@@ -41,6 +41,7 @@ static void ctc();
 static void overlap();
 static void lovasz();
 static void images();
+static void perceptual();
 
 int main() {
   CHECK(std::string(lossfn::version()) == LOSSFN_VERSION_STRING);
@@ -173,6 +174,7 @@ int main() {
   overlap();
   lovasz();
   images();
+  perceptual();
 
   if (failures) std::fprintf(stderr, "%d failure(s)\n", failures);
   else std::printf("C++ API: all checks passed (isa %s)\n", lossfn::isa_name(lossfn::active_isa()));
@@ -593,4 +595,53 @@ static void images() {
   expect_error([&] { lossfn::ms_ssim(c); }, "ms_ssim: x: the images (70 x 33) are too small for 5 levels");
   c.width = 10;
   expect_error([&] { lossfn::ssim(c); }, "x: the images (70 x 10) are smaller than the 11 x 11 window");
+}
+
+// Perceptual losses in float: the features of the images above as one layer (and its channels-last
+// copy, read in place); the feature loss is the images' mean squared difference, the style loss's
+// gradient the same through either layout (the Gram products' summation order differs).
+static void perceptual() {
+  const std::size_t N = 2, C = 3, H = 70, W = 33, n = N * C * H * W;
+  std::vector<float> x(n), y(n), xh(n), yh(n), g(n), gh(n);
+  double mse = 0.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    x[i] = float(std::sin(double(i) * 0.37)), y[i] = float(std::cos(double(i) * 0.11));
+    mse += (double(x[i]) - double(y[i])) * (double(x[i]) - double(y[i]));
+  }
+  mse /= double(n);
+  for (std::size_t b = 0; b < N; ++b)
+    for (std::size_t k = 0; k < C; ++k)
+      for (std::size_t p = 0; p < H * W; ++p) {
+        xh[(b * H * W + p) * C + k] = x[(b * C + k) * H * W + p];
+        yh[(b * H * W + p) * C + k] = y[(b * C + k) * H * W + p];
+      }
+  const std::ptrdiff_t nhwc[4] = {std::ptrdiff_t(H * W * C), 1, std::ptrdiff_t(W * C), std::ptrdiff_t(C)};
+  lossfn::FeatureLayer<float> layer, layer_h;
+  layer.channels = C, layer.height = H, layer.width = W, layer.x = x.data(), layer.y = y.data(), layer.grad = g.data();
+  layer_h = layer;
+  layer_h.x = xh.data(), layer_h.y = yh.data(), layer_h.grad = gh.data();
+  layer_h.x_strides = nhwc, layer_h.y_strides = nhwc, layer_h.grad_strides = nhwc;
+  lossfn::PerceptualCall<float> c;
+  double v = 0, vh = 0;
+  c.batch = N, c.layers = &layer, c.num_layers = 1, c.value = &v;
+  lossfn::perceptual(c);
+  CHECK(close(v, mse, 1e-12));
+  lossfn::PerceptualOptions style;
+  style.gram = true;
+  lossfn::perceptual(c, style);
+  lossfn::PerceptualCall<float> ch = c;
+  ch.layers = &layer_h, ch.value = &vh;
+  lossfn::perceptual(ch, style);
+  CHECK(v > 0 && close(v, vh, 1e-5));
+  bool same = true;
+  for (std::size_t b = 0; b < N; ++b)
+    for (std::size_t k = 0; k < C; ++k)
+      for (std::size_t p = 0; p < H * W; ++p) {
+        const float a = g[(b * C + k) * H * W + p], e = gh[(b * H * W + p) * C + k];
+        same &= std::fabs(a - e) <= 1e-5f * (1e-3f + std::fabs(e));
+      }
+  CHECK(same);
+  const double weights[1] = {-1.0};
+  c.layer_weights = weights;
+  expect_error([&] { lossfn::perceptual(c); }, "layer_weights: must be finite numbers >= 0");
 }

@@ -1,5 +1,6 @@
 // Image losses (SPEC §2 H): SSIM, MS-SSIM and total variation, the band shape (a separable filter over
-// bands of rows and, for the gradient, its adjoint). C++17, no third-party headers; errors
+// bands of rows and, for the gradient, its adjoint), and the perceptual and style losses over a
+// network's feature maps (the segment shape; with Gram matrices, the pairwise shape). C++17, no third-party headers; errors
 // throw lossfn::Error naming the argument.
 //
 //   // x, y: (N, C, H, W) float, C-contiguous
@@ -95,11 +96,58 @@ struct ImageCall {
   const std::ptrdiff_t* grad_strides = nullptr;
 };
 
+// Perceptual (Johnson, Alahi and Fei-Fei 2016) and style (Gatys, Ecker and Bethge 2016) losses
+// over the feature maps a network produced for x and y: layer l of image n is a
+// channels_l x height_l x width_l block F_l(x_n) (and F_l(y_n)), and with w_l the layer weights
+//   features:  loss_n = sum_l w_l mean_{c,i,j} (F_l(x_n) - F_l(y_n))^2
+//   gram:      loss_n = sum_l w_l mean_{a,b} (G_l(x_n) - G_l(y_n))_ab^2,
+//              G(F) = F F^T / (channels height width), F as the (channels x pixels) matrix
+// (for "mean", sum_l w_l torch.nn.functional.mse_loss(F_l(x), F_l(y)), or the same of the Gram
+// matrices). The gradient is w.r.t. the x features: 2 w_l (F_x - F_y) / (C H W) per element,
+// and with gram 4 w_l / (C^2 C H W) (G_x - G_y) F_x. The Gram products are the GEMM engine's
+// (Eigen, one image's layer per thread).
+struct PerceptualOptions {
+  bool gram = false;
+};
+
+// One layer's feature maps: element (n, c, i, j) of x at x[n * x_strides[0] + c * x_strides[1] +
+// i * x_strides[2] + j * x_strides[3]] (nullptr: C-contiguous); y likewise; grad (x's shape, the
+// gradient w.r.t. x, with grad_strides) when the call asks for a gradient.
+template <class T>
+struct FeatureLayer {
+  std::size_t channels = 1, height = 1, width = 1;
+  const T* x = nullptr;
+  const std::ptrdiff_t* x_strides = nullptr;
+  const T* y = nullptr;
+  const std::ptrdiff_t* y_strides = nullptr;
+  T* grad = nullptr;
+  const std::ptrdiff_t* grad_strides = nullptr;
+};
+
+// A call over `batch` images' num_layers layers. The outputs as ImageCall's: value (mean/sum
+// over the images' losses), loss (none), and a gradient in every layer's grad (all of them, or
+// none for a value-only call).
+template <class T>
+struct PerceptualCall {
+  std::size_t batch = 0;
+  const FeatureLayer<T>* layers = nullptr;
+  std::size_t num_layers = 0;
+  const double* layer_weights = nullptr;  // num_layers finite values >= 0; nullptr: 1 each
+  Reduction reduction = Reduction::mean;
+  double grad_output = 1.0;
+  const T* grad_output_array = nullptr;   // none only: batch values
+
+  double* value = nullptr;
+  T* loss = nullptr;
+};
+
 void ssim(const ImageCall<float>& call, const SsimOptions& options = SsimOptions{});
 void ssim(const ImageCall<double>& call, const SsimOptions& options = SsimOptions{});
 void ms_ssim(const ImageCall<float>& call, const MsSsimOptions& options = MsSsimOptions{});
 void ms_ssim(const ImageCall<double>& call, const MsSsimOptions& options = MsSsimOptions{});
 void total_variation(const ImageCall<float>& call, const TotalVariationOptions& options = TotalVariationOptions{});
 void total_variation(const ImageCall<double>& call, const TotalVariationOptions& options = TotalVariationOptions{});
+void perceptual(const PerceptualCall<float>& call, const PerceptualOptions& options = PerceptualOptions{});
+void perceptual(const PerceptualCall<double>& call, const PerceptualOptions& options = PerceptualOptions{});
 
 }  // namespace lossfn

@@ -392,6 +392,48 @@ LOSSFN_IMAGE_STRUCT(f32, float)
 LOSSFN_IMAGE_STRUCT(f64, double)
 #undef LOSSFN_IMAGE_STRUCT
 
+/* Perceptual and style losses, f32 and f64: lossfn_perceptual_value_<t>, _value_and_grad_<t>,
+ * _grad_<t>. The call's inputs, lossfn_perceptual_<t>:
+ *
+ *   size_t batch;                                the images
+ *   const lossfn_feature_layer_<t>* layers;      num_layers layers, each:
+ *       size_t channels, height, width;          one image's feature maps of the layer
+ *       const T* x; const ptrdiff_t* x_strides;  element (n, c, i, j) at x[n s0 + c s1 + i s2 + j s3]
+ *       const T* y; const ptrdiff_t* y_strides;  (NULL strides: C-contiguous)
+ *       const ptrdiff_t* grad_strides;           the layer's gradient, or NULL: C-contiguous
+ *   size_t num_layers;
+ *   const double* layer_weights;                 num_layers weights, or NULL: 1 each
+ *   int gram;                                    nonzero: the style loss on Gram matrices
+ *   lossfn_reduction reduction;                  over the images' losses
+ *
+ * grads: num_layers pointers, the gradients w.r.t. each layer's x (its shape). Formulas and
+ * conventions: lossfn/image.hpp. */
+#define LOSSFN_PERCEPTUAL_STRUCT(t, T)                                                                     \
+  typedef struct lossfn_feature_layer_##t {                                                                \
+    size_t channels, height, width;                                                                        \
+    const T* x;                                                                                            \
+    const ptrdiff_t* x_strides;                                                                            \
+    const T* y;                                                                                            \
+    const ptrdiff_t* y_strides;                                                                            \
+    const ptrdiff_t* grad_strides;                                                                         \
+  } lossfn_feature_layer_##t;                                                                              \
+  typedef struct lossfn_perceptual_##t {                                                                   \
+    size_t batch;                                                                                          \
+    const lossfn_feature_layer_##t* layers;                                                                \
+    size_t num_layers;                                                                                     \
+    const double* layer_weights;                                                                           \
+    int gram;                                                                                              \
+    lossfn_reduction reduction;                                                                            \
+  } lossfn_perceptual_##t;                                                                                 \
+  lossfn_status lossfn_perceptual_value_##t(const lossfn_perceptual_##t* in, double* value, T* losses);    \
+  lossfn_status lossfn_perceptual_value_and_grad_##t(const lossfn_perceptual_##t* in, double* value,       \
+                                                     T* losses, T* const* grads);                          \
+  lossfn_status lossfn_perceptual_grad_##t(const lossfn_perceptual_##t* in, T* const* grads,               \
+                                           double grad_output, const T* grad_output_array);
+LOSSFN_PERCEPTUAL_STRUCT(f32, float)
+LOSSFN_PERCEPTUAL_STRUCT(f64, double)
+#undef LOSSFN_PERCEPTUAL_STRUCT
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,6 +6,7 @@
 #include <exception>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "lossfn/core.hpp"
 #include "lossfn/image.hpp"
@@ -265,6 +266,41 @@ lossfn_status total_variation_call(const In* in, double* value, T* losses, T* gr
   return image_call<ImageKind::total_variation>(in, value, losses, grad, grad_output, grad_output_array, refuse);
 }
 
+// Perceptual calls: lossfn_perceptual_f32 / _f64 and its layers into a PerceptualCall; grads
+// (with a gradient) num_layers pointers.
+template <class T, class In>
+lossfn_status perceptual_call(const In* in, double* value, T* losses, T* const* grads, double grad_output,
+                              const T* grad_output_array) {
+  return guarded([&] {
+    if (in == nullptr) value_error("in: null pointer");
+    const std::size_t L = in->num_layers;
+    if (L > 0 && in->layers == nullptr) value_error("in->layers: null pointer");
+    std::vector<lossfn::FeatureLayer<T>> layers(L);
+    for (std::size_t l = 0; l < L; ++l) {
+      const auto& from = in->layers[l];
+      lossfn::FeatureLayer<T>& to = layers[l];
+      to.channels = from.channels, to.height = from.height, to.width = from.width;
+      to.x = from.x, to.x_strides = from.x_strides, to.y = from.y, to.y_strides = from.y_strides;
+      to.grad_strides = from.grad_strides;
+      to.grad = grads ? grads[l] : nullptr;
+      if (grads && !to.grad) value_error("grads[" + std::to_string(l) + "]: null pointer");
+    }
+    lossfn::PerceptualCall<T> c;
+    c.batch = in->batch;
+    c.layers = layers.data();
+    c.num_layers = L;
+    c.layer_weights = in->layer_weights;
+    c.reduction = to_reduction(in->reduction);
+    c.value = value;
+    c.loss = losses;
+    c.grad_output = grad_output;
+    c.grad_output_array = grad_output_array;
+    lossfn::PerceptualOptions o;
+    o.gram = in->gram != 0;
+    lossfn::perceptual(c, o);
+  });
+}
+
 // Row calls: lossfn_rows_f32 / _f64 into a RowCall, then the three entry points.
 template <class T, class Rows>
 lossfn::RowCall<T> make_row_call(const Rows* in) {
@@ -515,5 +551,22 @@ LOSSFN_DEFINE_STRUCT_CALLS(ms_ssim, lossfn_image_f32, ms_ssim_call, f32, float)
 LOSSFN_DEFINE_STRUCT_CALLS(ms_ssim, lossfn_image_f64, ms_ssim_call, f64, double)
 LOSSFN_DEFINE_STRUCT_CALLS(total_variation, lossfn_image_f32, total_variation_call, f32, float)
 LOSSFN_DEFINE_STRUCT_CALLS(total_variation, lossfn_image_f64, total_variation_call, f64, double)
+
+#define LOSSFN_DEFINE_PERCEPTUAL(t, T)                                                                      \
+  lossfn_status lossfn_perceptual_value_##t(const lossfn_perceptual_##t* in, double* value, T* losses) {    \
+    return perceptual_call<T>(in, value, losses, nullptr, 1.0, nullptr);                                   \
+  }                                                                                                         \
+  lossfn_status lossfn_perceptual_value_and_grad_##t(const lossfn_perceptual_##t* in, double* value,        \
+                                                     T* losses, T* const* grads) {                          \
+    if (grads == nullptr) return guarded([] { value_error("grads: null pointer"); });                      \
+    return perceptual_call<T>(in, value, losses, grads, 1.0, nullptr);                                     \
+  }                                                                                                         \
+  lossfn_status lossfn_perceptual_grad_##t(const lossfn_perceptual_##t* in, T* const* grads, double grad_output, \
+                                           const T* grad_output_array) {                                    \
+    if (grads == nullptr) return guarded([] { value_error("grads: null pointer"); });                      \
+    return perceptual_call<T>(in, nullptr, nullptr, grads, grad_output, grad_output_array);                \
+  }
+LOSSFN_DEFINE_PERCEPTUAL(f32, float)
+LOSSFN_DEFINE_PERCEPTUAL(f64, double)
 
 }  // extern "C"

@@ -1,7 +1,8 @@
 // lossfn::ssim, lossfn::ms_ssim and lossfn::total_variation: check a call (shape, layout,
 // hyper-parameters, outputs), work out each plane's term scale for the gradient, size the
 // per-thread scratch, run the band kernel (once per pyramid level for MS-SSIM) and finish each
-// image's loss from its bands' sums, added in band order.
+// image's loss from its bands' sums, added in band order. lossfn::perceptual: the same checks
+// per layer, one kernel run per layer, the layers' terms added in layer order.
 // Baseline code.
 #include <algorithm>
 #include <cmath>
@@ -369,7 +370,158 @@ void run_ms_ssim(const ImageCall<T>& c, const MsSsimOptions& o) {
   finish(c, losses);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Perceptual losses
+// ---------------------------------------------------------------------------------------------
+// A layer read once: its shape, pointers and strides (N, C, H, W order, in elements) by value.
+template <class T>
+struct CheckedLayer {
+  std::size_t C, H, W;
+  const T* x;
+  const T* y;
+  T* grad;
+  std::ptrdiff_t xs[4], ys[4], gs[4];
+};
+
+// How the gram kernel reads a layer's (channels x pixels) matrix through strides s: rows of
+// pixels one apart (row-major) or channels one apart (column-major) with their pixels one
+// stride apart, else packed.
+FeatureMatrix feature_matrix(const std::ptrdiff_t* s, std::size_t C, std::size_t H, std::size_t W) {
+  const std::size_t P = H * W;
+  std::ptrdiff_t pixel;  // the one stride between consecutive pixels, if there is one
+  if (W == 1) pixel = s[2];
+  else if (H == 1 || s[2] == s[3] * std::ptrdiff_t(W)) pixel = s[3];
+  else return {kFeaturePacked, 0};
+  if (pixel == 1 && (C == 1 || s[1] >= std::ptrdiff_t(P))) return {kFeatureRowMajor, C == 1 ? std::ptrdiff_t(P) : s[1]};
+  if ((C == 1 || s[1] == 1) && pixel >= std::ptrdiff_t(C) && pixel > 0) return {kFeatureColMajor, P == 1 ? std::ptrdiff_t(C) : pixel};
+  if (P == 1 && s[1] >= 1) return {kFeatureColMajor, std::ptrdiff_t(C)};
+  return {kFeaturePacked, 0};
+}
+
+template <class T>
+void run_perceptual(const PerceptualCall<T>& c, const PerceptualOptions& o) {
+  const std::size_t L = c.num_layers, N = c.batch;
+  if (L == 0) fail("perceptual: features_x: needs at least one layer");
+  require(c.layers, L, "layers");
+  std::vector<double> weights(L, 1.0);
+  if (c.layer_weights) {
+    require(c.layer_weights, L, "layer_weights");
+    for (std::size_t l = 0; l < L; ++l) {
+      weights[l] = c.layer_weights[l];
+      if (!(weights[l] >= 0.0) || !std::isfinite(weights[l])) {
+        std::ostringstream msg;
+        msg << "perceptual: layer_weights: must be finite numbers >= 0, got " << weights[l] << " for layer " << l;
+        fail(msg.str());
+      }
+    }
+  }
+  // The layers' descriptions, read once.
+  std::vector<CheckedLayer<T>> layers(L);
+  bool any_grad = false, all_grad = true;
+  for (std::size_t l = 0; l < L; ++l) {
+    const FeatureLayer<T> in = c.layers[l];
+    CheckedLayer<T>& k = layers[l];
+    k.C = in.channels, k.H = in.height, k.W = in.width, k.x = in.x, k.y = in.y, k.grad = in.grad;
+    any_grad = any_grad || in.grad, all_grad = all_grad && in.grad;
+    const std::string at = "[" + std::to_string(l) + "]";
+    if (N > 0 && k.C * k.H * k.W == 0 && k.C != 0 && k.H != 0 && k.W != 0)
+      fail("perceptual: features_x" + at + ": the shape is too large");
+    if (N > 0 && (k.C == 0 || k.H == 0 || k.W == 0)) fail("perceptual: features_x" + at + ": the layer has no features");
+    if (k.C != 0 && k.H != 0 && k.W != 0 &&
+        (k.W > std::size_t(PTRDIFF_MAX) / k.H || k.H * k.W > std::size_t(PTRDIFF_MAX) / k.C ||
+         N > std::size_t(PTRDIFF_MAX) / (k.C * k.H * k.W)))
+      fail("perceptual: features_x" + at + ": the shape is too large");
+    const std::ptrdiff_t contiguous[4] = {std::ptrdiff_t(k.C * k.H * k.W), std::ptrdiff_t(k.H * k.W),
+                                          std::ptrdiff_t(k.W), 1};
+    for (int a = 0; a < 4; ++a) {
+      k.xs[a] = in.x_strides ? in.x_strides[a] : contiguous[a];
+      k.ys[a] = in.y_strides ? in.y_strides[a] : contiguous[a];
+      k.gs[a] = in.grad_strides ? in.grad_strides[a] : contiguous[a];
+    }
+  }
+  if (any_grad && !all_grad) fail("perceptual: grad: every layer needs its gradient buffer (or none: a value-only call)");
+  const Requested requested = check_outputs(c.reduction, c.value, c.loss, any_grad ? c.layers : nullptr,
+                                            c.grad_output_array);
+  for (std::size_t l = 0; l < L; ++l) {
+    const CheckedLayer<T>& k = layers[l];
+    const std::size_t extent[4] = {N, k.C, k.H, k.W};
+    const std::string at = "[" + std::to_string(l) + "]";
+    check_box(k.x, 4, extent, k.xs, ("features_x" + at).c_str());
+    check_box(k.y, 4, extent, k.ys, ("features_y" + at).c_str());
+    if (requested.grad) check_box(k.grad, 4, extent, k.gs, ("grad" + at).c_str());
+  }
+  check_optional(c.loss, N, "loss");
+  check_optional(c.grad_output_array, N, "grad_output");
+  if (N == 0) {
+    if (c.value) *c.value = c.reduction == Reduction::mean ? std::nan("") : 0.0;
+    return;
+  }
+  std::vector<double> upstream;
+  if (requested.grad) {
+    upstream.resize(N);
+    for (std::size_t n = 0; n < N; ++n) {
+      double g = c.grad_output_array ? double(c.grad_output_array[n]) : c.grad_output;
+      if (c.reduction == Reduction::mean) g /= double(N);
+      upstream[n] = g;
+    }
+  }
+  std::vector<double> losses(N, 0.0), image_value(N), grad_scale(N);
+  const KernelTable& table = active_table();
+  for (std::size_t l = 0; l < L; ++l) {
+    const CheckedLayer<T>& k = layers[l];
+    const std::size_t P = k.H * k.W, elements = k.C * P;
+    FeatureJob<T> job{};
+    job.batch = N, job.channels = k.C, job.height = k.H, job.width = k.W;
+    job.x = k.x, job.y = k.y, job.grad = requested.grad ? k.grad : nullptr;
+    for (int a = 0; a < 4; ++a) job.x_stride[a] = k.xs[a], job.y_stride[a] = k.ys[a], job.grad_stride[a] = k.gs[a];
+    job.gram = o.gram;
+    job.image_value = image_value.data();
+    // An image's term: the mean of its squared differences over the layer's elements, or over
+    // the Gram matrix's C^2 entries.
+    const double per_term = weights[l] / (o.gram ? double(k.C) * double(k.C) : double(elements));
+    for (std::size_t n = 0; n < N && requested.grad; ++n) grad_scale[n] = upstream[n] * per_term;
+    job.grad_scale = grad_scale.data();
+    std::vector<double> partials;
+    std::unique_ptr<T[]> scratch;
+    int threads = get_num_threads();
+    if (!o.gram) {
+      const std::size_t per = (k.C * k.H + feature_item_rows(k.W) - 1) / feature_item_rows(k.W), items = N * per;
+      if (double(N) * double(elements) < double(kParallelMin)) threads = 1;
+      partials.resize(items);
+      job.partials = partials.data();
+      job.threads = int(std::min<std::size_t>(std::size_t(threads), items));
+    } else {
+      job.gram_norm = 1.0 / double(elements);
+      job.x_matrix = feature_matrix(k.xs, k.C, k.H, k.W);
+      job.y_matrix = feature_matrix(k.ys, k.C, k.H, k.W);
+      job.grad_matrix = requested.grad ? feature_matrix(k.gs, k.C, k.H, k.W) : FeatureMatrix{kFeatureRowMajor, 0};
+      const std::size_t packed = std::size_t(job.x_matrix.layout == kFeaturePacked) +
+                                 std::size_t(job.y_matrix.layout == kFeaturePacked) +
+                                 std::size_t(requested.grad && job.grad_matrix.layout != kFeatureRowMajor);
+      // A Gram layer is about C^2 P multiply-adds per image: worth a thread of its own above
+      // the elementwise threshold's size.
+      if (double(N) * double(elements) * double(k.C) < double(kParallelMin)) threads = 1;
+      const std::size_t workers = std::min<std::size_t>(std::size_t(threads), N);
+      job.scratch_elements = gram_scratch(k.C, P, packed);
+      scratch.reset(new T[workers * job.scratch_elements]);
+      job.scratch = scratch.get();
+      job.threads = int(workers);
+    }
+    for_type<T>(table.perceptual_f32, table.perceptual_f64)(job);
+    for (std::size_t n = 0; n < N; ++n) losses[n] += per_term * image_value[n];
+  }
+  double total = 0.0;
+  for (std::size_t n = 0; n < N; ++n) {
+    if (c.loss) c.loss[n] = T(losses[n]);
+    total += losses[n];
+  }
+  if (c.value) *c.value = c.reduction == Reduction::mean ? total / double(N) : total;
+}
+
 }  // namespace
+
+void perceptual(const PerceptualCall<float>& call, const PerceptualOptions& options) { run_perceptual(call, options); }
+void perceptual(const PerceptualCall<double>& call, const PerceptualOptions& options) { run_perceptual(call, options); }
 
 void ssim(const ImageCall<float>& call, const SsimOptions& options) {
   run_single(call, &options, nullptr);

@@ -352,6 +352,60 @@ constexpr std::size_t tv_scratch_doubles(std::size_t width) { return 5 * band_pa
 template <class T>
 using BandFn = void (*)(const BandJob<T>&);
 
+// One layer of a perceptual loss: batch images of channels x height x width features, element
+// (n, c, i, j) of x at x[n * x_stride[0] + c * x_stride[1] + i * x_stride[2] + j * x_stride[3]]
+// (y and grad likewise).
+//   features (the segment shape): image_value[n] = sum over image n's elements of (x - y)^2 in
+//     double; work items are feature_item_rows(width) rows (a row: one channel's row of the
+//     image, in channel-major order), each summed in order, the items added in order; with a
+//     gradient, grad = 2 grad_scale[n] (x - y).
+//   gram (the pairwise shape): one item per image, on one thread: F the (channels x pixels)
+//     matrix of its features (the layer's x_matrix / y_matrix say how to read it), G =
+//     gram_norm F F^T (la::gram), D = G(x) - G(y); image_value[n] = sum D^2 in double, and
+//     grad = 4 grad_scale[n] gram_norm D F(x) (la::gemm), into grad_matrix.
+// A matrix is read in place when its pixels are one stride apart and one of its strides is 1,
+// else packed into the worker's scratch (contiguous, row-major) and, for the gradient, written
+// back from it.
+struct FeatureMatrix {
+  int layout;               // kFeatureRowMajor (pixel stride 1, ld between channels),
+                            // kFeatureColMajor (channel stride 1, ld between pixels), or kFeaturePacked
+  std::ptrdiff_t ld;
+};
+enum FeatureLayout : int { kFeatureRowMajor, kFeatureColMajor, kFeaturePacked };
+
+template <class T>
+struct FeatureJob {
+  std::size_t batch, channels, height, width;
+  const T* x;
+  std::ptrdiff_t x_stride[4];
+  const T* y;
+  std::ptrdiff_t y_stride[4];
+  T* grad;                      // nullptr: value only
+  std::ptrdiff_t grad_stride[4];
+  bool gram;
+  double gram_norm;             // gram: 1 / (channels height width)
+  FeatureMatrix x_matrix, y_matrix, grad_matrix;  // gram
+  const double* grad_scale;     // per image, with a gradient
+  double* image_value;          // out, per image
+  int threads;
+  double* partials;             // features: one per item
+  T* scratch;                   // gram: per worker scratch_elements (gram_scratch)
+  std::size_t scratch_elements;
+};
+
+// Rows of one features item: about kBlock elements.
+constexpr std::size_t feature_item_rows(std::size_t width) {
+  return width >= kBlock ? 1 : kBlock / (width == 0 ? 1 : width);
+}
+// A gram worker's scratch: the two Gram matrices, and a channels x pixels matrix for each of x, y
+// and grad that is packed.
+constexpr std::size_t gram_scratch(std::size_t channels, std::size_t pixels, std::size_t packed) {
+  return 2 * channels * channels + packed * channels * pixels;
+}
+
+template <class T>
+using FeatureFn = void (*)(const FeatureJob<T>&);
+
 struct KernelTable {
   RowFn<float> rows_f32[int(RowLoss::count_)];
   RowFn<double> rows_f64[int(RowLoss::count_)];
@@ -375,6 +429,8 @@ struct KernelTable {
   BandFn<double> ssim_f64;
   BandFn<float> total_variation_f32;
   BandFn<double> total_variation_f64;
+  FeatureFn<float> perceptual_f32;
+  FeatureFn<double> perceptual_f64;
 };
 
 }  // namespace detail
@@ -391,6 +447,7 @@ struct KernelTable {
   void fill_sequence(detail::KernelTable& table);                         \
   void fill_segmentation(detail::KernelTable& table);                     \
   void fill_image(detail::KernelTable& table);                            \
+  void fill_la(detail::KernelTable& table);                               \
   }                                                                       \
   }
 LOSSFN_DECLARE_ISA(baseline)

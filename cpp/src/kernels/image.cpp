@@ -18,6 +18,9 @@
 // Total variation, per row of a band: each pixel's differences with its right and lower neighbours,
 // their absolute values (or the norm of the pair) and, for the gradient, the derivatives of its
 // own, its left and its upper neighbour's terms, from the three rows around it.
+// Perceptual losses, per layer (FeatureJob in dispatch/kernel_abi.hpp): the features' squared
+// differences over items of rows (the segment shape), or per image the two Gram matrices and the
+// gradient's product through the GEMM engine (la/gemm.hpp; the pairwise shape).
 #include <cstddef>
 #include <cstdint>
 
@@ -25,6 +28,7 @@
 #include "kernels/band_loop.hpp"
 #include "kernels/simd_math.hpp"
 #include "kernels/stream_store.hpp"
+#include "la/gemm.hpp"
 
 namespace lossfn {
 namespace LOSSFN_ISA {
@@ -32,6 +36,7 @@ namespace {
 
 using detail::band_padded;
 using detail::BandJob;
+using detail::FeatureJob;
 using detail::kBandLanes;
 
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -507,6 +512,124 @@ void tv_kernel(const BandJob<T>& job) {
   });
 }
 
+// ---------------------------------------------------------------------------------------------
+// Perceptual losses
+// ---------------------------------------------------------------------------------------------
+// sum_j (x_j - y_j)^2 over a row of W features in double; with g, g_j = scale (x_j - y_j).
+template <class T, bool Gradient>
+double squared_difference_row(const T* x, std::ptrdiff_t sx, const T* y, std::ptrdiff_t sy, T* g, std::ptrdiff_t sg,
+                              std::size_t W, double scale) {
+  double acc = 0.0;
+  if (sx == 1 && sy == 1 && (!Gradient || sg == 1)) {
+#pragma omp simd reduction(+ : acc)
+    for (std::size_t j = 0; j < W; ++j) {
+      const double d = double(x[j]) - double(y[j]);
+      acc += d * d;
+      if (Gradient) g[j] = T(scale * d);
+    }
+    return acc;
+  }
+  for (std::size_t j = 0; j < W; ++j) {
+    const std::ptrdiff_t jj = std::ptrdiff_t(j);
+    const double d = double(x[jj * sx]) - double(y[jj * sy]);
+    acc += d * d;
+    if (Gradient) g[jj * sg] = T(scale * d);
+  }
+  return acc;
+}
+
+template <class T>
+void feature_kernel(const FeatureJob<T>& job) {
+  const std::size_t H = job.height, W = job.width, rows = job.channels * H;
+  const std::size_t item_rows = detail::feature_item_rows(W), per = items_per_sample(rows, item_rows);
+  const std::ptrdiff_t *xs = job.x_stride, *ys = job.y_stride, *gs = job.grad_stride;
+  for_each_item(job.batch, rows, item_rows, job.threads, [&](std::size_t k, const PixelRange& r, int) {
+    const std::ptrdiff_t n = std::ptrdiff_t(r.sample);
+    const double scale = job.grad ? 2.0 * job.grad_scale[r.sample] : 0.0;
+    double total = 0.0;
+    for (std::size_t row = r.first; row < r.last; ++row) {
+      const std::ptrdiff_t c = std::ptrdiff_t(row / H), i = std::ptrdiff_t(row % H);
+      const T* x = job.x + n * xs[0] + c * xs[1] + i * xs[2];
+      const T* y = job.y + n * ys[0] + c * ys[1] + i * ys[2];
+      if (job.grad)
+        total += squared_difference_row<T, true>(x, xs[3], y, ys[3], job.grad + n * gs[0] + c * gs[1] + i * gs[2],
+                                                 gs[3], W, scale);
+      else
+        total += squared_difference_row<T, false>(x, xs[3], y, ys[3], nullptr, 0, W, 0.0);
+    }
+    job.partials[k] = total;
+  });
+  for (std::size_t n = 0; n < job.batch; ++n) {
+    double sum = 0.0;
+    for (std::size_t k = 0; k < per; ++k) sum += job.partials[n * per + k];
+    job.image_value[n] = sum;
+  }
+}
+
+// Image n's features as a channels x pixels matrix: in place, or packed into `pack`.
+template <class T>
+la::MatrixView<T> feature_matrix(const FeatureJob<T>& job, const T* data, const std::ptrdiff_t* s,
+                                 const detail::FeatureMatrix& m, std::size_t n, T* pack) {
+  const std::size_t C = job.channels, H = job.height, W = job.width, P = H * W;
+  const T* base = data + std::ptrdiff_t(n) * s[0];
+  if (m.layout == detail::kFeatureRowMajor) return {base, C, P, m.ld, la::Layout::row_major};
+  if (m.layout == detail::kFeatureColMajor) return {base, C, P, m.ld, la::Layout::col_major};
+  for (std::size_t c = 0; c < C; ++c)
+    for (std::size_t i = 0; i < H; ++i) {
+      const T* row = base + std::ptrdiff_t(c) * s[1] + std::ptrdiff_t(i) * s[2];
+      T* out = pack + c * P + i * W;
+      for (std::size_t j = 0; j < W; ++j) out[j] = row[std::ptrdiff_t(j) * s[3]];
+    }
+  return {pack, C, P, std::ptrdiff_t(P), la::Layout::row_major};
+}
+
+// One image of a Gram layer: G(x), G(y), D = G(x) - G(y), sum D^2 and the gradient 4 s D F(x).
+template <class T>
+void gram_item(const FeatureJob<T>& job, std::size_t n, T* scratch) {
+  const std::size_t C = job.channels, P = job.height * job.width;
+  T* gx = scratch;
+  T* gy = gx + C * C;
+  T* pack = gy + C * C;
+  const la::MatrixView<T> fx = feature_matrix(job, job.x, job.x_stride, job.x_matrix, n, pack);
+  if (job.x_matrix.layout == detail::kFeaturePacked) pack += C * P;
+  const la::MatrixView<T> fy = feature_matrix(job, job.y, job.y_stride, job.y_matrix, n, pack);
+  if (job.y_matrix.layout == detail::kFeaturePacked) pack += C * P;
+  const T norm = T(job.gram_norm);
+  la::gram(norm, fx, gx, std::ptrdiff_t(C));
+  la::gram(norm, fy, gy, std::ptrdiff_t(C));
+  double total = 0.0;
+  for (std::size_t a = 0; a < C * C; ++a) {
+    const double d = double(gx[a]) - double(gy[a]);
+    total += d * d;
+    gx[a] = T(d);
+  }
+  job.image_value[n] = total;
+  if (!job.grad) return;
+  const T alpha = T(4.0 * job.grad_scale[n] * job.gram_norm);
+  const la::MatrixView<T> d{gx, C, C, std::ptrdiff_t(C), la::Layout::row_major};
+  T* g = job.grad + std::ptrdiff_t(n) * job.grad_stride[0];
+  if (job.grad_matrix.layout == detail::kFeatureRowMajor) {
+    la::gemm(alpha, d, fx, false, g, job.grad_matrix.ld);
+    return;
+  }
+  la::gemm(alpha, d, fx, false, pack, std::ptrdiff_t(P));
+  const std::ptrdiff_t* s = job.grad_stride;
+  for (std::size_t c = 0; c < C; ++c)
+    for (std::size_t i = 0; i < job.height; ++i) {
+      T* row = g + std::ptrdiff_t(c) * s[1] + std::ptrdiff_t(i) * s[2];
+      const T* in = pack + c * P + i * job.width;
+      for (std::size_t j = 0; j < job.width; ++j) row[std::ptrdiff_t(j) * s[3]] = in[j];
+    }
+}
+
+template <class T>
+void perceptual_kernel(const FeatureJob<T>& job) {
+  if (!job.gram) return feature_kernel(job);
+  for_each_item(job.batch, 1, 1, job.threads, [&](std::size_t, const PixelRange& r, int worker) {
+    gram_item(job, r.sample, job.scratch + std::size_t(worker) * job.scratch_elements);
+  });
+}
+
 }  // namespace
 
 void fill_image(detail::KernelTable& table) {
@@ -514,6 +637,8 @@ void fill_image(detail::KernelTable& table) {
   table.ssim_f64 = ssim_kernel<double>;
   table.total_variation_f32 = tv_kernel<float>;
   table.total_variation_f64 = tv_kernel<double>;
+  table.perceptual_f32 = perceptual_kernel<float>;
+  table.perceptual_f64 = perceptual_kernel<double>;
 }
 
 }  // namespace LOSSFN_ISA

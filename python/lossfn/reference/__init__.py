@@ -39,6 +39,7 @@ _OBJECTS["lovasz_hinge"] = segmentation.lovasz_hinge
 _OBJECTS["ssim"] = image.ssim
 _OBJECTS["ms_ssim"] = image.ms_ssim
 _OBJECTS["total_variation"] = image.total_variation
+_OBJECTS["perceptual"] = image.perceptual
 globals().update(_OBJECTS)
 __all__ += list(_OBJECTS)
 

@@ -1,6 +1,7 @@
 """H. Image losses: SSIM and MS-SSIM from direct (not separable) window sums over the valid
-positions (MS-SSIM's pyramid by reshaping), and total variation from np.diff, each with its gradient written out by hand (the tests check both
-against central differences)."""
+positions (MS-SSIM's pyramid by reshaping), total variation from np.diff, and the perceptual and
+style losses from plain differences and einsum Gram matrices, each with its gradient written out
+by hand (the tests check both against central differences)."""
 
 from __future__ import annotations
 
@@ -247,6 +248,52 @@ class TotalVariationReference:
         return self(x, **kw), self.grad(x, **kw)
 
 
+class PerceptualReference:
+    """sum_l w_l mean (F_l(x) - F_l(y))^2 per image, or the same of the Gram matrices
+    G = F F^T / (C H W) with gram=True; gradient w.r.t. each layer's x features."""
+
+    name = "perceptual"
+
+    @staticmethod
+    def _layers(features_x, features_y, layer_weights):
+        xs = [np.asarray(a, dtype=np.float64) for a in features_x]
+        ys = [np.asarray(a, dtype=np.float64) for a in features_y]
+        if len(xs) != len(ys) or not xs:
+            raise ValueError("features_x, features_y: need the same number of layers, at least one")
+        w = np.ones(len(xs)) if layer_weights is None else np.asarray(layer_weights, dtype=np.float64)
+        return xs, ys, w
+
+    def _forward(self, features_x, features_y, layer_weights=None, gram=False):
+        xs, ys, w = self._layers(features_x, features_y, layer_weights)
+        losses, grads = 0.0, []
+        for wl, x, y in zip(w, xs, ys):
+            n, c = x.shape[0], x.shape[1]
+            fx, fy = x.reshape(n, c, -1), y.reshape(n, c, -1)
+            if not gram:
+                d = fx - fy
+                losses = losses + wl * np.mean(d * d, axis=(1, 2))
+                grads.append((2.0 * wl / (c * fx.shape[2]) * d).reshape(x.shape))
+                continue
+            norm = 1.0 / (c * fx.shape[2])
+            d = norm * (np.einsum("ncp,nkp->nck", fx, fx) - np.einsum("ncp,nkp->nck", fy, fy))
+            losses = losses + wl * np.mean(d * d, axis=(1, 2))
+            grads.append((4.0 * wl * norm / (c * c) * np.einsum("nck,nkp->ncp", d, fx)).reshape(x.shape))
+        return np.asarray(losses, dtype=np.float64), grads
+
+    def __call__(self, features_x, features_y, *, reduction="mean", **kw):
+        return _reduce(self._forward(features_x, features_y, **kw)[0], reduction)
+
+    def grad(self, features_x, features_y, *, reduction="mean", grad_output=None, **kw):
+        check_reduction(reduction)
+        losses, grads = self._forward(features_x, features_y, **kw)
+        up = _upstream(losses, reduction, grad_output)
+        return [up.reshape((-1,) + (1,) * (g.ndim - 1)) * g for g in grads]
+
+    def value_and_grad(self, features_x, features_y, **kw):
+        return self(features_x, features_y, **kw), self.grad(features_x, features_y, **kw)
+
+
 ssim = SsimReference()
 ms_ssim = MsSsimReference()
 total_variation = TotalVariationReference()
+perceptual = PerceptualReference()

@@ -1,8 +1,9 @@
-"""H. Image losses: a filter over bands of rows of each image plane, and its adjoint."""
+"""H. Image losses: a filter over bands of rows of each image plane, and its adjoint; and the
+perceptual and style losses over a network's feature maps."""
 
 from __future__ import annotations
 
-from .specs import BandLossSpec
+from .specs import BandLossSpec, FeatureLossSpec
 
 # The window and constants: pytorch-msssim's defaults with data_range=1.0.
 SSIM_HYPER = {"data_range": 1.0, "win_size": 11, "sigma": 1.5, "k1": 0.01, "k2": 0.03, "gaussian_weights": True,
@@ -53,4 +54,21 @@ SPECS = [
         note="an image's loss is its sum over channels and pixels (kornia's total_variation, which returns "
              "one sum per channel plane, added over the channels); sign(0) = 0, and the isotropic gradient "
              "is 0 where both differences are 0"),
+]
+
+FEATURE_SPECS = [
+    FeatureLossSpec(
+        "perceptual", "image", "Johnson et al. 2016 (perceptual), Gatys et al. 2016 (style)",
+        "l = sum over layers of w_l mean over (c, i, j) of (F_l(x) - F_l(y))^2 per image; gram=True: w_l mean over "
+        "(a, b) of (G_l(x) - G_l(y))^2, G = F F^T / (C H W) with F the (C, pixels) matrix of a layer's features",
+        inputs=("features_x", "features_y"),
+        hyper={"layer_weights": None, "gram": False},
+        variants=[{"gram": True}, {"layer_weights": (0.5, 2.0)}, {"gram": True, "layer_weights": (1.0, 0.0)}],
+        bad_hyper=[{"layer_weights": (1.0, -1.0)}, {"layer_weights": (float("nan"), 1.0)}, {"layer_weights": (1.0,)},
+                   {"layer_weights": ()}],
+        note="features are lists of (N, C, ...) arrays, one per layer (a network's activations for x and y); "
+             "for 'mean' the value is sum_l w_l mse_loss(F_l(x), F_l(y)) in torch (of the Gram matrices with "
+             "gram=True, for a batch of one image: the style loss of the PyTorch neural-transfer tutorial, whose "
+             "gram_matrix divides F F^T by C H W; each image has its own Gram matrix here); the gradient is w.r.t. the x features; the "
+             "Gram products run through the GEMM engine, one image's layer per thread"),
 ]

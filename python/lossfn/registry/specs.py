@@ -101,3 +101,12 @@ class BandLossSpec(SequenceLossSpec):
     adjoint): images (N, C, H, W) as its positional `inputs`, and keywords."""
 
     kind: ClassVar[str] = "band"
+
+
+@dataclass(frozen=True)
+class FeatureLossSpec(SequenceLossSpec):
+    """A loss over the feature maps a network produced (SPEC §3 "segment": per-image sums over each
+    layer; with Gram matrices "pairwise", GEMM tiles): lists of (N, C, ...) arrays, one per layer,
+    as its positional `inputs`, and keywords."""
+
+    kind: ClassVar[str] = "features"
