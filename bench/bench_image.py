@@ -130,9 +130,9 @@ def run(args):
 
 
 def perceptual_flops(shapes):
-    """The style loss's multiply-adds as GEMM flops: two Gram products and the gradient's product,
-    2 C^2 P each per image (the Gram products are symmetric rank-k updates that do half)."""
-    return sum(3 * 2 * s[1] * s[1] * s[2] * s[3] * s[0] for s in shapes)
+    """The style loss's flops per image and layer: two Gram matrices as symmetric rank-k updates
+    (C^2 P each: half of a C x P x C product's 2 C^2 P) and the gradient's product D F (2 C^2 P)."""
+    return sum(4 * s[1] * s[1] * s[2] * s[3] * s[0] for s in shapes)
 
 
 def perceptual_peer(gram):
