@@ -557,6 +557,15 @@ def run_and_write(args, run, evaluate_goals, write_report, write_plot):
     print(f"\nwrote {md}, {png}, {js} in {info['wall_s'] / 60:.1f} min")
 
 
+def with_goals(lines, goal_rows):
+    """A report's lines, then its Goals section (a title, PASS / FAIL / INFO and the figures of
+    each goal), as the report's text."""
+    lines = list(lines) + ["", "## Goals", ""]
+    for title, status, figures in goal_rows:
+        lines += [f"**{title} — {status}**", ""] + [f"- {line}" for line in figures] + [""]
+    return "\n".join(lines) + "\n"
+
+
 def report_main(doc, name, run, goals, report, copy_mb=True):
     """The command line of a benchmark that reports goals (bench_ctc, bench_segmentation,
     bench_image): parse the options, run(args) -> (info, results), print goals(info, results),

@@ -29,7 +29,8 @@ import numpy as np
 
 import lossfn as lf
 
-from _common import (base_info, cpu_model, fmt_t, measure, parse_threads, perf, report_main, torch, wait_quiet)
+from _common import (base_info, cpu_model, fmt_t, measure, parse_threads, perf, report_main, torch, wait_quiet,
+                     with_goals)
 
 CASES = [  # (T, N, S, C)
     (150, 32, 40, 28),
@@ -146,10 +147,7 @@ def report(info, results, goal_rows):
         seen.add(key)
         torch_err = f"{r['torch_err']:.1e}" if "torch_err" in r else "n/a"
         L.append(f"| {r['T']} | {r['N']} | {r['S']} | {r['C']} | {r['lossfn_err']:.1e} | {torch_err} |")
-    L += ["", "## Goals", ""]
-    for title, status, lines in goal_rows:
-        L += [f"**{title} — {status}**", ""] + [f"- {line}" for line in lines] + [""]
-    return "\n".join(L) + "\n"
+    return with_goals(L, goal_rows)
 
 
 def main():

@@ -34,7 +34,7 @@ import numpy as np
 import lossfn as lf
 
 from _common import (add_copy_bandwidth, base_info, cpu_model, fma_peak_f64, fmt_t, measure, parse_threads, perf,
-                     report_main, torch, wait_quiet)
+                     report_main, torch, wait_quiet, with_goals)
 
 SSIM_CASES = [(8, 3, 256, 256), (1, 3, 1080, 1920)]
 TV_CASES = [(8, 3, 512, 512), (1, 3, 1080, 1920)]
@@ -273,10 +273,7 @@ def report(info, results, goal_rows):
         L.append(f"| {r['loss']} | {shape} | {r['threads']} | {fmt_t(r['lossfn_s'])} | "
                  f"{1e9 * r['lossfn_s'] / pixels:.2f} | {through} | "
                  f"{fmt_t(r['peer_s']) if 'peer_s' in r else 'n/a'} | {ratio} |")
-    L += ["", "## Goals", ""]
-    for title, status, lines in goal_rows:
-        L += [f"**{title} — {status}**", ""] + [f"- {line}" for line in lines] + [""]
-    return "\n".join(L) + "\n"
+    return with_goals(L, goal_rows)
 
 
 def main():

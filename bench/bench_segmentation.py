@@ -36,7 +36,7 @@ import numpy as np
 import lossfn as lf
 
 from _common import (add_copy_bandwidth, base_info, cpu_model, fmt_t, measure, parse_threads, perf, report_main,
-                     torch, wait_quiet)
+                     torch, wait_quiet, with_goals)
 
 # (loss, N, C, H, W, target kind, from_logits)
 CASES = [
@@ -297,10 +297,7 @@ def report(info, results, goal_rows):
         pixels = r["shape"][0] * r["shape"][1] * r["shape"][2]
         L.append(f"| {'x'.join(map(str, r['shape']))} | {r['per_sample']} | {r['threads']} | {fmt_t(r['lossfn_s'])} | "
                  f"{1e9 * r['lossfn_s'] / pixels:.1f} | {fmt_t(r['torch_s']) if 'torch_s' in r else 'n/a'} | {ratio} |")
-    L += ["", "## Goals", ""]
-    for title, status, lines in goal_rows:
-        L += [f"**{title} — {status}**", ""] + [f"- {line}" for line in lines] + [""]
-    return "\n".join(L) + "\n"
+    return with_goals(L, goal_rows)
 
 
 def main():

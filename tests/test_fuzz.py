@@ -284,6 +284,35 @@ def feature_trial(loss, rng):
     return method, [xs, ys], kwargs, guards
 
 
+def pair_trial(loss, rng):
+    """Embeddings (rows, one row, or any shape for the elementwise losses) and labels."""
+    spec = loss.spec
+    if spec.elementwise:
+        shape = ((7,), (3, 4), (40_000,))[rng.integers(0, 3)]
+        batch = shape
+    else:
+        shape = ((5, 7), (9,), (2, 3000))[rng.integers(0, 3)]
+        batch = shape[:1] if len(shape) == 2 else ()
+    floats = len(spec.inputs) - (1 if spec.labels else 0)
+    args = [rng.normal(0, 1, shape) for _ in range(floats)]
+    if rng.random() < 0.5:
+        args = [a.astype(np.float32) for a in args]
+    if spec.labels:
+        args.append(rng.choice([-1.0, 1.0], batch) if loss.name != "contrastive" else rng.integers(0, 2, batch))
+    method = ROW_METHODS[rng.integers(0, len(ROW_METHODS))]
+    kwargs = {}
+    guards = []
+    if method != "__call__" and floats > 1 and rng.random() < 0.3:
+        outs = []
+        for _ in range(floats if rng.random() < 0.7 else rng.integers(0, floats + 2)):
+            whole, out = guarded(shape, (np.float32, np.float64)[rng.integers(0, 2)], rng)
+            guards.append(whole)
+            outs.append(out)
+        kwargs["out"] = tuple(outs)
+    args, more = spoil_call(loss, rng, method, args, kwargs, shape, batch)
+    return method, args, kwargs, guards + more
+
+
 @pytest.fixture
 def watchdog():
     """A hung kernel ends the run with every thread's traceback instead of stalling CI."""
@@ -301,7 +330,8 @@ def test_malformed_calls_raise_value_or_type_errors_only(loss, watchdog):
             segment_trial if isinstance(loss, lf.SegmentLoss) else
             order_trial if isinstance(loss, lf.LovaszHinge) else
             image_trial if isinstance(loss, lf.ImageLoss) else
-            feature_trial if isinstance(loss, lf.PerceptualLoss) else row_trial)
+            feature_trial if isinstance(loss, lf.PerceptualLoss) else
+            pair_trial if isinstance(loss, lf.PairLoss) else row_trial)
     for _ in range(TRIALS):
         method, args, kwargs, guards = make(loss, rng)
         run_trial(loss, method, args, kwargs, guards)

@@ -28,6 +28,7 @@ FAMILIES = {
     "multiclass": "C. Multi-class losses",
     "utility": "C. Softmax utilities",
     "segmentation": "E. Segmentation",
+    "metric": "F. Metric learning",
     "sequence": "G. Sequences (CTC)",
     "image": "H. Images",
 }
@@ -130,6 +131,26 @@ def perceptual_plot(loss, ax):
     ax.legend()
 
 
+def pair_plot(loss, ax):
+    s = np.linspace(-3, 3, 121)
+    if loss.name in ("margin_ranking", "hinge_embedding"):
+        for y in (1.0, -1.0):
+            args = (s, np.zeros_like(s), np.full_like(s, y)) if loss.name == "margin_ranking" else (s, np.full_like(s, y))
+            ax.plot(s, loss(*args, reduction="none"), label=f"y = {y:g}")
+        ax.set_xlabel("x1 - x2" if loss.name == "margin_ranking" else "x")
+    else:
+        # Two-dimensional embeddings: the second one (or the positive) at distance |s| from the first.
+        a = np.tile([1.0, 0.0], (len(s), 1))
+        b = a + np.stack([s, np.zeros_like(s)], axis=1)
+        if loss.name == "triplet":
+            ax.plot(s, loss(a, b, a + np.array([1.0, 0.0]), reduction="none"), label="negative at distance 1")
+        else:
+            for y in ((1.0, -1.0) if loss.name == "cosine_embedding" else (1.0, 0.0)):
+                ax.plot(s, loss(a, b, np.full(len(s), y), reduction="none"), label=f"y = {y:g}")
+        ax.set_xlabel("s: x2 (or positive) = x1 + (s, 0), x1 = (1, 0)")
+    ax.legend()
+
+
 def plot(loss, path):
     fig, ax = plt.subplots(figsize=(5.5, 3.2), dpi=90)
     if isinstance(loss, lf.ElementwiseLoss):
@@ -142,6 +163,8 @@ def plot(loss, path):
         image_plot(loss, ax)
     elif isinstance(loss, lf.PerceptualLoss):
         perceptual_plot(loss, ax)
+    elif isinstance(loss, lf.PairLoss):
+        pair_plot(loss, ax)
     else:
         ctc_plot(loss, ax)
     ax.set_title(loss.name)
@@ -192,6 +215,24 @@ def example(loss):
                     "loss = lf.ms_ssim(x[:, :, :64, :64], y[:, :, :64, :64], win_size=7, weights=(0.3, 0.3, 0.4))\n")
         return (head + "x = rng.random((4, 3, 64, 64))\n"
                 "loss, grad = lf.total_variation.value_and_grad(x, isotropic=True)\n")
+    if isinstance(loss, lf.PairLoss):
+        examples = {
+            "contrastive": "x1, x2 = rng.normal(size=(64, 128)), rng.normal(size=(64, 128))\n"
+                           "same = rng.integers(0, 2, 64)                    # 1: a similar pair\n"
+                           "loss, (g1, g2) = lf.contrastive.value_and_grad(x1, x2, same, margin=1.0)\n",
+            "triplet": "anchor, positive, negative = (rng.normal(size=(64, 128)) for _ in range(3))\n"
+                       "loss, (ga, gp, gn) = lf.triplet.value_and_grad(anchor, positive, negative, swap=True)\n",
+            "cosine_embedding": "x1, x2 = rng.normal(size=(64, 128)), rng.normal(size=(64, 128))\n"
+                                "y = rng.choice([-1, 1], 64)\n"
+                                "loss, (g1, g2) = lf.cosine_embedding.value_and_grad(x1, x2, y, margin=0.2)\n",
+            "margin_ranking": "x1, x2 = rng.normal(size=1000), rng.normal(size=1000)\n"
+                              "y = rng.choice([-1, 1], 1000)                     # 1: x1 should rank higher\n"
+                              "loss, (g1, g2) = lf.margin_ranking.value_and_grad(x1, x2, y, margin=0.1)\n",
+            "hinge_embedding": "x = rng.uniform(0, 2, 1000)                      # distances\n"
+                               "y = rng.choice([-1, 1], 1000)\n"
+                               "loss, grad = lf.hinge_embedding.value_and_grad(x, y)\n",
+        }
+        return head + examples[loss.name]
     if isinstance(loss, lf.PerceptualLoss):
         return (head + "# a network's activations for x and y at two layers, (N, C, H, W) each\n"
                 "fx = [rng.normal(size=(4, 64, 32, 32)), rng.normal(size=(4, 128, 16, 16))]\n"

@@ -45,6 +45,7 @@ class SequenceLoss(_Loss): ...
 class LovaszHinge(_Loss): ...
 class ImageLoss(_Loss): ...
 class PerceptualLoss(_Loss): ...
+class PairLoss(_Loss): ...
 '''
 
 
@@ -64,6 +65,9 @@ def render():
             continue
         if isinstance(loss, lf.PerceptualLoss):
             out.append(_perceptual_stub(loss, cls))
+            continue
+        if isinstance(loss, lf.PairLoss):
+            out.append(_pair_stub(loss, cls))
             continue
         if isinstance(loss, lf.SegmentLoss):
             kws = "".join(f", {k}: Any = {v!r}" for k, v in loss.spec.hyper.items())
@@ -148,6 +152,22 @@ def _perceptual_stub(loss, cls):
             + _by_reduction("__call__", common, "{v}")
             + f"    def grad(self, {common}, grad_output: Optional[ArrayLike] = None, out: Optional[Sequence[np.ndarray]] = None) -> {grads}: ...\n"
             + _by_reduction("value_and_grad", f"{common}, out: Optional[Sequence[np.ndarray]] = None", f"Tuple[{{v}}, {grads}]")
+            + f"\n{loss.name}: {cls}\n")
+
+
+def _pair_stub(loss, cls):
+    """A loss on given pairs or triplets: grad a tuple over the differentiable inputs (one array
+    when there is one)."""
+    inputs = ", ".join(f"{name}: ArrayLike" for name in loss.inputs)
+    kws = "".join(f", {k}: Any = {v!r}" for k, v in loss.spec.hyper.items())
+    common = f"{inputs}, *{kws}, reduction: Reduction = 'mean'"
+    k = len(loss.differentiable_inputs)
+    grad_t = "np.ndarray" if k == 1 else "Tuple[" + ", ".join(["np.ndarray"] * k) + "]"
+    out_t = "Optional[np.ndarray]" if k == 1 else "Optional[Sequence[np.ndarray]]"
+    return (f"class {cls}(PairLoss):\n"
+            + _by_reduction("__call__", common, "{v}")
+            + f"    def grad(self, {common}, grad_output: Optional[ArrayLike] = None, out: {out_t} = None) -> {grad_t}: ...\n"
+            + _by_reduction("value_and_grad", f"{common}, out: {out_t} = None", f"Tuple[{{v}}, {grad_t}]")
             + f"\n{loss.name}: {cls}\n")
 
 

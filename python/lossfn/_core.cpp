@@ -1182,6 +1182,110 @@ py::object perceptual(int what, py::handle xs_obj, py::handle ys_obj, std::optio
   return perceptual_t<double>(what, xs, ys, shapes, layer_weights, gram, Reduction(reduction), grad_output, out);
 }
 
+// Metric-learning losses on given pairs and triplets: `names` the loss's inputs in order (the
+// last one the labels, unless the loss takes none); rows (N, D) or one row (D,), or for the
+// elementwise ones (one value per sample) any shape; every input converted to a C-contiguous
+// array of the compute dtype (the prediction's). The gradients w.r.t. the float inputs but the
+// labels, C-contiguous of the first input's shape: a tuple (out: a tuple or list of arrays), or
+// one array when the loss has one.
+template <class T>
+py::object pair_t(lossfn::PairLoss loss, int what, const py::array& a_in, const std::vector<py::handle>& others,
+                  const std::vector<std::string>& names, bool has_labels, const lossfn::PairOptions& options,
+                  Reduction reduction, py::handle grad_output_obj, py::handle out_obj) {
+  const bool one_value = loss == lossfn::PairLoss::margin_ranking || loss == lossfn::PairLoss::hinge_embedding;
+  const std::vector<py::ssize_t> shape = shape_of(a_in);
+  std::vector<py::ssize_t> per_sample;
+  std::size_t N, D;
+  if (one_value) {
+    per_sample = shape;
+    N = std::size_t(a_in.size()), D = 1;
+  } else {
+    if (a_in.ndim() != 1 && a_in.ndim() != 2)
+      value_error(names[0] + ": expected rows (N, D) or one row (D,), got shape " + shape_str(a_in));
+    if (a_in.ndim() == 2) per_sample = {shape[0]};
+    N = a_in.ndim() == 2 ? std::size_t(shape[0]) : 1;
+    D = std::size_t(shape.back());
+  }
+  const std::size_t floats = others.size() - (has_labels ? 1 : 0);
+  std::vector<carray<T>> arrays{to_compute<T>(a_in)};
+  for (std::size_t k = 0; k < others.size(); ++k) {
+    py::array x = as_numeric_array(others[k], names[k + 1].c_str());
+    const bool labels = has_labels && k + 1 == others.size();
+    const std::vector<py::ssize_t>& want = labels ? per_sample : shape;
+    if (shape_of(x) != want)
+      value_error(names[k + 1] + ": shape " + shape_str(x) + " does not match " +
+                  (labels ? "the samples' shape " + tuple_str(want) : names[0] + " shape " + shape_str(a_in)) +
+                  " (no broadcasting)");
+    arrays.push_back(to_compute<T>(x));
+  }
+  lossfn::PairCall<T> call;
+  call.samples = N, call.features = D;
+  call.a = arrays[0].data();
+  if (floats >= 1) call.b = arrays[1].data();
+  if (floats >= 2) call.c = arrays[2].data();
+  if (has_labels) call.labels = arrays.back().data();
+  carray<T> go_array;
+  set_upstream(call, grad_output_obj, reduction, per_sample, "the per-sample losses' shape", go_array);
+  py::object grad;
+  if (what == kValueAndGrad || what == kGrad) {
+    const std::size_t grads = 1 + floats, n = std::size_t(a_in.size());
+    std::vector<py::handle> outs;
+    if (!out_obj.is_none()) {
+      if (grads == 1) {
+        outs.push_back(out_obj);
+      } else {
+        if (!py::isinstance<py::tuple>(out_obj) && !py::isinstance<py::list>(out_obj))
+          type_error("out: expected a tuple of " + std::to_string(grads) + " arrays (the gradients w.r.t. " + names[0] +
+                     ", ...)");
+        for (py::handle h : out_obj) outs.push_back(h);
+        if (outs.size() != grads)
+          value_error("out: " + std::to_string(outs.size()) + " arrays for " + std::to_string(grads) + " gradients");
+      }
+    }
+    std::vector<py::array_t<T>> g;
+    std::vector<Extent> outputs, inputs;
+    for (std::size_t k = 0; k < grads; ++k) {
+      const std::string out_name = grads == 1 ? "out" : "out[" + std::to_string(k) + "]";
+      g.push_back(outs.empty() ? py::array_t<T>(shape) : checked_out<T>(outs[k], shape, out_name.c_str(), names[0].c_str()));
+      outputs.push_back(extent(out_name, g.back().data(), n));
+    }
+    for (std::size_t k = 0; k < arrays.size(); ++k)
+      inputs.push_back(extent(names[k], arrays[k].data(), std::size_t(arrays[k].size())));
+    inputs.push_back(extent("grad_output", call.grad_output_array, call.grad_output_array ? std::size_t(go_array.size()) : 0));
+    refuse_overlaps(outputs, inputs);
+    call.grad_a = g[0].mutable_data();
+    if (grads > 1) call.grad_b = g[1].mutable_data();
+    if (grads > 2) call.grad_c = g[2].mutable_data();
+    if (grads == 1) {
+      grad = g[0];
+    } else {
+      py::tuple t(grads);
+      for (std::size_t k = 0; k < grads; ++k) t[k] = g[k];
+      grad = std::move(t);
+    }
+  }
+  return run_reduced<T>(call, what, reduction, per_sample, grad, [&] { lossfn::pair_loss(loss, call, options); });
+}
+
+py::object pair(int loss_id, int what, std::vector<py::handle> inputs, std::vector<std::string> names, bool has_labels,
+                double margin, double p, double eps, bool swap, int reduction, py::handle grad_output, py::handle out) {
+  const auto loss = lossfn::PairLoss(loss_id);
+  if (lossfn::pair_loss_name(loss) == nullptr) value_error("loss: not a pair loss");
+  py::array a = as_numeric_array(inputs[0], names[0].c_str());
+  lossfn::PairOptions o;
+  o.margin = margin, o.p = p, o.eps = eps, o.swap = swap;
+  const std::vector<py::handle> others(inputs.begin() + 1, inputs.end());
+  if (computes_in_float32(a))
+    return pair_t<float>(loss, what, a, others, names, has_labels, o, Reduction(reduction), grad_output, out);
+  return pair_t<double>(loss, what, a, others, names, has_labels, o, Reduction(reduction), grad_output, out);
+}
+
+py::list pair_names() {
+  py::list names;
+  for (int k = 0; k < int(lossfn::PairLoss::count_); ++k) names.append(lossfn::pair_loss_name(lossfn::PairLoss(k)));
+  return names;
+}
+
 template <class Info>
 py::dict catalogue_entry(int id, const Info& info) {
   py::list names, defaults;
@@ -1265,6 +1369,8 @@ PYBIND11_MODULE(_core, m) {
   m.def("lovasz_hinge", &lovasz_hinge);
   m.def("ssim", &ssim);
   m.def("perceptual", &perceptual);
+  m.def("pair", &pair);
+  m.def("pair_names", &pair_names);
   m.def("total_variation", &total_variation);
   m.def("overlap_names", [] {
     py::list names;

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core, reference
-from .registry import (BAND_SPECS, FEATURE_SPECS, ORDER_SPECS, ROW_SPECS, SEGMENT_SPECS, SEQUENCE_SPECS, SPECS, LossSpec, RowLossSpec,
+from .registry import (BAND_SPECS, FEATURE_SPECS, ORDER_SPECS, PAIR_SPECS, ROW_SPECS, SEGMENT_SPECS, SEQUENCE_SPECS, SPECS, LossSpec, RowLossSpec,
                        SegmentLossSpec, SequenceLossSpec)
 
 _REDUCTION = {"none": 0, "mean": 1, "sum": 2}
@@ -552,7 +552,36 @@ def _level_weights(weights, name="weights", what="level"):
     return [float(w) for w in values]
 
 
-class ImageLoss(_KeywordLoss):
+class _PositionalLoss(_KeywordLoss):
+    """A keyword loss whose inputs are the spec's positional inputs, all required (by position or
+    name): __call__, grad and value_and_grad over _run(what, inputs, hyper, reduction,
+    grad_output, out)."""
+
+    def _inputs(self, args, hyper):
+        args, hyper = self._inputs_by_keyword(args, hyper)
+        if len(args) != len(self.inputs):
+            raise TypeError(f"{self.name}() takes {len(self.inputs)} input{'s' if len(self.inputs) > 1 else ''} "
+                            f"({', '.join(self.inputs)}), got {len(args)}")
+        return args, hyper
+
+    def __call__(self, *inputs, reduction="mean", **hyper):
+        """The loss: a float for "mean"/"sum", one loss per sample for "none"."""
+        inputs, hyper = self._inputs(inputs, hyper)
+        return self._run(_VALUE, inputs, hyper, reduction, None, None)
+
+    def grad(self, *inputs, reduction="mean", grad_output=None, out=None, **hyper):
+        """The gradient w.r.t. the differentiable inputs (a tuple when there are several), times
+        grad_output (per sample for "none")."""
+        inputs, hyper = self._inputs(inputs, hyper)
+        return self._run(_GRAD, inputs, hyper, reduction, grad_output, out)
+
+    def value_and_grad(self, *inputs, reduction="mean", out=None, **hyper):
+        """(value, grad) from one pass over the inputs."""
+        inputs, hyper = self._inputs(inputs, hyper)
+        return self._run(_VALUE_AND_GRAD, inputs, hyper, reduction, None, out)
+
+
+class ImageLoss(_PositionalLoss):
     """An image loss (the band shape): ssim and ms_ssim (x, y) and total_variation (x).
 
     Images are (N, C, H, W), or (N, H, W, C) with ``channel_axis=-1``, read in place through
@@ -586,29 +615,15 @@ class ImageLoss(_KeywordLoss):
                           _switch("use_sample_covariance", v["use_sample_covariance"]), weights, wrt == "both", code,
                           grad_output, out)
 
-    def _inputs(self, args, hyper):
-        args, hyper = self._inputs_by_keyword(args, hyper)
-        if len(args) != len(self.inputs):
-            raise TypeError(f"{self.name}() takes {len(self.inputs)} input{'s' if len(self.inputs) > 1 else ''} "
-                            f"({', '.join(self.inputs)}), got {len(args)}")
-        return args, hyper
-
     def __call__(self, *inputs, reduction="mean", **hyper):
         """The loss: a float for "mean"/"sum", one loss per image for "none"."""
-        inputs, hyper = self._inputs(inputs, hyper)
         if "wrt" in hyper:
             raise TypeError(f"{self.name}() got an unexpected keyword argument 'wrt'")
-        return self._run(_VALUE, inputs, hyper, reduction, None, None)
+        return super().__call__(*inputs, reduction=reduction, **hyper)
 
     def grad(self, *inputs, reduction="mean", grad_output=None, out=None, **hyper):
         """Gradient w.r.t. x (ssim: with wrt="both", (grad_x, grad_y)), times grad_output (per image for "none")."""
-        inputs, hyper = self._inputs(inputs, hyper)
-        return self._run(_GRAD, inputs, hyper, reduction, grad_output, out)
-
-    def value_and_grad(self, *inputs, reduction="mean", out=None, **hyper):
-        """(value, grad) from one pass over the images."""
-        inputs, hyper = self._inputs(inputs, hyper)
-        return self._run(_VALUE_AND_GRAD, inputs, hyper, reduction, None, out)
+        return super().grad(*inputs, reduction=reduction, grad_output=grad_output, out=out, **hyper)
 
 class PerceptualLoss(_KeywordLoss):
     """The perceptual (Johnson et al.) and style (Gatys et al., ``gram=True``) losses over the feature
@@ -652,6 +667,36 @@ class PerceptualLoss(_KeywordLoss):
         return self._run(_VALUE_AND_GRAD, (features_x, features_y), hyper, reduction, None, out)
 
 
+class PairLoss(_PositionalLoss):
+    """A metric-learning loss on given pairs or triplets (contrastive, triplet, cosine_embedding,
+    margin_ranking, hinge_embedding).
+
+    Embeddings are rows (N, D), or one row (D,); margin_ranking and hinge_embedding are
+    elementwise over inputs of any one shape. The labels (when the loss takes them) are one per
+    sample. ``grad`` is w.r.t. every input but the labels: a tuple (``out=`` a tuple of arrays),
+    or one array for ``hinge_embedding``.
+    """
+
+    def __init__(self, spec, loss_id: int):
+        super().__init__(spec)
+        self._id = loss_id
+        self._names = list(spec.inputs)
+
+    @property
+    def differentiable_inputs(self):
+        return tuple(self.spec.inputs[:-1] if self.spec.labels else self.spec.inputs)
+
+    def _run(self, what, inputs, hyper, reduction, grad_output, out):
+        _check_hyper_types(self.name, self._hyper_defaults, hyper)
+        v = dict(self._hyper_defaults, **hyper)
+        numbers = _kernel_numbers([k for k in ("margin", "p", "eps") if k in v], v)
+        margin, p, eps = (numbers + [2.0, 1e-6])[:3]
+        swap = _switch("swap", v["swap"]) if "swap" in v else False
+        return _core.pair(self._id, what, list(inputs), self._names, self.spec.labels, margin, p, eps, swap,
+                          _reduction_code(reduction), grad_output, out)
+
+
+
 # The loss objects of the order specs, by name.
 _ORDER_OBJECTS = {"lovasz_hinge": LovaszHinge}
 
@@ -679,5 +724,10 @@ def build_losses():
         losses[spec.name] = ImageLoss(spec)
     for spec in FEATURE_SPECS:
         losses[spec.name] = PerceptualLoss(spec)
+    pair_ids = {name: k for k, name in enumerate(_core.pair_names())}
+    if set(pair_ids) != {spec.name for spec in PAIR_SPECS}:
+        raise ImportError(f"lossfn: registry and kernels disagree on {sorted(set(pair_ids) ^ {s.name for s in PAIR_SPECS})}")
+    for spec in PAIR_SPECS:
+        losses[spec.name] = PairLoss(spec, pair_ids[spec.name])
     _BUILT.update(losses)
     return losses

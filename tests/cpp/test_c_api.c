@@ -29,6 +29,7 @@ static void overlap(void);
 static void lovasz(void);
 static void images(void);
 static void perceptual(void);
+static void pairs(void);
 
 int main(void) {
   const double pred[3] = {1.0, 2.0, 3.0}, target[3] = {1.0, 1.0, 1.0};
@@ -99,6 +100,7 @@ int main(void) {
   lovasz();
   images();
   perceptual();
+  pairs();
 
   if (failures) fprintf(stderr, "%d failure(s)\n", failures);
   else printf("C ABI: all checks passed\n");
@@ -463,6 +465,35 @@ static void images(void) {
  * x - y = (1, 0, 0, 1) has mean squared difference 0.5, layer 1 (1 channel of 1 pixel) 4; with
  * weights (1, 0.5) the loss is 0.5 + 2. The Gram matrix of layer 0's x = [[1, 0], [0, 1]] is
  * I / 4, of y = 0 is 0: the style loss of that layer alone is mean((I / 4)^2) = 1 / 32. */
+/* Contrastive loss of x1 = (0, 0), x2 = (3, 4) (distance 5), margin 6: a similar pair (y = 1)
+ * costs 25 / 2 with gradient u = x1 - x2 = (-3, -4); a dissimilar one (y = 0) (6 - 5)^2 / 2 with
+ * gradient -(6 - 5) / 5 u = (0.6, 0.8). hinge_embedding of x = 0.5, y = -1, margin 1: 0.5. */
+static void pairs(void) {
+  const double x1[4] = {0, 0, 0, 0}, x2[4] = {3, 4, 3, 4}, y[2] = {1, 0}, x[1] = {0.5}, minus[1] = {-1};
+  double value = 0, ga[4], gb[4], per[2];
+  lossfn_pair_f64 in;
+  memset(&in, 0, sizeof in);
+  in.samples = 2, in.features = 2, in.a = x1, in.b = x2, in.labels = y, in.margin = 6.0, in.p = 2.0, in.eps = 1e-6;
+  in.reduction = LOSSFN_REDUCTION_SUM;
+  CHECK(lossfn_pair_value_and_grad_f64(LOSSFN_CONTRASTIVE, &in, &value, NULL, ga, gb, NULL) == LOSSFN_OK &&
+        close_to(value, 13.0));
+  CHECK(ga[0] == -3.0 && ga[1] == -4.0 && close_to(ga[2], 0.6) && close_to(ga[3], 0.8) && gb[0] == 3.0);
+  in.reduction = LOSSFN_REDUCTION_NONE;
+  CHECK(lossfn_pair_value_f64(LOSSFN_CONTRASTIVE, &in, NULL, per) == LOSSFN_OK && per[0] == 12.5 && close_to(per[1], 0.5));
+  memset(&in, 0, sizeof in);
+  in.samples = 1, in.features = 1, in.a = x, in.labels = minus, in.margin = 1.0, in.reduction = LOSSFN_REDUCTION_MEAN;
+  CHECK(lossfn_pair_value_f64(LOSSFN_HINGE_EMBEDDING, &in, &value, NULL) == LOSSFN_OK && value == 0.5);
+  CHECK(lossfn_pair_grad_f64(LOSSFN_HINGE_EMBEDDING, &in, ga, NULL, NULL, 1.0, NULL) == LOSSFN_OK && ga[0] == -1.0);
+  /* errors: a status and a message naming the argument */
+  CHECK(value_error(lossfn_pair_grad_f64(LOSSFN_HINGE_EMBEDDING, &in, NULL, NULL, NULL, 1.0, NULL), "grad"));
+  in.b = x;
+  CHECK(value_error(lossfn_pair_value_f64(LOSSFN_HINGE_EMBEDDING, &in, &value, NULL), "b: this loss takes no such input"));
+  in.b = NULL, in.features = 2;
+  CHECK(value_error(lossfn_pair_value_f64(LOSSFN_HINGE_EMBEDDING, &in, &value, NULL), "features: one value per sample"));
+  in.features = 1, in.p = 2.0, in.labels = NULL;
+  CHECK(value_error(lossfn_pair_value_f64(LOSSFN_TRIPLET, &in, &value, NULL), "b: required"));
+}
+
 static void perceptual(void) {
   const double x0[4] = {1, 0, 0, 1}, y0[4] = {0, 0, 0, 0}, x1[1] = {3}, y1[1] = {1}, weights[2] = {1.0, 0.5};
   double value = 0, g0[4], g1[1], per[1];

@@ -42,6 +42,7 @@ static void overlap();
 static void lovasz();
 static void images();
 static void perceptual();
+static void pairs();
 
 int main() {
   CHECK(std::string(lossfn::version()) == LOSSFN_VERSION_STRING);
@@ -175,6 +176,7 @@ int main() {
   lovasz();
   images();
   perceptual();
+  pairs();
 
   if (failures) std::fprintf(stderr, "%d failure(s)\n", failures);
   else std::printf("C++ API: all checks passed (isa %s)\n", lossfn::isa_name(lossfn::active_isa()));
@@ -595,6 +597,28 @@ static void images() {
   expect_error([&] { lossfn::ms_ssim(c); }, "ms_ssim: x: the images (70 x 33) are too small for 5 levels");
   c.width = 10;
   expect_error([&] { lossfn::ssim(c); }, "x: the images (70 x 10) are smaller than the 11 x 11 window");
+}
+
+// Pair losses in float: a triplet whose positive is 1 from the anchor and negative 3 (no eps):
+// with margin 1 the hinge is inactive (1 - 3 + 1 < 0), with margin 2.5 it costs 0.5 and the
+// anchor's gradient is the unit vector towards the negative minus the one towards the positive.
+static void pairs() {
+  const std::vector<float> a = {0, 0}, p = {1, 0}, n = {0, 3};
+  std::vector<float> ga(2), gp(2), gn(2);
+  lossfn::PairCall<float> c;
+  c.samples = 1, c.features = 2, c.a = a.data(), c.b = p.data(), c.c = n.data();
+  double v = -1;
+  c.value = &v, c.grad_a = ga.data(), c.grad_b = gp.data(), c.grad_c = gn.data();
+  lossfn::PairOptions o;
+  o.eps = 0.0;
+  lossfn::pair_loss(lossfn::PairLoss::triplet, c, o);
+  CHECK(v == 0.0 && ga[0] == 0.0 && gn[1] == 0.0);
+  o.margin = 2.5;
+  lossfn::pair_loss(lossfn::PairLoss::triplet, c, o);
+  CHECK(close(v, 0.5, 1e-7) && ga[0] == -1.0f && ga[1] == 1.0f && gp[0] == 1.0f && gn[1] == -1.0f);
+  CHECK(std::string(lossfn::pair_loss_name(lossfn::PairLoss::cosine_embedding)) == "cosine_embedding");
+  o.p = 0.5;
+  expect_error([&] { lossfn::pair_loss(lossfn::PairLoss::triplet, c, o); }, "triplet: p: must be a finite number >= 1");
 }
 
 // Perceptual losses in float: the features of the images above as one layer (and its channels-last

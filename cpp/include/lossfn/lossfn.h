@@ -434,6 +434,49 @@ LOSSFN_PERCEPTUAL_STRUCT(f32, float)
 LOSSFN_PERCEPTUAL_STRUCT(f64, double)
 #undef LOSSFN_PERCEPTUAL_STRUCT
 
+/* Metric-learning losses on given pairs and triplets, f32 and f64: lossfn_pair_value_<t>,
+ * _value_and_grad_<t>, _grad_<t>, with `loss` one of lossfn_pair_loss. The call's inputs,
+ * lossfn_pair_<t>:
+ *
+ *   size_t samples, features;      rows of features values (1 for margin_ranking, hinge_embedding)
+ *   const T* a;                    x1 / anchor / x, C-contiguous (samples, features)
+ *   const T* b;                    x2 / positive (NULL for hinge_embedding)
+ *   const T* c;                    negative (triplet only, else NULL)
+ *   const T* labels;               one per sample (NULL for triplet)
+ *   double margin, p, eps;         C++ defaults 1.0, 2.0, 1e-6
+ *   int swap;                      triplet: nonzero for the distance swap
+ *   lossfn_reduction reduction;    over the samples' losses
+ *
+ * grad_a, grad_b, grad_c: the gradients w.r.t. a, b, c, one for every input the loss takes (NULL
+ * for an input it does not take). Formulas and conventions: lossfn/metric.hpp. */
+typedef enum lossfn_pair_loss {
+  LOSSFN_CONTRASTIVE = 0,
+  LOSSFN_TRIPLET = 1,
+  LOSSFN_COSINE_EMBEDDING = 2,
+  LOSSFN_MARGIN_RANKING = 3,
+  LOSSFN_HINGE_EMBEDDING = 4
+} lossfn_pair_loss;
+#define LOSSFN_PAIR_STRUCT(t, T)                                                                           \
+  typedef struct lossfn_pair_##t {                                                                         \
+    size_t samples, features;                                                                              \
+    const T* a;                                                                                            \
+    const T* b;                                                                                            \
+    const T* c;                                                                                            \
+    const T* labels;                                                                                       \
+    double margin, p, eps;                                                                                 \
+    int swap;                                                                                              \
+    lossfn_reduction reduction;                                                                            \
+  } lossfn_pair_##t;                                                                                       \
+  lossfn_status lossfn_pair_value_##t(lossfn_pair_loss loss, const lossfn_pair_##t* in, double* value,      \
+                                      T* losses);                                                          \
+  lossfn_status lossfn_pair_value_and_grad_##t(lossfn_pair_loss loss, const lossfn_pair_##t* in,           \
+                                               double* value, T* losses, T* grad_a, T* grad_b, T* grad_c); \
+  lossfn_status lossfn_pair_grad_##t(lossfn_pair_loss loss, const lossfn_pair_##t* in, T* grad_a,          \
+                                     T* grad_b, T* grad_c, double grad_output, const T* grad_output_array);
+LOSSFN_PAIR_STRUCT(f32, float)
+LOSSFN_PAIR_STRUCT(f64, double)
+#undef LOSSFN_PAIR_STRUCT
+
 #ifdef __cplusplus
 }
 #endif

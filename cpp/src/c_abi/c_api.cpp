@@ -10,6 +10,7 @@
 
 #include "lossfn/core.hpp"
 #include "lossfn/image.hpp"
+#include "lossfn/metric.hpp"
 #include "lossfn/segmentation.hpp"
 #include "lossfn/sequence.hpp"
 
@@ -301,6 +302,37 @@ lossfn_status perceptual_call(const In* in, double* value, T* losses, T* const* 
   });
 }
 
+// Pair calls: lossfn_pair_f32 / _f64 into a PairCall and its options.
+template <class T, class In>
+lossfn_status pair_call(lossfn_pair_loss loss, const In* in, double* value, T* losses, T* grad_a, T* grad_b,
+                        T* grad_c, double grad_output, const T* grad_output_array, bool gradient) {
+  return guarded([&] {
+    if (in == nullptr) value_error("in: null pointer");
+    if (gradient && !grad_a && !grad_b && !grad_c) value_error("grad: every gradient pointer is null");
+    int id;
+    std::memcpy(&id, &loss, sizeof id);
+    lossfn::PairCall<T> c;
+    c.samples = in->samples;
+    c.features = in->features;
+    c.a = in->a;
+    c.b = in->b;
+    c.c = in->c;
+    c.labels = in->labels;
+    c.reduction = to_reduction(in->reduction);
+    c.value = value;
+    c.loss = losses;
+    c.grad_output = grad_output;
+    c.grad_output_array = grad_output_array;
+    c.grad_a = grad_a, c.grad_b = grad_b, c.grad_c = grad_c;
+    lossfn::PairOptions o;
+    o.margin = in->margin;
+    o.p = in->p;
+    o.eps = in->eps;
+    o.swap = in->swap != 0;
+    lossfn::pair_loss(lossfn::PairLoss(id), c, o);
+  });
+}
+
 // Row calls: lossfn_rows_f32 / _f64 into a RowCall, then the three entry points.
 template <class T, class Rows>
 lossfn::RowCall<T> make_row_call(const Rows* in) {
@@ -568,5 +600,22 @@ LOSSFN_DEFINE_STRUCT_CALLS(total_variation, lossfn_image_f64, total_variation_ca
   }
 LOSSFN_DEFINE_PERCEPTUAL(f32, float)
 LOSSFN_DEFINE_PERCEPTUAL(f64, double)
+
+#define LOSSFN_DEFINE_PAIR(t, T)                                                                            \
+  lossfn_status lossfn_pair_value_##t(lossfn_pair_loss loss, const lossfn_pair_##t* in, double* value,       \
+                                      T* losses) {                                                          \
+    return pair_call<T>(loss, in, value, losses, nullptr, nullptr, nullptr, 1.0, nullptr, false);          \
+  }                                                                                                         \
+  lossfn_status lossfn_pair_value_and_grad_##t(lossfn_pair_loss loss, const lossfn_pair_##t* in,            \
+                                               double* value, T* losses, T* grad_a, T* grad_b, T* grad_c) { \
+    return pair_call<T>(loss, in, value, losses, grad_a, grad_b, grad_c, 1.0, nullptr, true);              \
+  }                                                                                                         \
+  lossfn_status lossfn_pair_grad_##t(lossfn_pair_loss loss, const lossfn_pair_##t* in, T* grad_a, T* grad_b, \
+                                     T* grad_c, double grad_output, const T* grad_output_array) {           \
+    return pair_call<T>(loss, in, nullptr, nullptr, grad_a, grad_b, grad_c, grad_output, grad_output_array, \
+                        true);                                                                              \
+  }
+LOSSFN_DEFINE_PAIR(f32, float)
+LOSSFN_DEFINE_PAIR(f64, double)
 
 }  // extern "C"

@@ -75,20 +75,20 @@ void fill(Isa isa) {
     case Isa::baseline:
       baseline::fill_regression(t), baseline::fill_binary(t), baseline::fill_common(t);
       baseline::fill_multiclass(t), baseline::fill_sequence(t), baseline::fill_segmentation(t);
-      baseline::fill_image(t), baseline::fill_la(t);
+      baseline::fill_image(t), baseline::fill_la(t), baseline::fill_metric(t);
       break;
 #ifdef LOSSFN_HAVE_AVX2
     case Isa::avx2:
       avx2::fill_regression(t), avx2::fill_binary(t), avx2::fill_common(t), avx2::fill_multiclass(t);
       avx2::fill_sequence(t), avx2::fill_segmentation(t);
-      avx2::fill_image(t), avx2::fill_la(t);
+      avx2::fill_image(t), avx2::fill_la(t), avx2::fill_metric(t);
       break;
 #endif
 #ifdef LOSSFN_HAVE_AVX512
     case Isa::avx512:
       avx512::fill_regression(t), avx512::fill_binary(t), avx512::fill_common(t);
       avx512::fill_multiclass(t), avx512::fill_sequence(t), avx512::fill_segmentation(t);
-      avx512::fill_image(t), avx512::fill_la(t);
+      avx512::fill_image(t), avx512::fill_la(t), avx512::fill_metric(t);
       break;
 #endif
     default: break;

@@ -406,6 +406,41 @@ constexpr std::size_t gram_scratch(std::size_t channels, std::size_t pixels, std
 template <class T>
 using FeatureFn = void (*)(const FeatureJob<T>&);
 
+// One call of a pair loss (the rows shape over given pairs and triplets, lossfn/metric.hpp):
+// samples rows of `features` values of a, b and c, C-contiguous, and labels one per row. Work
+// items are pair_rows_per_item(features) consecutive rows, bounds from the shape only; per row
+// the kernel forms its sums in double, its loss and, with a gradient, the row's coefficients,
+// and writes the row's gradients at once (the row is still in cache). item_value[k] (out) is the
+// sum of item k's losses in row order; loss_out (none) each row's loss. The gradients are those
+// of sum_s r_s l_s, r_s = scale (times grad_output_array[s] when given).
+template <class T>
+struct PairJob {
+  std::size_t samples, features;
+  const T* a;
+  const T* b;
+  const T* c;
+  const T* labels;
+  int loss;                      // lossfn::PairLoss
+  double margin, p, eps;
+  bool swap;
+  T* loss_out;                   // or nullptr
+  T* grad_a;                     // each nullptr when not wanted; all nullptr: value only
+  T* grad_b;
+  T* grad_c;
+  const T* grad_output_array;    // or nullptr
+  double scale;
+  double* item_value;            // out: one sum per item
+  int threads;
+};
+
+// Rows per pair item: about kBlock values of each input.
+constexpr std::size_t pair_rows_per_item(std::size_t features) {
+  return features >= kBlock ? 1 : kBlock / (features == 0 ? 1 : features);
+}
+
+template <class T>
+using PairFn = void (*)(const PairJob<T>&);
+
 struct KernelTable {
   RowFn<float> rows_f32[int(RowLoss::count_)];
   RowFn<double> rows_f64[int(RowLoss::count_)];
@@ -431,6 +466,8 @@ struct KernelTable {
   BandFn<double> total_variation_f64;
   FeatureFn<float> perceptual_f32;
   FeatureFn<double> perceptual_f64;
+  PairFn<float> pair_f32;
+  PairFn<double> pair_f64;
 };
 
 }  // namespace detail
@@ -448,6 +485,7 @@ struct KernelTable {
   void fill_segmentation(detail::KernelTable& table);                     \
   void fill_image(detail::KernelTable& table);                            \
   void fill_la(detail::KernelTable& table);                               \
+  void fill_metric(detail::KernelTable& table);                           \
   }                                                                       \
   }
 LOSSFN_DECLARE_ISA(baseline)

@@ -20,7 +20,7 @@ total variation (section H) filter each image plane directly (``image.ssim``, ``
 
 from __future__ import annotations
 
-from . import binary, image, multiclass, regression, segmentation, sequence
+from . import binary, image, metric, multiclass, regression, segmentation, sequence
 from .shapes import ReferenceLoss, RowReference, RowUtilityReference
 
 __all__ = ["ReferenceLoss", "RowReference", "RowUtilityReference", "losses"]
@@ -40,6 +40,7 @@ _OBJECTS["ssim"] = image.ssim
 _OBJECTS["ms_ssim"] = image.ms_ssim
 _OBJECTS["total_variation"] = image.total_variation
 _OBJECTS["perceptual"] = image.perceptual
+_OBJECTS.update(metric.PAIRS)
 globals().update(_OBJECTS)
 __all__ += list(_OBJECTS)
 

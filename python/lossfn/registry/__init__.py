@@ -3,7 +3,7 @@
 Each spec says what a loss takes (inputs and their domains, keyword hyper-parameters
 with defaults), how its keywords map onto the kernel's parameter vector, what its peer is, its
 formula, and which inputs are errors. The loss objects (``_losses.py``), the generic tests, the
-docs and the benchmarks all iterate over ``SPECS``, ``ROW_SPECS``, ``SEQUENCE_SPECS``, ``SEGMENT_SPECS``, ``ORDER_SPECS``, ``BAND_SPECS`` and ``FEATURE_SPECS``: registering a loss here tests it everywhere.
+docs and the benchmarks all iterate over ``SPECS``, ``ROW_SPECS``, ``SEQUENCE_SPECS``, ``SEGMENT_SPECS``, ``ORDER_SPECS``, ``BAND_SPECS``, ``FEATURE_SPECS`` and ``PAIR_SPECS``: registering a loss here tests it everywhere.
 
 Input domains (used by the tests to draw sample inputs):
   real       any real number          logit      a real score or logit
@@ -15,8 +15,8 @@ Input domains (used by the tests to draw sample inputs):
 
 from __future__ import annotations
 
-from . import binary, image, multiclass, regression, segmentation, sequence
-from .specs import BandLossSpec, FeatureLossSpec, LossSpec, OrderLossSpec, RowLossSpec, SegmentLossSpec, SequenceLossSpec
+from . import binary, image, metric, multiclass, regression, segmentation, sequence
+from .specs import BandLossSpec, FeatureLossSpec, LossSpec, PairLossSpec, OrderLossSpec, RowLossSpec, SegmentLossSpec, SequenceLossSpec
 
 # Elementwise losses, in catalogue order.
 SPECS = [*regression.SPECS, *binary.SPECS]
@@ -32,7 +32,9 @@ ORDER_SPECS = [*segmentation.ORDER_SPECS]
 BAND_SPECS = [*image.SPECS]
 # Losses over a network's feature maps (per-layer sums; Gram matrices through the GEMM engine).
 FEATURE_SPECS = [*image.FEATURE_SPECS]
+# Metric-learning losses on given pairs and triplets (sums per row, a finish, the row's gradient).
+PAIR_SPECS = [*metric.PAIR_SPECS]
 
 __all__ = ["LossSpec", "RowLossSpec", "SequenceLossSpec", "SegmentLossSpec", "OrderLossSpec", "SPECS", "ROW_SPECS",
            "SEQUENCE_SPECS", "SEGMENT_SPECS", "ORDER_SPECS", "BAND_SPECS", "BandLossSpec", "FEATURE_SPECS",
-           "FeatureLossSpec"]
+           "FeatureLossSpec", "PAIR_SPECS", "PairLossSpec"]

@@ -110,3 +110,14 @@ class FeatureLossSpec(SequenceLossSpec):
     as its positional `inputs`, and keywords."""
 
     kind: ClassVar[str] = "features"
+
+
+@dataclass(frozen=True)
+class PairLossSpec(SequenceLossSpec):
+    """A metric-learning loss on given pairs or triplets (SPEC §3 rows over the samples): its
+    positional `inputs` (embeddings (N, D) or one row (D,), or any shape for the elementwise ones,
+    then the labels when `labels` is set), and keywords."""
+
+    kind: ClassVar[str] = "pairs"
+    labels: bool = True         # the last input holds one label per sample
+    elementwise: bool = False   # one value per sample (margin_ranking, hinge_embedding): any shape

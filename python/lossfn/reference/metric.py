@@ -1,0 +1,115 @@
+"""F. Metric learning on given pairs and triplets: each loss per row with NumPy, its gradient
+written out by hand (the tests check it against central differences)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import check_reduction
+
+
+def _reduce(losses, reduction):
+    check_reduction(reduction)
+    if reduction == "none":
+        return losses
+    return float(losses.sum() if reduction == "sum" else losses.mean())
+
+
+def _upstream(losses, reduction, grad_output):
+    up = np.asarray(1.0 if grad_output is None else grad_output, dtype=np.float64)
+    up = np.broadcast_to(up, losses.shape) if reduction == "none" else np.full(losses.shape, float(up))
+    return up / max(losses.size, 1) if reduction == "mean" else up
+
+
+def _norm_grad(u, p):
+    """d ||u||_p / d u per row (0 for a zero row)."""
+    norm = np.sum(np.abs(u) ** p, axis=-1, keepdims=True) ** (1.0 / p)
+    safe = np.where(norm > 0, norm, 1.0)
+    g = np.sign(u) * np.abs(u) ** (p - 1) / safe ** (p - 1)
+    return norm[..., 0], np.where(norm > 0, g, 0.0)
+
+
+def _contrastive(x1, x2, y, margin=1.0):
+    u = x1 - x2
+    d = np.sqrt(np.sum(u * u, axis=-1))
+    h = np.maximum(margin - d, 0.0)
+    loss = 0.5 * (y * d * d + (1 - y) * h * h)
+    k = y - (1 - y) * np.where(d > 0, h / np.where(d > 0, d, 1.0), 0.0)
+    g = k[..., None] * u
+    return loss, (g, -g)
+
+
+def _triplet(a, p_, n, margin=1.0, p=2.0, eps=1e-6, swap=False):
+    dp, gu = _norm_grad(a - p_ + eps, p)
+    dn, gv = _norm_grad(a - n + eps, p)
+    swapped = np.zeros(dp.shape, dtype=bool)
+    if swap:
+        ds, gw = _norm_grad(p_ - n + eps, p)
+        swapped = ds < dn
+        dn = np.where(swapped, ds, dn)
+        gv = np.where(swapped[..., None], gw, gv)
+    hinge = dp - dn + margin
+    active = (hinge > 0)[..., None]
+    ga = np.where(active, np.where(swapped[..., None], gu, gu - gv), 0.0)
+    gp = np.where(active, np.where(swapped[..., None], -gu - gv, -gu), 0.0)
+    gn = np.where(active, gv, 0.0)
+    return np.maximum(hinge, 0.0), (ga, gp, gn)
+
+
+def _cosine_embedding(x1, x2, y, margin=0.0):
+    A = np.sum(x1 * x1, axis=-1) + 1e-12
+    B = np.sum(x2 * x2, axis=-1) + 1e-12
+    r = 1.0 / np.sqrt(A * B)
+    cos = np.sum(x1 * x2, axis=-1) * r
+    pos, neg = y == 1, y == -1
+    loss = np.where(pos, 1 - cos, 0.0) + np.where(neg, np.maximum(cos - margin, 0.0), 0.0)
+    dl = np.where(pos, -1.0, 0.0) + np.where(neg & (cos - margin > 0), 1.0, 0.0)
+    g1 = dl[..., None] * (r[..., None] * x2 - (cos / A)[..., None] * x1)
+    g2 = dl[..., None] * (r[..., None] * x1 - (cos / B)[..., None] * x2)
+    return loss, (g1, g2)
+
+
+def _margin_ranking(x1, x2, y, margin=0.0):
+    h = -y * (x1 - x2) + margin
+    g = np.where(h > 0, y, 0.0)
+    return np.maximum(h, 0.0), (-g, g)
+
+
+def _hinge_embedding(x, y, margin=1.0):
+    h = margin - x
+    loss = np.where(y != 1, np.maximum(h, 0.0), 0.0) + np.where(y != -1, x, 0.0)
+    g = np.where((y != 1) & (h > 0), -1.0, 0.0) + np.where(y != -1, 1.0, 0.0)
+    return loss, (g,)
+
+
+class PairReference:
+    """A loss on given pairs or triplets: per-row (per-element) losses and their gradients."""
+
+    def __init__(self, name, fn, takes_labels=True):
+        self.name, self._fn, self._labels = name, fn, takes_labels
+
+    def _forward(self, inputs, kw):
+        arrays = [np.asarray(a, dtype=np.float64) for a in inputs]
+        return self._fn(*arrays, **kw)
+
+    def __call__(self, *inputs, reduction="mean", **kw):
+        return _reduce(np.asarray(self._forward(inputs, kw)[0], dtype=np.float64), reduction)
+
+    def grad(self, *inputs, reduction="mean", grad_output=None, **kw):
+        check_reduction(reduction)
+        losses, grads = self._forward(inputs, kw)
+        up = _upstream(np.asarray(losses, dtype=np.float64), reduction, grad_output)
+        rows = np.asarray(inputs[0]).ndim > np.asarray(losses).ndim
+        out = tuple((up[..., None] if rows else up) * g for g in grads)
+        return out[0] if len(out) == 1 else out
+
+    def value_and_grad(self, *inputs, **kw):
+        return self(*inputs, **kw), self.grad(*inputs, **kw)
+
+
+contrastive = PairReference("contrastive", _contrastive)
+triplet = PairReference("triplet", _triplet, takes_labels=False)
+cosine_embedding = PairReference("cosine_embedding", _cosine_embedding)
+margin_ranking = PairReference("margin_ranking", _margin_ranking)
+hinge_embedding = PairReference("hinge_embedding", _hinge_embedding)
+PAIRS = {r.name: r for r in (contrastive, triplet, cosine_embedding, margin_ranking, hinge_embedding)}
