@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Pair-loss benchmark: lossfn contrastive / triplet / cosine_embedding / margin_ranking /
-hinge_embedding value_and_grad vs torch's functions (contrastive written in torch) forward and
-backward with autograd, float32, against the memory limit, in one run.
+hinge_embedding and center_loss value_and_grad vs torch's functions (contrastive and center_loss
+written in torch) forward and backward with autograd, float32, against the memory limit, in one run.
 
 Run from the repository root::
 
@@ -16,8 +16,9 @@ Every case times
           ``F.<loss>(...).backward()`` (``torch.set_num_threads`` = lossfn's thread count).
 
 The memory limit is the bytes a fused kernel must move: read every input and write a gradient of
-each embedding input (float32: 4 B each per value; the labels 4 B per sample), over the best
-STREAM-style bandwidth on all threads (``bench/stream.cpp``, same run).
+each embedding input (float32: 4 B each per value; the labels 4 B per sample; center_loss reads
+the features twice, once per pass), over the best STREAM-style bandwidth on all threads
+(``bench/stream.cpp``, same run).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from lossfn.registry import PAIR_SPECS
 from _common import (add_copy_bandwidth, base_info, cpu_model, fmt_t, measure, parse_threads, perf, report_main,
                      torch, wait_quiet, with_goals)
 
-ROWS, DIM, VALUES = 65536, 128, 1 << 22
+ROWS, DIM, VALUES, CLASSES = 65536, 128, 1 << 22, 1000
 SPECS = {spec.name: spec for spec in PAIR_SPECS}
 
 
@@ -98,9 +99,41 @@ def run(args):
                   f"({100 * row['limit_s'] / t_lf:.0f}% of the memory limit)"
                   + (f", torch {fmt_t(row['peer_s'])} ({row['peer_s'] / t_lf:.1f}x)" if "peer_s" in row else ""),
                   flush=True)
+    results += run_center(args, threads_list, bw, rng)
     lf.set_num_threads(os.cpu_count() or 1)
     info["wall_s"] = perf() - t0
     return info, results
+
+
+def run_center(args, threads_list, bw, rng):
+    """center_loss value and both gradients over ROWS samples of DIM features and CLASSES centers,
+    against torch (index the centers, the mean of |x - c|^2 / 2, autograd)."""
+    x = rng.standard_normal((ROWS, DIM), dtype=np.float32)
+    labels = rng.integers(0, CLASSES, ROWS)
+    centers = rng.standard_normal((CLASSES, DIM), dtype=np.float32)
+    out = (np.empty_like(x), np.empty_like(centers))
+    moved = 2 * x.nbytes + 2 * centers.nbytes + labels.nbytes + x.nbytes  # x twice (two passes), c, g_x, g_c
+    results = []
+    if not args.no_torch and torch is not None:
+        tx, tc = torch.from_numpy(x.copy()).requires_grad_(True), torch.from_numpy(centers.copy()).requires_grad_(True)
+        ty = torch.from_numpy(labels)
+
+        def peer_step():
+            tx.grad = tc.grad = None
+            (((tx - tc[ty]) ** 2).sum(dim=1).mean() / 2).backward()
+    for threads in threads_list:
+        lf.set_num_threads(threads)
+        wait_quiet(args.quiet_wait)
+        t_lf, _, _ = measure(lambda: lf.center_loss.value_and_grad(x, labels, centers, out=out), args.target_time)
+        row = {"loss": "center_loss", "shape": [ROWS, DIM], "threads": threads, "lossfn_s": t_lf, "limit_s": moved / bw}
+        if not args.no_torch and torch is not None:
+            torch.set_num_threads(threads)
+            row["peer_s"], _, _ = measure(peer_step, args.target_time, slow=(args.slow_time, args.very_slow_time))
+        results.append(row)
+        print(f"center_loss {ROWS}x{DIM}, {CLASSES} classes, threads={threads}: lossfn {fmt_t(t_lf)} "
+              f"({100 * row['limit_s'] / t_lf:.0f}% of the memory limit)"
+              + (f", torch {fmt_t(row['peer_s'])} ({row['peer_s'] / t_lf:.1f}x)" if "peer_s" in row else ""), flush=True)
+    return results
 
 
 def goals(info, results):

@@ -313,6 +313,26 @@ def pair_trial(loss, rng):
     return method, args, kwargs, guards + more
 
 
+def center_trial(loss, rng):
+    """features (N, D), integer labels, centers (C, D); sometimes the update in place instead."""
+    n, d, classes = ((5, 3, 4), (40, 16, 7), (3000, 8, 50))[rng.integers(0, 3)]
+    x = rng.normal(0, 1, (n, d))
+    centers = rng.normal(0, 1, (classes, d))
+    if rng.random() < 0.5:
+        x = x.astype(np.float32)
+    labels = rng.integers(0, classes, n)
+    method = ROW_METHODS[rng.integers(0, len(ROW_METHODS))]
+    kwargs = {}
+    args, guards = spoil_call(loss, rng, method, [x, labels, centers], kwargs, (n, d), (n,))
+    if "out" in kwargs and rng.random() < 0.5:  # a pair of buffers instead of one
+        guards = []
+        whole_x, out_x = guarded((n, d), x.dtype, rng)
+        whole_c, out_c = guarded((classes, d), (np.float32, np.float64)[rng.integers(0, 2)], rng)
+        kwargs["out"] = (out_x, out_c)
+        guards = [whole_x, whole_c]
+    return method, args, kwargs, guards
+
+
 @pytest.fixture
 def watchdog():
     """A hung kernel ends the run with every thread's traceback instead of stalling CI."""
@@ -331,7 +351,17 @@ def test_malformed_calls_raise_value_or_type_errors_only(loss, watchdog):
             order_trial if isinstance(loss, lf.LovaszHinge) else
             image_trial if isinstance(loss, lf.ImageLoss) else
             feature_trial if isinstance(loss, lf.PerceptualLoss) else
-            pair_trial if isinstance(loss, lf.PairLoss) else row_trial)
+            pair_trial if isinstance(loss, lf.PairLoss) else
+            center_trial if isinstance(loss, lf.CenterLoss) else row_trial)
     for _ in range(TRIALS):
         method, args, kwargs, guards = make(loss, rng)
         run_trial(loss, method, args, kwargs, guards)
+    if isinstance(loss, lf.CenterLoss):
+        for _ in range(TRIALS):
+            _, args, _, _ = make(loss, rng)
+            centers = args[2] if len(args) > 2 else None
+            alpha = (0.5, -1.0, np.nan, "x", None, 1e300)[rng.integers(0, 6)]
+            try:
+                loss.update(centers, *args[:2], alpha=alpha)
+            except (ValueError, TypeError) as e:
+                assert str(e)

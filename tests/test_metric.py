@@ -1,8 +1,9 @@
 """Metric-learning losses on given pairs and triplets (lossfn.registry.PAIR_SPECS: contrastive,
-triplet, cosine_embedding, margin_ranking, hinge_embedding): the kernels against the NumPy
-reference for every variant, dtype, reduction and ISA; one row and many; the same bits for any
-thread count; the reference against central differences; torch's functions (and the contrastive
-formula written in torch); zero distances and extreme values; bad input."""
+triplet, cosine_embedding, margin_ranking, hinge_embedding) and the center loss: the kernels
+against the NumPy reference for every variant, dtype, reduction and ISA; one row and many; the
+same bits for any thread count; the reference against central differences; torch's functions
+(and the contrastive and center formulas written in torch); zero distances and extreme values;
+Wen et al.'s center update; bad input."""
 
 import numpy as np
 import pytest
@@ -246,3 +247,114 @@ def test_bad_input():
         lf.contrastive.grad(x1, x2, y, out=(x1, np.empty_like(x1)))
     with pytest.raises(ValueError, match="reduction"):
         lf.hinge_embedding(x1, np.sign(x1), reduction="avg")
+
+
+# -- the center loss ----------------------------------------------------------------------------------
+
+def center_inputs(rng, n=40, d=7, classes=6, dtype=np.float64):
+    labels = rng.integers(0, classes - 1, n)  # the last class absent from the batch
+    centers = rng.normal(0, 1, (classes, d))
+    x = centers[labels] + rng.normal(0, 0.5, (n, d))
+    return x.astype(dtype), labels, centers.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_center_loss_matches_reference(dtype, reduction, isa):
+    x, y, c = center_inputs(np.random.default_rng(10), dtype=dtype)
+    v, (gx, gc) = lf.center_loss.value_and_grad(x, y, c, reduction=reduction)
+    rv, (rgx, rgc) = lf.reference.center_loss.value_and_grad(x, y, c, reduction=reduction)
+    tol = tolerance(dtype)
+    np.testing.assert_allclose(v, rv, **tol)
+    for a, b in ((gx, rgx), (gc, rgc)):
+        assert a.dtype == dtype
+        np.testing.assert_allclose(a, b, rtol=tol["rtol"], atol=tol["atol"] * np.abs(b).max())
+    assert np.all(gc[-1] == 0)  # the absent class
+
+
+def test_center_loss_grad_output_out_and_threads(threads):
+    rng = np.random.default_rng(11)
+    x, y, c = center_inputs(rng, n=30000, d=64, classes=500)
+    up = rng.normal(0, 1, len(y))
+    gx, gc = lf.center_loss.grad(x, y, c, reduction="none", grad_output=up)
+    rgx, rgc = lf.reference.center_loss.grad(x, y, c, reduction="none", grad_output=up)
+    np.testing.assert_allclose(gx, rgx, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(gc, rgc, rtol=1e-10, atol=1e-12 * np.abs(rgc).max())
+    out = (np.empty_like(x), np.empty_like(c))
+    returned = lf.center_loss.grad(x, y, c, out=out)
+    assert returned[0] is out[0] and returned[1] is out[1]
+    results = []
+    for n in (1, 2, 3, 7):
+        lf.set_num_threads(n)
+        v, (a, b) = lf.center_loss.value_and_grad(x, y, c, reduction="none")
+        updated = lf.center_loss.update(c.copy(), x, y, alpha=0.3)
+        results.append((v.tobytes(), a.tobytes(), b.tobytes(), updated.tobytes()))
+    assert all(r == results[0] for r in results)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_center_update_is_wen_et_al_rule(dtype):
+    x, y, c = center_inputs(np.random.default_rng(12), dtype=dtype)
+    before = c.copy()
+    returned = lf.center_loss.update(c, x, y, alpha=0.5)
+    assert returned is c
+    expected = lf.reference.center_loss.update(before, x, y, alpha=0.5)
+    np.testing.assert_allclose(c, expected, rtol=1e-12 if dtype == np.float64 else 1e-6, atol=1e-6)
+    assert np.array_equal(c[-1], before[-1])  # the absent class keeps its center
+
+
+def test_center_reference_gradient_is_the_derivative():
+    rng = np.random.default_rng(13)
+    x, y, c = center_inputs(rng, n=8, d=4, classes=4)
+    ref = lf.reference.center_loss
+    gx, gc = ref.grad(x, y, c, reduction="sum")
+    for g, k in ((gx, 0), (gc, 2)):
+        for _ in range(8):
+            index = tuple(rng.integers(0, n) for n in g.shape)
+            args_up, args_down = [x.copy(), y, c.copy()], [x.copy(), y, c.copy()]
+            args_up[k][index] += 1e-6
+            args_down[k][index] -= 1e-6
+            fd = (ref(*args_up, reduction="sum") - ref(*args_down, reduction="sum")) / 2e-6
+            assert fd == pytest.approx(g[index], rel=1e-6, abs=1e-8)
+
+
+def test_center_loss_matches_torch():
+    torch = pytest.importorskip("torch")
+    x, y, c = center_inputs(np.random.default_rng(14))
+    tx, tc = torch.tensor(x, requires_grad=True), torch.tensor(c, requires_grad=True)
+    # KaiyangZhou's CenterLoss is the mean of |x - c_y|^2: twice this loss.
+    loss = ((tx - tc[torch.tensor(y)]) ** 2).sum(dim=1).mean() / 2
+    loss.backward()
+    v, (gx, gc) = lf.center_loss.value_and_grad(x, y, c)
+    assert v == pytest.approx(loss.item(), rel=1e-12)
+    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(gc, tc.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_center_loss_bad_input():
+    x, y, c = center_inputs(np.random.default_rng(15), n=5, d=3, classes=4)
+    with pytest.raises(ValueError, match=r"center_loss: labels: 4 at sample 1 is outside \[0, 4\)"):
+        lf.center_loss(x, np.array([0, 4, 1, 1, 2]), c)
+    with pytest.raises(ValueError, match=r"center_loss: labels: -1 at sample 0"):
+        lf.center_loss.grad(x, np.array([-1, 0, 1, 1, 2]), c)
+    with pytest.raises(TypeError, match="labels: integers required"):
+        lf.center_loss(x, y.astype(float), c)
+    with pytest.raises(ValueError, match=r"centers: expected \(classes, 3\)"):
+        lf.center_loss(x, y, c[:, :2])
+    with pytest.raises(ValueError, match=r"features: expected \(N, D\)"):
+        lf.center_loss(x[0], y, c)
+    with pytest.raises(ValueError, match=r"labels: shape \(4,\) does not match the samples' shape \(5,\)"):
+        lf.center_loss(x, y[:4], c)
+    with pytest.raises(ValueError, match=r"center_loss.update: labels: 9 at sample 0"):
+        lf.center_loss.update(c, x, np.array([9, 0, 0, 0, 0]))
+    with pytest.raises(ValueError, match="alpha: must be a finite number >= 0"):
+        lf.center_loss.update(c, x, y, alpha=-1.0)
+    with pytest.raises(TypeError, match="centers: dtype int64 cannot be updated in place"):
+        lf.center_loss.update(np.zeros((4, 3), dtype=np.int64), x, y)
+    with pytest.raises(ValueError, match="centers: must be C-contiguous"):
+        lf.center_loss.update(np.zeros((3, 4)).T, x, y)
+    with pytest.raises(ValueError, match="centers: overlaps the input 'features'"):
+        buf = np.zeros((9, 3))
+        lf.center_loss.update(buf[:4], buf[2:7], y)
+    with pytest.raises(ValueError, match=r"out\[1\]: overlaps the input 'centers'"):
+        lf.center_loss.grad(x, y, c, out=(np.empty_like(x), c))

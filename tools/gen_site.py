@@ -165,6 +165,15 @@ def plot(loss, path):
         perceptual_plot(loss, ax)
     elif isinstance(loss, lf.PairLoss):
         pair_plot(loss, ax)
+    elif isinstance(loss, lf.CenterLoss):
+        s = np.linspace(0, 3, 61)
+        centers = np.array([[0.0, 0.0], [3.0, 0.0]])
+        x = np.stack([s, np.zeros_like(s)], axis=1)
+        for j in (0, 1):
+            ax.plot(s, loss(x, np.full(len(s), j), centers, reduction="none"),
+                    label=f"label {j}, center ({centers[j, 0]:g}, 0)")
+        ax.set_xlabel("s: features (s, 0)")
+        ax.legend()
     else:
         ctc_plot(loss, ax)
     ax.set_title(loss.name)
@@ -215,6 +224,11 @@ def example(loss):
                     "loss = lf.ms_ssim(x[:, :, :64, :64], y[:, :, :64, :64], win_size=7, weights=(0.3, 0.3, 0.4))\n")
         return (head + "x = rng.random((4, 3, 64, 64))\n"
                 "loss, grad = lf.total_variation.value_and_grad(x, isotropic=True)\n")
+    if isinstance(loss, lf.CenterLoss):
+        return (head + "features, labels = rng.normal(size=(64, 128)), rng.integers(0, 10, 64)\n"
+                "centers = rng.normal(size=(10, 128))\n"
+                "loss, (g_features, g_centers) = lf.center_loss.value_and_grad(features, labels, centers)\n"
+                "lf.center_loss.update(centers, features, labels, alpha=0.5)   # Wen et al.'s rule, in place\n")
     if isinstance(loss, lf.PairLoss):
         examples = {
             "contrastive": "x1, x2 = rng.normal(size=(64, 128)), rng.normal(size=(64, 128))\n"

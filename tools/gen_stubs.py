@@ -46,6 +46,7 @@ class LovaszHinge(_Loss): ...
 class ImageLoss(_Loss): ...
 class PerceptualLoss(_Loss): ...
 class PairLoss(_Loss): ...
+class CenterLoss(_Loss): ...
 '''
 
 
@@ -68,6 +69,9 @@ def render():
             continue
         if isinstance(loss, lf.PairLoss):
             out.append(_pair_stub(loss, cls))
+            continue
+        if isinstance(loss, lf.CenterLoss):
+            out.append(_center_stub(loss, cls))
             continue
         if isinstance(loss, lf.SegmentLoss):
             kws = "".join(f", {k}: Any = {v!r}" for k, v in loss.spec.hyper.items())
@@ -168,6 +172,18 @@ def _pair_stub(loss, cls):
             + _by_reduction("__call__", common, "{v}")
             + f"    def grad(self, {common}, grad_output: Optional[ArrayLike] = None, out: {out_t} = None) -> {grad_t}: ...\n"
             + _by_reduction("value_and_grad", f"{common}, out: {out_t} = None", f"Tuple[{{v}}, {grad_t}]")
+            + f"\n{loss.name}: {cls}\n")
+
+
+def _center_stub(loss, cls):
+    """The center loss: grad the pair (d/dfeatures, d/dcenters); update in place."""
+    common = "features: ArrayLike, labels: ArrayLike, centers: ArrayLike, *, reduction: Reduction = 'mean'"
+    pair = "Tuple[np.ndarray, np.ndarray]"
+    return (f"class {cls}(CenterLoss):\n"
+            + _by_reduction("__call__", common, "{v}")
+            + f"    def grad(self, {common}, grad_output: Optional[ArrayLike] = None, out: Optional[Sequence[np.ndarray]] = None) -> {pair}: ...\n"
+            + _by_reduction("value_and_grad", f"{common}, out: Optional[Sequence[np.ndarray]] = None", f"Tuple[{{v}}, {pair}]")
+            + "    def update(self, centers: np.ndarray, features: ArrayLike, labels: ArrayLike, *, alpha: float = 0.5) -> np.ndarray: ...\n"
             + f"\n{loss.name}: {cls}\n")
 
 

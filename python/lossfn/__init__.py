@@ -15,8 +15,8 @@ from __future__ import annotations
 import os as _os
 
 from . import _core, _threads, reference
-from ._losses import (ElementwiseLoss, ImageLoss, LovaszHinge, PairLoss, PerceptualLoss, RowFunction, RowLoss,
-                      SegmentLoss, SequenceLoss, build_losses as _build_losses)
+from ._losses import (CenterLoss, ElementwiseLoss, ImageLoss, LovaszHinge, PairLoss, PerceptualLoss, RowFunction,
+                      RowLoss, SegmentLoss, SequenceLoss, build_losses as _build_losses)
 
 __version__ = _core.version()
 
@@ -88,4 +88,4 @@ def get_cmake_dir() -> str:
 __all__ = ["losses", "MAX_THREADS", "set_num_threads", "get_num_threads", "set_isa", "build_info", "reference",
            "get_include", "get_cmake_dir",
            "ElementwiseLoss", "RowLoss", "RowFunction", "SegmentLoss", "SequenceLoss", "LovaszHinge", "ImageLoss",
-           "PerceptualLoss", "PairLoss", *_LOSSES]
+           "PerceptualLoss", "PairLoss", "CenterLoss", *_LOSSES]

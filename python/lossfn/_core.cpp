@@ -1280,6 +1280,101 @@ py::object pair(int loss_id, int what, std::vector<py::handle> inputs, std::vect
   return pair_t<double>(loss, what, a, others, names, has_labels, o, Reduction(reduction), grad_output, out);
 }
 
+// The center loss: features (N, D), integer labels (N,), centers (C, D); the compute dtype the
+// features'; the gradients (grad_features, grad_centers), C-contiguous (out: a tuple of two).
+template <class T>
+py::object center_t(int what, const py::array& x_in, py::handle labels_obj, py::handle centers_obj,
+                    Reduction reduction, py::handle grad_output_obj, py::handle out_obj) {
+  const std::vector<py::ssize_t> shape = shape_of(x_in);
+  auto labels = int64_input(labels_obj, "labels");
+  if (labels.ndim() != 1 || labels.shape(0) != shape[0])
+    value_error("labels: shape " + shape_str(labels) + " does not match the samples' shape (" + std::to_string(shape[0]) +
+                ",)");
+  py::array centers_in = as_numeric_array(centers_obj, "centers");
+  if (centers_in.ndim() != 2 || centers_in.shape(1) != shape[1])
+    value_error("centers: expected (classes, " + std::to_string(shape[1]) + "), got shape " + shape_str(centers_in));
+  carray<T> x = to_compute<T>(x_in), centers = to_compute<T>(centers_in);
+  lossfn::CenterCall<T> call;
+  call.samples = std::size_t(shape[0]), call.features = std::size_t(shape[1]);
+  call.classes = std::size_t(centers.shape(0));
+  call.x = x.data(), call.labels = labels.data(), call.centers = centers.data();
+  const std::vector<py::ssize_t> per_sample{shape[0]};
+  carray<T> go_array;
+  set_upstream(call, grad_output_obj, reduction, per_sample, "the per-sample losses' shape", go_array);
+  py::object grad;
+  if (what == kValueAndGrad || what == kGrad) {
+    const std::vector<py::ssize_t> cshape = shape_of(centers);
+    py::array_t<T> gx, gc;
+    if (out_obj.is_none()) {
+      gx = py::array_t<T>(shape), gc = py::array_t<T>(cshape);
+    } else {
+      if (!py::isinstance<py::tuple>(out_obj) && !py::isinstance<py::list>(out_obj))
+        type_error("out: expected a tuple of two arrays (grad_features, grad_centers)");
+      if (py::len(out_obj) != 2) value_error("out: " + std::to_string(py::len(out_obj)) + " arrays for 2 gradients");
+      gx = checked_out<T>(out_obj[py::int_(0)], shape, "out[0]", "features");
+      gc = checked_out<T>(out_obj[py::int_(1)], cshape, "out[1]", "centers");
+    }
+    refuse_overlaps({extent("out[0]", gx.data(), std::size_t(gx.size())), extent("out[1]", gc.data(), std::size_t(gc.size()))},
+                    {extent("features", x.data(), std::size_t(x.size())), extent("centers", centers.data(), std::size_t(centers.size())),
+                     extent("labels", labels.data(), std::size_t(labels.size())),
+                     extent("grad_output", call.grad_output_array, call.grad_output_array ? std::size_t(go_array.size()) : 0)});
+    call.grad_x = gx.mutable_data(), call.grad_centers = gc.mutable_data();
+    grad = py::make_tuple(gx, gc);
+  }
+  return run_reduced<T>(call, what, reduction, per_sample, grad, [&] { lossfn::center_loss(call); });
+}
+
+py::array feature_rows(py::handle obj) {
+  py::array x = as_numeric_array(obj, "features");
+  if (x.ndim() != 2) value_error("features: expected (N, D), got shape " + shape_str(x));
+  return x;
+}
+
+py::object center(int what, py::handle x_obj, py::handle labels, py::handle centers, int reduction,
+                  py::handle grad_output, py::handle out) {
+  py::array x = feature_rows(x_obj);
+  if (computes_in_float32(x))
+    return center_t<float>(what, x, labels, centers, Reduction(reduction), grad_output, out);
+  return center_t<double>(what, x, labels, centers, Reduction(reduction), grad_output, out);
+}
+
+// center_loss.update: the centers in place (a writable, C-contiguous float32 or float64 array; the
+// features converted to its dtype).
+template <class T>
+void center_update_t(py::array_t<T> centers, const py::array& x_in, py::handle labels_obj, double alpha) {
+  auto labels = int64_input(labels_obj, "labels");
+  if (labels.ndim() != 1 || labels.shape(0) != x_in.shape(0))
+    value_error("labels: shape " + shape_str(labels) + " does not match the samples' shape (" +
+                std::to_string(x_in.shape(0)) + ",)");
+  if (centers.ndim() != 2 || centers.shape(1) != x_in.shape(1))
+    value_error("centers: expected (classes, " + std::to_string(x_in.shape(1)) + "), got shape " + shape_str(centers));
+  carray<T> x = to_compute<T>(x_in);
+  refuse_overlaps({extent("centers", centers.data(), std::size_t(centers.size()))},
+                  {extent("features", x.data(), std::size_t(x.size())), extent("labels", labels.data(), std::size_t(labels.size()))});
+  lossfn::CenterCall<T> call;
+  call.samples = std::size_t(x_in.shape(0)), call.features = std::size_t(x_in.shape(1));
+  call.classes = std::size_t(centers.shape(0));
+  call.x = x.data(), call.labels = labels.data(), call.centers = centers.data();
+  T* out = centers.mutable_data();
+  py::gil_scoped_release release;
+  lossfn::center_update(out, call, alpha);
+}
+
+void center_update(py::handle centers_obj, py::handle x_obj, py::handle labels, double alpha) {
+  if (!py::isinstance<py::array>(centers_obj)) type_error("centers: expected a numpy.ndarray (updated in place)");
+  py::array centers = py::reinterpret_borrow<py::array>(centers_obj);
+  const bool f32 = centers.dtype().equal(py::dtype::of<float>()), f64 = centers.dtype().equal(py::dtype::of<double>());
+  if (!f32 && !f64)
+    type_error("centers: dtype " + py::str(centers.dtype()).cast<std::string>() +
+               " cannot be updated in place (float32 or float64)");
+  if (!(centers.flags() & py::array::c_style)) value_error("centers: must be C-contiguous (updated in place)");
+  if (!(centers.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_)) value_error("centers: must be aligned to its dtype");
+  if (!centers.writeable()) value_error("centers: must be writable (updated in place)");
+  py::array x = feature_rows(x_obj);
+  if (f32) center_update_t<float>(py::reinterpret_borrow<py::array_t<float>>(centers), x, labels, alpha);
+  else center_update_t<double>(py::reinterpret_borrow<py::array_t<double>>(centers), x, labels, alpha);
+}
+
 py::list pair_names() {
   py::list names;
   for (int k = 0; k < int(lossfn::PairLoss::count_); ++k) names.append(lossfn::pair_loss_name(lossfn::PairLoss(k)));
@@ -1371,6 +1466,8 @@ PYBIND11_MODULE(_core, m) {
   m.def("perceptual", &perceptual);
   m.def("pair", &pair);
   m.def("pair_names", &pair_names);
+  m.def("center", &center);
+  m.def("center_update", &center_update);
   m.def("total_variation", &total_variation);
   m.def("overlap_names", [] {
     py::list names;

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core, reference
-from .registry import (BAND_SPECS, FEATURE_SPECS, ORDER_SPECS, PAIR_SPECS, ROW_SPECS, SEGMENT_SPECS, SEQUENCE_SPECS, SPECS, LossSpec, RowLossSpec,
+from .registry import (BAND_SPECS, CENTER_SPECS, FEATURE_SPECS, ORDER_SPECS, PAIR_SPECS, ROW_SPECS, SEGMENT_SPECS, SEQUENCE_SPECS, SPECS, LossSpec, RowLossSpec,
                        SegmentLossSpec, SequenceLossSpec)
 
 _REDUCTION = {"none": 0, "mean": 1, "sum": 2}
@@ -697,6 +697,29 @@ class PairLoss(_PositionalLoss):
 
 
 
+class CenterLoss(_PositionalLoss):
+    """The center loss of Wen et al.: features (N, D) against the centers (C, D) of their classes
+    (integer labels (N,)). ``grad`` gives ``(d/dfeatures, d/dcenters)`` (``out=`` a tuple of two);
+    ``update(centers, features, labels, alpha=0.5)`` moves the centers in place by Wen et al.'s
+    rule (``centers`` a writable C-contiguous float32 or float64 array)."""
+
+    @property
+    def differentiable_inputs(self):
+        return ("features", "centers")
+
+    def _run(self, what, inputs, hyper, reduction, grad_output, out):
+        _check_hyper_types(self.name, self._hyper_defaults, hyper)
+        return _core.center(what, inputs[0], inputs[1], inputs[2], _reduction_code(reduction), grad_output, out)
+
+    def update(self, centers, features, labels, *, alpha=0.5):
+        """c_j <- c_j - alpha * sum over the batch's samples of class j of (c_j - x) / (1 + n_j), in place;
+        returns centers."""
+        if isinstance(alpha, (bool, np.bool_, str, bytes)) or alpha is None:
+            raise TypeError(f"alpha: expected a number, got {type(alpha).__name__}")
+        _core.center_update(centers, features, labels, _kernel_numbers(["alpha"], {"alpha": alpha})[0])
+        return centers
+
+
 # The loss objects of the order specs, by name.
 _ORDER_OBJECTS = {"lovasz_hinge": LovaszHinge}
 
@@ -729,5 +752,7 @@ def build_losses():
         raise ImportError(f"lossfn: registry and kernels disagree on {sorted(set(pair_ids) ^ {s.name for s in PAIR_SPECS})}")
     for spec in PAIR_SPECS:
         losses[spec.name] = PairLoss(spec, pair_ids[spec.name])
+    for spec in CENTER_SPECS:
+        losses[spec.name] = CenterLoss(spec)
     _BUILT.update(losses)
     return losses

@@ -30,6 +30,7 @@ static void lovasz(void);
 static void images(void);
 static void perceptual(void);
 static void pairs(void);
+static void centers(void);
 
 int main(void) {
   const double pred[3] = {1.0, 2.0, 3.0}, target[3] = {1.0, 1.0, 1.0};
@@ -101,6 +102,7 @@ int main(void) {
   images();
   perceptual();
   pairs();
+  centers();
 
   if (failures) fprintf(stderr, "%d failure(s)\n", failures);
   else printf("C ABI: all checks passed\n");
@@ -492,6 +494,31 @@ static void pairs(void) {
   CHECK(value_error(lossfn_pair_value_f64(LOSSFN_HINGE_EMBEDDING, &in, &value, NULL), "features: one value per sample"));
   in.features = 1, in.p = 2.0, in.labels = NULL;
   CHECK(value_error(lossfn_pair_value_f64(LOSSFN_TRIPLET, &in, &value, NULL), "b: required"));
+}
+
+/* Center loss of two samples x = (1, 0), (3, 0) of class 0 with center (2, 0) (and an absent
+ * class 1): each 1/2; the centers' gradient -sum (x - c) = 0 for class 0, and Wen et al.'s update
+ * leaves the center in place (the samples balance); a third sample (2, 3) moves it up by
+ * 0.5 * 3 / (1 + 3). */
+static void centers(void) {
+  const double x[4] = {1, 0, 3, 0}, x3[6] = {1, 0, 3, 0, 2, 3};
+  const int64_t y[2] = {0, 0}, y3[3] = {0, 0, 0}, bad[2] = {0, 2};
+  double c[4] = {2, 0, 5, 5}, value = 0, gx[4], gc[4];
+  lossfn_center_f64 in;
+  memset(&in, 0, sizeof in);
+  in.samples = 2, in.features = 2, in.classes = 2, in.x = x, in.labels = y, in.centers = c;
+  in.reduction = LOSSFN_REDUCTION_SUM;
+  CHECK(lossfn_center_value_and_grad_f64(&in, &value, NULL, gx, gc) == LOSSFN_OK && value == 1.0);
+  CHECK(gx[0] == -1.0 && gx[2] == 1.0 && gc[0] == 0.0 && gc[1] == 0.0 && gc[2] == 0.0 && gc[3] == 0.0);
+  CHECK(lossfn_center_update_f64(c, &in, 0.5) == LOSSFN_OK && c[0] == 2.0 && c[1] == 0.0 && c[2] == 5.0);
+  /* with (2, 3) too: sum (c - x) = (0, -3), c -= 0.5 (0, -3) / (1 + 3) */
+  in.samples = 3, in.x = x3, in.labels = y3;
+  CHECK(lossfn_center_update_f64(c, &in, 0.5) == LOSSFN_OK && c[0] == 2.0 && close_to(c[1], 0.375) && c[3] == 5.0);
+  /* errors: a status and a message naming the argument */
+  in.samples = 2, in.x = x, in.labels = bad;
+  CHECK(value_error(lossfn_center_value_f64(&in, &value, NULL), "labels: 2 at sample 1 is outside [0, 2)"));
+  CHECK(value_error(lossfn_center_grad_f64(&in, NULL, NULL, 1.0, NULL), "grad"));
+  CHECK(value_error(lossfn_center_update_f64(c, &in, -1.0), "alpha"));
 }
 
 static void perceptual(void) {

@@ -477,6 +477,35 @@ LOSSFN_PAIR_STRUCT(f32, float)
 LOSSFN_PAIR_STRUCT(f64, double)
 #undef LOSSFN_PAIR_STRUCT
 
+/* The center loss, f32 and f64: lossfn_center_value_<t>, _value_and_grad_<t>, _grad_<t> and
+ * lossfn_center_update_<t> (Wen et al.'s update of the centers, in place). lossfn_center_<t>:
+ *
+ *   size_t samples, features, classes;
+ *   const T* x;                    features (samples, features), C-contiguous
+ *   const int64_t* labels;         samples labels in [0, classes)
+ *   const T* centers;              (classes, features), C-contiguous
+ *   lossfn_reduction reduction;    over the samples' losses
+ *
+ * grad_x, grad_centers: the gradients w.r.t. x and the centers (either may be NULL, not both).
+ * update: `centers` must be in->centers. Formulas and conventions: lossfn/metric.hpp. */
+#define LOSSFN_CENTER_STRUCT(t, T)                                                                         \
+  typedef struct lossfn_center_##t {                                                                       \
+    size_t samples, features, classes;                                                                     \
+    const T* x;                                                                                            \
+    const int64_t* labels;                                                                                 \
+    const T* centers;                                                                                      \
+    lossfn_reduction reduction;                                                                            \
+  } lossfn_center_##t;                                                                                     \
+  lossfn_status lossfn_center_value_##t(const lossfn_center_##t* in, double* value, T* losses);            \
+  lossfn_status lossfn_center_value_and_grad_##t(const lossfn_center_##t* in, double* value, T* losses,     \
+                                                 T* grad_x, T* grad_centers);                              \
+  lossfn_status lossfn_center_grad_##t(const lossfn_center_##t* in, T* grad_x, T* grad_centers,            \
+                                       double grad_output, const T* grad_output_array);                    \
+  lossfn_status lossfn_center_update_##t(T* centers, const lossfn_center_##t* in, double alpha);
+LOSSFN_CENTER_STRUCT(f32, float)
+LOSSFN_CENTER_STRUCT(f64, double)
+#undef LOSSFN_CENTER_STRUCT
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "lossfn/core.hpp"
 
@@ -70,5 +71,37 @@ struct PairCall {
 
 void pair_loss(PairLoss loss, const PairCall<float>& call, const PairOptions& options = PairOptions{});
 void pair_loss(PairLoss loss, const PairCall<double>& call, const PairOptions& options = PairOptions{});
+
+// Center loss (Wen, Zhang, Li and Qiao 2016): features x (samples, features), integer labels y in
+// [0, classes), class centers c (classes, features), all C-contiguous; per sample
+//   l = 1/2 ||x - c_y||^2,   dl/dx = x - c_y,   dl/dc_j = -sum over the samples of class j of (x - c_j)
+// (pytorch-metric-learning-style implementations such as KaiyangZhou's CenterLoss average
+// ||x - c_y||^2 without the 1/2). Outputs and reduction as PairCall's; grad_x and grad_centers
+// each optional (nullptr), the latter written whole (0 for classes absent from the batch).
+template <class T>
+struct CenterCall {
+  std::size_t samples = 0, features = 0, classes = 0;
+  const T* x = nullptr;
+  const std::int64_t* labels = nullptr;
+  const T* centers = nullptr;
+  Reduction reduction = Reduction::mean;
+  double grad_output = 1.0;
+  const T* grad_output_array = nullptr;
+
+  double* value = nullptr;
+  T* loss = nullptr;
+  T* grad_x = nullptr;
+  T* grad_centers = nullptr;
+};
+
+void center_loss(const CenterCall<float>& call);
+void center_loss(const CenterCall<double>& call);
+
+// Wen et al.'s center update, in place: for every class j with n_j samples in the batch,
+//   c_j <- c_j - alpha sum over its samples of (c_j - x) / (1 + n_j)
+// (classes absent from the batch keep their centers). `centers` is the array the call's centers
+// point at (written in place); the call's outputs are ignored.
+void center_update(float* centers, const CenterCall<float>& call, double alpha = 0.5);
+void center_update(double* centers, const CenterCall<double>& call, double alpha = 0.5);
 
 }  // namespace lossfn

@@ -333,6 +333,37 @@ lossfn_status pair_call(lossfn_pair_loss loss, const In* in, double* value, T* l
   });
 }
 
+// Center-loss calls: lossfn_center_f32 / _f64 into a CenterCall.
+template <class T, class In>
+lossfn::CenterCall<T> make_center_call(const In* in) {
+  if (in == nullptr) value_error("in: null pointer");
+  lossfn::CenterCall<T> c;
+  c.samples = in->samples;
+  c.features = in->features;
+  c.classes = in->classes;
+  c.x = in->x;
+  c.labels = in->labels;
+  c.centers = in->centers;
+  c.reduction = to_reduction(in->reduction);
+  return c;
+}
+
+template <class T, class In>
+lossfn_status center_call(const In* in, double* value, T* losses, T* grad_x, T* grad_centers, double grad_output,
+                          const T* grad_output_array, bool gradient) {
+  return guarded([&] {
+    if (gradient && !grad_x && !grad_centers) value_error("grad: grad_x and grad_centers are both null");
+    lossfn::CenterCall<T> c = make_center_call<T>(in);
+    c.value = value;
+    c.loss = losses;
+    c.grad_x = grad_x;
+    c.grad_centers = grad_centers;
+    c.grad_output = grad_output;
+    c.grad_output_array = grad_output_array;
+    lossfn::center_loss(c);
+  });
+}
+
 // Row calls: lossfn_rows_f32 / _f64 into a RowCall, then the three entry points.
 template <class T, class Rows>
 lossfn::RowCall<T> make_row_call(const Rows* in) {
@@ -617,5 +648,23 @@ LOSSFN_DEFINE_PERCEPTUAL(f64, double)
   }
 LOSSFN_DEFINE_PAIR(f32, float)
 LOSSFN_DEFINE_PAIR(f64, double)
+
+#define LOSSFN_DEFINE_CENTER(t, T)                                                                          \
+  lossfn_status lossfn_center_value_##t(const lossfn_center_##t* in, double* value, T* losses) {            \
+    return center_call<T>(in, value, losses, nullptr, nullptr, 1.0, nullptr, false);                       \
+  }                                                                                                         \
+  lossfn_status lossfn_center_value_and_grad_##t(const lossfn_center_##t* in, double* value, T* losses,      \
+                                                 T* grad_x, T* grad_centers) {                              \
+    return center_call<T>(in, value, losses, grad_x, grad_centers, 1.0, nullptr, true);                    \
+  }                                                                                                         \
+  lossfn_status lossfn_center_grad_##t(const lossfn_center_##t* in, T* grad_x, T* grad_centers,             \
+                                       double grad_output, const T* grad_output_array) {                    \
+    return center_call<T>(in, nullptr, nullptr, grad_x, grad_centers, grad_output, grad_output_array, true);\
+  }                                                                                                         \
+  lossfn_status lossfn_center_update_##t(T* centers, const lossfn_center_##t* in, double alpha) {           \
+    return guarded([&] { lossfn::center_update(centers, make_center_call<T>(in), alpha); });               \
+  }
+LOSSFN_DEFINE_CENTER(f32, float)
+LOSSFN_DEFINE_CENTER(f64, double)
 
 }  // extern "C"

@@ -441,6 +441,43 @@ constexpr std::size_t pair_rows_per_item(std::size_t features) {
 template <class T>
 using PairFn = void (*)(const PairJob<T>&);
 
+// One center-loss pass (lossfn/metric.hpp): x (samples, features), checked labels in [0, classes),
+// centers (classes, features). The samples of class j are by_class[class_start[j] ..
+// class_start[j + 1]), in sample order.
+//   rows pass (rows = true): items of pair_rows_per_item(features) samples: item_value[k] (out),
+//     the sum of 1/2 |x - c_y|^2 over the item's samples in order; loss_out and grad_x
+//     (r_s (x - c_y)) when set.
+//   classes pass (rows = false): items of center_classes_per_item(features) classes, each class's
+//     samples in order, sums in double: grad_centers (every row written) = -sum r_s (x - c_j), or
+//     with `update` the centers in place: c_j -= alpha (n_j c_j - sum x) / (1 + n_j).
+template <class T>
+struct CenterJob {
+  std::size_t samples, features, classes;
+  const T* x;
+  const std::int64_t* labels;
+  const T* centers;
+  const std::size_t* by_class;
+  const std::size_t* class_start;
+  bool rows;
+  T* loss_out;
+  T* grad_x;
+  T* grad_centers;
+  T* update;                 // the centers to update in place (classes pass), or nullptr
+  double alpha;
+  const T* grad_output_array;
+  double scale;
+  double* item_value;
+  double* scratch;           // classes pass: features doubles per worker
+  int threads;
+};
+
+constexpr std::size_t center_classes_per_item(std::size_t features) {
+  return features >= kBlock ? 1 : kBlock / (features == 0 ? 1 : features);
+}
+
+template <class T>
+using CenterFn = void (*)(const CenterJob<T>&);
+
 struct KernelTable {
   RowFn<float> rows_f32[int(RowLoss::count_)];
   RowFn<double> rows_f64[int(RowLoss::count_)];
@@ -468,6 +505,8 @@ struct KernelTable {
   FeatureFn<double> perceptual_f64;
   PairFn<float> pair_f32;
   PairFn<double> pair_f64;
+  CenterFn<float> center_f32;
+  CenterFn<double> center_f64;
 };
 
 }  // namespace detail

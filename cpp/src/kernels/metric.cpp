@@ -1,4 +1,5 @@
-// Metric-learning losses on given pairs and triplets (SPEC §2 F; formulas in lossfn/metric.hpp),
+// Metric-learning losses on given pairs and triplets, and the center loss (SPEC §2 F; formulas in
+// lossfn/metric.hpp),
 // the rows shape: per row, its sums over the features in double (one sweep over the row's
 // inputs), the row's loss and coefficients (a few scalars), then its gradients in a second sweep
 // over the same row, still in cache. Compiled once per ISA; rows in fixed items
@@ -242,11 +243,86 @@ void pair_kernel(const PairJob<T>& job) {
   });
 }
 
+// ---------------------------------------------------------------------------------------------
+// Center loss: l = 1/2 |x - c_y|^2 per sample (rows pass); the centers' gradient or Wen et al.'s
+// update per class over its samples in sample order (classes pass).
+// ---------------------------------------------------------------------------------------------
+template <class T>
+void center_rows(const detail::CenterJob<T>& job) {
+  const std::size_t D = job.features, rows = detail::pair_rows_per_item(D);
+  for_each_item(1, job.samples, rows, job.threads, [&](std::size_t k, const PixelRange& range, int) {
+    double total = 0.0;
+    for (std::size_t s = range.first; s < range.last; ++s) {
+      const T* x = job.x + s * D;
+      const T* c = job.centers + std::size_t(job.labels[s]) * D;
+      double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+      for (std::size_t i = 0; i < D; ++i) {
+        const double u = double(x[i]) - double(c[i]);
+        sum += u * u;
+      }
+      const double l = 0.5 * sum;
+      if (job.loss_out) job.loss_out[s] = T(l);
+      total += l;
+      if (job.grad_x) {
+        const double r = job.scale * (job.grad_output_array ? double(job.grad_output_array[s]) : 1.0);
+        T* g = job.grad_x + s * D;
+#pragma omp simd
+        for (std::size_t i = 0; i < D; ++i) g[i] = T(r * (double(x[i]) - double(c[i])));
+      }
+    }
+    job.item_value[k] = total;
+  });
+}
+
+template <class T>
+void center_classes(const detail::CenterJob<T>& job) {
+  const std::size_t D = job.features, per = detail::center_classes_per_item(D);
+  for_each_item(1, job.classes, per, job.threads, [&](std::size_t, const PixelRange& range, int worker) {
+    double* acc = job.scratch + std::size_t(worker) * D;
+    for (std::size_t j = range.first; j < range.last; ++j) {
+      const std::size_t first = job.class_start[j], last = job.class_start[j + 1];
+      const T* c = job.centers + j * D;
+      if (job.update) {
+        if (first == last) continue;  // absent from the batch: unchanged
+        for (std::size_t i = 0; i < D; ++i) acc[i] = 0.0;
+        for (std::size_t k = first; k < last; ++k) {
+          const T* x = job.x + job.by_class[k] * D;
+#pragma omp simd
+          for (std::size_t i = 0; i < D; ++i) acc[i] += double(c[i]) - double(x[i]);
+        }
+        const double step = job.alpha / (1.0 + double(last - first));
+        T* out = job.update + j * D;
+        for (std::size_t i = 0; i < D; ++i) out[i] = T(double(c[i]) - step * acc[i]);
+        continue;
+      }
+      for (std::size_t i = 0; i < D; ++i) acc[i] = 0.0;
+      for (std::size_t k = first; k < last; ++k) {
+        const std::size_t s = job.by_class[k];
+        const T* x = job.x + s * D;
+        const double r = job.scale * (job.grad_output_array ? double(job.grad_output_array[s]) : 1.0);
+#pragma omp simd
+        for (std::size_t i = 0; i < D; ++i) acc[i] -= r * (double(x[i]) - double(c[i]));
+      }
+      T* g = job.grad_centers + j * D;
+      for (std::size_t i = 0; i < D; ++i) g[i] = T(acc[i]);
+    }
+  });
+}
+
+template <class T>
+void center_kernel(const detail::CenterJob<T>& job) {
+  if (job.rows) center_rows(job);
+  else center_classes(job);
+}
+
 }  // namespace
 
 void fill_metric(detail::KernelTable& table) {
   table.pair_f32 = pair_kernel<float>;
   table.pair_f64 = pair_kernel<double>;
+  table.center_f32 = center_kernel<float>;
+  table.center_f64 = center_kernel<double>;
 }
 
 }  // namespace LOSSFN_ISA

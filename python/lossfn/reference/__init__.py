@@ -41,6 +41,7 @@ _OBJECTS["ms_ssim"] = image.ms_ssim
 _OBJECTS["total_variation"] = image.total_variation
 _OBJECTS["perceptual"] = image.perceptual
 _OBJECTS.update(metric.PAIRS)
+_OBJECTS["center_loss"] = metric.center_loss
 globals().update(_OBJECTS)
 __all__ += list(_OBJECTS)
 

@@ -113,3 +113,46 @@ cosine_embedding = PairReference("cosine_embedding", _cosine_embedding)
 margin_ranking = PairReference("margin_ranking", _margin_ranking)
 hinge_embedding = PairReference("hinge_embedding", _hinge_embedding)
 PAIRS = {r.name: r for r in (contrastive, triplet, cosine_embedding, margin_ranking, hinge_embedding)}
+
+
+class CenterReference:
+    """1/2 |x - c_y|^2 per sample; gradients w.r.t. the features and the centers; Wen et al.'s update."""
+
+    name = "center_loss"
+
+    @staticmethod
+    def _forward(features, labels, centers):
+        x = np.asarray(features, dtype=np.float64)
+        c = np.asarray(centers, dtype=np.float64)
+        y = np.asarray(labels)
+        u = x - c[y]
+        return 0.5 * np.sum(u * u, axis=-1), u, y, c
+
+    def __call__(self, features, labels, centers, *, reduction="mean"):
+        return _reduce(self._forward(features, labels, centers)[0], reduction)
+
+    def grad(self, features, labels, centers, *, reduction="mean", grad_output=None):
+        check_reduction(reduction)
+        losses, u, y, c = self._forward(features, labels, centers)
+        gx = _upstream(losses, reduction, grad_output)[:, None] * u
+        gc = np.zeros_like(c)
+        np.add.at(gc, y, -gx)
+        return gx, gc
+
+    def value_and_grad(self, features, labels, centers, **kw):
+        return self(features, labels, centers, **kw), self.grad(features, labels, centers, **kw)
+
+    @staticmethod
+    def update(centers, features, labels, *, alpha=0.5):
+        """The updated centers (a new array)."""
+        c = np.array(centers, dtype=np.float64)
+        x = np.asarray(features, dtype=np.float64)
+        y = np.asarray(labels)
+        out = c.copy()
+        for j in np.unique(y):
+            members = x[y == j]
+            out[j] = c[j] - alpha * np.sum(c[j] - members, axis=0) / (1 + len(members))
+        return out
+
+
+center_loss = CenterReference()

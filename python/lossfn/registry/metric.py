@@ -1,9 +1,9 @@
 """F. Metric learning: losses on given pairs and triplets of embeddings (per row sums, a scalar
-finish, the row's gradient)."""
+finish, the row's gradient), and the center loss."""
 
 from __future__ import annotations
 
-from .specs import PairLossSpec
+from .specs import CenterLossSpec, PairLossSpec
 
 F = "metric"
 
@@ -55,4 +55,15 @@ PAIR_SPECS = [
         variants=[{"margin": 2.0}, {"margin": 0.0}],
         bad_hyper=[{"margin": float("nan")}],
         note="elementwise over inputs of any one shape; subgradient 0 at the kink"),
+]
+
+CENTER_SPECS = [
+    CenterLossSpec(
+        "center_loss", F, "Wen et al. 2016 (KaiyangZhou's CenterLoss without its 1/2)",
+        "l = |x - c_y|^2 / 2 per sample, x its features, c_y the center of its class",
+        inputs=("features", "labels", "centers"),
+        note="grad gives (d/dfeatures, d/dcenters), the centers' gradient -sum over each class's samples of "
+             "(x - c), 0 for a class absent from the batch; center_loss.update(centers, features, labels, alpha=0.5) "
+             "applies Wen et al.'s rule c_j -= alpha sum (c_j - x) / (1 + n_j) in place; KaiyangZhou's CenterLoss "
+             "averages |x - c_y|^2 (twice this loss)"),
 ]

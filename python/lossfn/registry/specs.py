@@ -121,3 +121,11 @@ class PairLossSpec(SequenceLossSpec):
     kind: ClassVar[str] = "pairs"
     labels: bool = True         # the last input holds one label per sample
     elementwise: bool = False   # one value per sample (margin_ranking, hinge_embedding): any shape
+
+
+@dataclass(frozen=True)
+class CenterLossSpec(SequenceLossSpec):
+    """The center loss (features (N, D), integer labels (N,), centers (C, D)): per-sample rows
+    against their class's center, the centers' gradient (and update) per class."""
+
+    kind: ClassVar[str] = "centers"
