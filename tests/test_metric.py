@@ -27,7 +27,7 @@ def draw(name, rng, n=37, d=13, dtype=np.float64):
     shape = (n,) if spec.elementwise else (n, d)
     x = [rng.normal(0, 1, shape) for _ in range(len(spec.inputs) - (1 if spec.labels else 0))]
     if name == "triplet":
-        x[1] = x[0] + rng.normal(0, 0.5, shape)   # positives near the anchors: some hinges inactive
+        x[1] = x[0] + rng.normal(0, 1.0, shape)   # positives nearer the anchors: hinges active and not
     if name == "contrastive":
         x[1] = x[0] + rng.normal(0, 0.3, shape)
         y = rng.integers(0, 2, n).astype(np.float64)

@@ -151,12 +151,7 @@ def _perceptual_stub(loss, cls):
     """A loss over lists of feature maps: grad is a list of arrays, one per layer."""
     kws = "".join(f", {k}: Any = {v!r}" for k, v in loss.spec.hyper.items())
     common = f"features_x: Sequence[ArrayLike], features_y: Sequence[ArrayLike], *{kws}, reduction: Reduction = 'mean'"
-    grads = "list[np.ndarray]"
-    return (f"class {cls}(PerceptualLoss):\n"
-            + _by_reduction("__call__", common, "{v}")
-            + f"    def grad(self, {common}, grad_output: Optional[ArrayLike] = None, out: Optional[Sequence[np.ndarray]] = None) -> {grads}: ...\n"
-            + _by_reduction("value_and_grad", f"{common}, out: Optional[Sequence[np.ndarray]] = None", f"Tuple[{{v}}, {grads}]")
-            + f"\n{loss.name}: {cls}\n")
+    return _reduced_loss_stub(loss, cls, "PerceptualLoss", common, "list[np.ndarray]", "Optional[Sequence[np.ndarray]]")
 
 
 def _pair_stub(loss, cls):
@@ -164,27 +159,20 @@ def _pair_stub(loss, cls):
     when there is one)."""
     inputs = ", ".join(f"{name}: ArrayLike" for name in loss.inputs)
     kws = "".join(f", {k}: Any = {v!r}" for k, v in loss.spec.hyper.items())
-    common = f"{inputs}, *{kws}, reduction: Reduction = 'mean'"
     k = len(loss.differentiable_inputs)
-    grad_t = "np.ndarray" if k == 1 else "Tuple[" + ", ".join(["np.ndarray"] * k) + "]"
-    out_t = "Optional[np.ndarray]" if k == 1 else "Optional[Sequence[np.ndarray]]"
-    return (f"class {cls}(PairLoss):\n"
-            + _by_reduction("__call__", common, "{v}")
-            + f"    def grad(self, {common}, grad_output: Optional[ArrayLike] = None, out: {out_t} = None) -> {grad_t}: ...\n"
-            + _by_reduction("value_and_grad", f"{common}, out: {out_t} = None", f"Tuple[{{v}}, {grad_t}]")
-            + f"\n{loss.name}: {cls}\n")
+    if k == 1:
+        return _keyword_loss_stub(loss, cls, "PairLoss")
+    return _reduced_loss_stub(loss, cls, "PairLoss", f"{inputs}, *{kws}, reduction: Reduction = 'mean'",
+                              "Tuple[" + ", ".join(["np.ndarray"] * k) + "]", "Optional[Sequence[np.ndarray]]")
 
 
 def _center_stub(loss, cls):
     """The center loss: grad the pair (d/dfeatures, d/dcenters); update in place."""
     common = "features: ArrayLike, labels: ArrayLike, centers: ArrayLike, *, reduction: Reduction = 'mean'"
-    pair = "Tuple[np.ndarray, np.ndarray]"
-    return (f"class {cls}(CenterLoss):\n"
-            + _by_reduction("__call__", common, "{v}")
-            + f"    def grad(self, {common}, grad_output: Optional[ArrayLike] = None, out: Optional[Sequence[np.ndarray]] = None) -> {pair}: ...\n"
-            + _by_reduction("value_and_grad", f"{common}, out: Optional[Sequence[np.ndarray]] = None", f"Tuple[{{v}}, {pair}]")
-            + "    def update(self, centers: np.ndarray, features: ArrayLike, labels: ArrayLike, *, alpha: float = 0.5) -> np.ndarray: ...\n"
-            + f"\n{loss.name}: {cls}\n")
+    update = ("    def update(self, centers: np.ndarray, features: ArrayLike, labels: ArrayLike, *, alpha: float = 0.5)"
+              " -> np.ndarray: ...\n")
+    return _reduced_loss_stub(loss, cls, "CenterLoss", common, "Tuple[np.ndarray, np.ndarray]",
+                              "Optional[Sequence[np.ndarray]]", update)
 
 
 def _by_reduction(method, params, returns):
@@ -198,12 +186,14 @@ def _by_reduction(method, params, returns):
             f"    @overload\n    def {method}(self, {unreduced}) -> {returns.format(v='np.ndarray')}: ...\n")
 
 
-def _reduced_loss_stub(loss, cls, base, common):
-    """__call__, grad and value_and_grad of a loss with a reduction and one gradient."""
+def _reduced_loss_stub(loss, cls, base, common, grad_t="np.ndarray", out_t="Optional[np.ndarray]", extra=""):
+    """__call__, grad and value_and_grad of a loss with a reduction (grad_t: what grad returns,
+    out_t: what out= takes), then any `extra` methods."""
     return (f"class {cls}({base}):\n"
             + _by_reduction("__call__", common, "{v}")
-            + f"    def grad(self, {common}, grad_output: Optional[ArrayLike] = None, out: Optional[np.ndarray] = None) -> np.ndarray: ...\n"
-            + _by_reduction("value_and_grad", f"{common}, out: Optional[np.ndarray] = None", "Tuple[{v}, np.ndarray]")
+            + f"    def grad(self, {common}, grad_output: Optional[ArrayLike] = None, out: {out_t} = None) -> {grad_t}: ...\n"
+            + _by_reduction("value_and_grad", f"{common}, out: {out_t} = None", f"Tuple[{{v}}, {grad_t}]")
+            + extra
             + f"\n{loss.name}: {cls}\n")
 
 

@@ -625,7 +625,7 @@ class ImageLoss(_PositionalLoss):
         """Gradient w.r.t. x (ssim: with wrt="both", (grad_x, grad_y)), times grad_output (per image for "none")."""
         return super().grad(*inputs, reduction=reduction, grad_output=grad_output, out=out, **hyper)
 
-class PerceptualLoss(_KeywordLoss):
+class PerceptualLoss(_PositionalLoss):
     """The perceptual (Johnson et al.) and style (Gatys et al., ``gram=True``) losses over the feature
     maps a network produced for x and y.
 
@@ -648,23 +648,10 @@ class PerceptualLoss(_KeywordLoss):
         return _core.perceptual(what, inputs[0], inputs[1], weights, _switch("gram", v["gram"]),
                                 _reduction_code(reduction), grad_output, out)
 
-    def _inputs(self, args, hyper):
-        args, hyper = self._inputs_by_keyword(args, hyper)
-        if len(args) != 2:
-            raise TypeError(f"{self.name}() takes 2 inputs (features_x, features_y), got {len(args)}")
-        return args, hyper
-
-    def __call__(self, features_x, features_y, *, reduction="mean", **hyper):
-        """The loss: a float for "mean"/"sum", one loss per image for "none"."""
-        return self._run(_VALUE, (features_x, features_y), hyper, reduction, None, None)
-
-    def grad(self, features_x, features_y, *, reduction="mean", grad_output=None, out=None, **hyper):
+    def grad(self, *inputs, reduction="mean", grad_output=None, out=None, **hyper):
         """The gradients w.r.t. each features_x[l] (a list), times grad_output (per image for "none")."""
-        return self._run(_GRAD, (features_x, features_y), hyper, reduction, grad_output, out)
+        return super().grad(*inputs, reduction=reduction, grad_output=grad_output, out=out, **hyper)
 
-    def value_and_grad(self, features_x, features_y, *, reduction="mean", out=None, **hyper):
-        """(value, [grad per layer]) from one pass over the features."""
-        return self._run(_VALUE_AND_GRAD, (features_x, features_y), hyper, reduction, None, out)
 
 
 class PairLoss(_PositionalLoss):
@@ -689,8 +676,7 @@ class PairLoss(_PositionalLoss):
     def _run(self, what, inputs, hyper, reduction, grad_output, out):
         _check_hyper_types(self.name, self._hyper_defaults, hyper)
         v = dict(self._hyper_defaults, **hyper)
-        numbers = _kernel_numbers([k for k in ("margin", "p", "eps") if k in v], v)
-        margin, p, eps = (numbers + [2.0, 1e-6])[:3]
+        margin, p, eps = _kernel_numbers(("margin", "p", "eps"), dict({"p": 2.0, "eps": 1e-6}, **v))
         swap = _switch("swap", v["swap"]) if "swap" in v else False
         return _core.pair(self._id, what, list(inputs), self._names, self.spec.labels, margin, p, eps, swap,
                           _reduction_code(reduction), grad_output, out)
@@ -724,6 +710,14 @@ class CenterLoss(_PositionalLoss):
 _ORDER_OBJECTS = {"lovasz_hinge": LovaszHinge}
 
 
+def _kernel_ids(names, specs):
+    """The kernels' id of each registered loss (its index in the kernels' list of names)."""
+    ids = {name: k for k, name in enumerate(names)}
+    if set(ids) != {spec.name for spec in specs}:
+        raise ImportError(f"lossfn: registry and kernels disagree on {sorted(set(ids) ^ {s.name for s in specs})}")
+    return ids
+
+
 def build_losses():
     infos = {info["name"]: info for info in _core.loss_table()}
     row_infos = {info["name"]: info for info in _core.row_loss_table()}
@@ -734,9 +728,7 @@ def build_losses():
     for spec in ROW_SPECS:
         cls = RowFunction if spec.family == "utility" else RowLoss
         losses[spec.name] = cls(spec, row_infos[spec.name])
-    overlap_ids = {name: k for k, name in enumerate(_core.overlap_names())}
-    if set(overlap_ids) != {spec.name for spec in SEGMENT_SPECS}:
-        raise ImportError(f"lossfn: registry and kernels disagree on {sorted(set(overlap_ids) ^ {s.name for s in SEGMENT_SPECS})}")
+    overlap_ids = _kernel_ids(_core.overlap_names(), SEGMENT_SPECS)
     for spec in SEGMENT_SPECS:
         losses[spec.name] = SegmentLoss(spec, overlap_ids[spec.name])
     for spec in SEQUENCE_SPECS:
@@ -747,9 +739,7 @@ def build_losses():
         losses[spec.name] = ImageLoss(spec)
     for spec in FEATURE_SPECS:
         losses[spec.name] = PerceptualLoss(spec)
-    pair_ids = {name: k for k, name in enumerate(_core.pair_names())}
-    if set(pair_ids) != {spec.name for spec in PAIR_SPECS}:
-        raise ImportError(f"lossfn: registry and kernels disagree on {sorted(set(pair_ids) ^ {s.name for s in PAIR_SPECS})}")
+    pair_ids = _kernel_ids(_core.pair_names(), PAIR_SPECS)
     for spec in PAIR_SPECS:
         losses[spec.name] = PairLoss(spec, pair_ids[spec.name])
     for spec in CENTER_SPECS:

@@ -424,8 +424,6 @@ void run_perceptual(const PerceptualCall<T>& c, const PerceptualOptions& o) {
     k.C = in.channels, k.H = in.height, k.W = in.width, k.x = in.x, k.y = in.y, k.grad = in.grad;
     any_grad = any_grad || in.grad, all_grad = all_grad && in.grad;
     const std::string at = "[" + std::to_string(l) + "]";
-    if (N > 0 && k.C * k.H * k.W == 0 && k.C != 0 && k.H != 0 && k.W != 0)
-      fail("perceptual: features_x" + at + ": the shape is too large");
     if (N > 0 && (k.C == 0 || k.H == 0 || k.W == 0)) fail("perceptual: features_x" + at + ": the layer has no features");
     if (k.C != 0 && k.H != 0 && k.W != 0 &&
         (k.W > std::size_t(PTRDIFF_MAX) / k.H || k.H * k.W > std::size_t(PTRDIFF_MAX) / k.C ||

@@ -27,19 +27,18 @@ namespace {
 
 using detail::PairJob;
 
-// ||u||_p's gradient factor for p: sign(x) |x|^(p-1) / norm^(p-1); the caller multiplies by
-// the row's coefficient.
+// ||u||_p's gradient factor for p != 2 (p = 2 is triplet_row's Euclidean instance):
+// sign(x) |x|^(p-1) / norm^(p-1), inv_norm_pm1 the row's coefficient over norm^(p-1).
 LOSSFN_INLINE double norm_grad(double x, double p, double inv_norm_pm1) {
-  if (p == 2.0) return x * inv_norm_pm1;
-  if (p == 1.0) return x > 0.0 ? 1.0 : x < 0.0 ? -1.0 : 0.0;
+  if (p == 1.0) return x > 0.0 ? inv_norm_pm1 : x < 0.0 ? -inv_norm_pm1 : 0.0;
   const double m = std::pow(x < 0.0 ? -x : x, p - 1.0) * inv_norm_pm1;
   return x < 0.0 ? -m : m;
 }
 
-// sum_i |x_i|^p and the norm (sum)^(1/p).
+// |x|^p for p != 2, and the norm (sum)^(1/p).
 LOSSFN_INLINE double p_power(double x, double p) {
   const double m = x < 0.0 ? -x : x;
-  return p == 2.0 ? m * m : p == 1.0 ? m : std::pow(m, p);
+  return p == 1.0 ? m : std::pow(m, p);
 }
 LOSSFN_INLINE double p_root(double s, double p) { return p == 2.0 ? std::sqrt(s) : p == 1.0 ? s : std::pow(s, 1.0 / p); }
 LOSSFN_INLINE double inv_power_pm1(double norm, double p) {

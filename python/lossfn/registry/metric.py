@@ -24,7 +24,7 @@ PAIR_SPECS = [
         inputs=("anchor", "positive", "negative"),
         labels=False,
         hyper={"margin": 1.0, "p": 2.0, "eps": 1e-6, "swap": False},
-        variants=[{"swap": True}, {"p": 1.0}, {"p": 3.0, "margin": 0.5}, {"margin": 0.0, "eps": 0.0}],
+        variants=[{"swap": True}, {"p": 1.0, "margin": 4.0}, {"p": 3.0, "margin": 1.0}, {"margin": 0.0, "eps": 0.0}],
         bad_hyper=[{"margin": -1.0}, {"p": 0.5}, {"p": float("inf")}, {"eps": float("nan")}],
         note="torch's pairwise_distance adds eps to every difference; the gradient of a zero distance is 0, "
              "and at the hinge's kink 0; a margin of 0 is taken (torch's triplet_margin_loss asks for more)"),
