@@ -341,6 +341,33 @@ def fma_peak_f64(threads, iters=20_000_000, reps=5):
     return lib.fma_flops_per_round() * iters * threads / seconds
 
 
+def gemm_library():
+    """bench/gemm.cpp (Eigen's products with lossfn's fixed cache sizes) built like stream.cpp
+    against the Eigen that lossfn's build uses (a system Eigen, else cmeel-eigen's), loaded with
+    ctypes."""
+    import ctypes
+    import subprocess
+    here = os.path.dirname(os.path.abspath(__file__))
+    src = os.path.join(here, "gemm.cpp")
+    lib = os.path.join(here, "build", "libgemm.so")
+    if not os.path.exists(lib) or os.path.getmtime(lib) < os.path.getmtime(src):
+        include = ["/usr/include/eigen3"]
+        try:
+            import cmeel
+            include.insert(0, os.path.join(os.path.dirname(cmeel.__path__[0]), "cmeel.prefix", "include", "eigen3"))
+        except ImportError:
+            pass
+        os.makedirs(os.path.dirname(lib), exist_ok=True)
+        cxx = os.environ.get("CXX", "g++")
+        flags = [f"-I{p}" for p in include if os.path.isdir(p)]
+        subprocess.run([cxx, "-O3", "-march=native", "-fopenmp", "-DEIGEN_DONT_PARALLELIZE", "-shared", "-fPIC",
+                        *flags, src, "-o", lib], check=True)
+    so = ctypes.CDLL(lib)
+    so.three_gemms_f32.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_long, ctypes.c_int, ctypes.c_int]
+    so.three_gemms_f32.restype = ctypes.c_double
+    return so
+
+
 def stream_bandwidths(nbytes, threads, reps=15):
     """STREAM-style bandwidths in bytes/s on `threads` threads over float32 arrays of nbytes
     each: copy (8 B per element counted) and triad (12 B), with ordinary and non-temporal

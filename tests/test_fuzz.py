@@ -333,6 +333,26 @@ def center_trial(loss, rng):
     return method, args, kwargs, guards
 
 
+def pairwise_trial(loss, rng):
+    """cosface/arcface: embeddings (N, D), weights (C, D) and integer labels; info_nce: two views.
+    Shapes around the GEMM tile (256), sometimes a pair of output buffers."""
+    n, d, classes = ((5, 3, 4), (40, 16, 300), (257, 8, 600))[rng.integers(0, 3)]
+    x = rng.normal(0, 1, (n, d))
+    other = rng.normal(0, 1, (classes, d) if loss.spec.labels else (n, d))
+    if rng.random() < 0.5:
+        x = x.astype(np.float32)
+    args = [x, other, rng.integers(0, classes, n)] if loss.spec.labels else [x, other]
+    method = ROW_METHODS[rng.integers(0, len(ROW_METHODS))]
+    kwargs = {}
+    args, guards = spoil_call(loss, rng, method, args, kwargs, (n, d), (n,))
+    if "out" in kwargs and rng.random() < 0.5:
+        whole_x, out_x = guarded((n, d), x.dtype, rng)
+        whole_o, out_o = guarded(other.shape, (np.float32, np.float64)[rng.integers(0, 2)], rng)
+        kwargs["out"] = (out_x, out_o)
+        guards = [whole_x, whole_o]
+    return method, args, kwargs, guards
+
+
 @pytest.fixture
 def watchdog():
     """A hung kernel ends the run with every thread's traceback instead of stalling CI."""
@@ -352,7 +372,8 @@ def test_malformed_calls_raise_value_or_type_errors_only(loss, watchdog):
             image_trial if isinstance(loss, lf.ImageLoss) else
             feature_trial if isinstance(loss, lf.PerceptualLoss) else
             pair_trial if isinstance(loss, lf.PairLoss) else
-            center_trial if isinstance(loss, lf.CenterLoss) else row_trial)
+            center_trial if isinstance(loss, lf.CenterLoss) else
+            pairwise_trial if isinstance(loss, lf.PairwiseLoss) else row_trial)
     for _ in range(TRIALS):
         method, args, kwargs, guards = make(loss, rng)
         run_trial(loss, method, args, kwargs, guards)

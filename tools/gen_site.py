@@ -151,6 +151,27 @@ def pair_plot(loss, ax):
     ax.legend()
 
 
+def pairwise_plot(loss, ax):
+    # Two-dimensional unit rows: the sample (or z1's first row) at angle t from its class's weight row
+    # (z2's first row); the other classes (rows) at fixed angles.
+    t = np.linspace(0, np.pi, 121)
+    x = np.stack([np.cos(t), np.sin(t)], axis=1)
+    if loss.spec.labels:
+        weights = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+        for variant in [{}, *loss.spec.variants[:1]]:
+            label = ", ".join(f"{k}={v}" for k, v in variant.items()) or "defaults"
+            ax.plot(t, loss(x, weights, np.zeros(len(t), dtype=np.int64), reduction="none", **variant), label=label)
+        ax.set_xlabel("angle between the embedding and its class's weights (rad)")
+    else:
+        other = np.array([0.0, 1.0])
+        for variant in ({}, {"mode": "simclr"}):
+            values = [loss(np.stack([row, other]), np.array([[1.0, 0.0], other]), reduction="none", **variant)[0]
+                      for row in x]
+            ax.plot(t, values, label=variant.get("mode", "clip"))
+        ax.set_xlabel("angle between the first sample's two views (rad)")
+    ax.legend()
+
+
 def plot(loss, path):
     fig, ax = plt.subplots(figsize=(5.5, 3.2), dpi=90)
     if isinstance(loss, lf.ElementwiseLoss):
@@ -165,6 +186,8 @@ def plot(loss, path):
         perceptual_plot(loss, ax)
     elif isinstance(loss, lf.PairLoss):
         pair_plot(loss, ax)
+    elif isinstance(loss, lf.PairwiseLoss):
+        pairwise_plot(loss, ax)
     elif isinstance(loss, lf.CenterLoss):
         s = np.linspace(0, 3, 61)
         centers = np.array([[0.0, 0.0], [3.0, 0.0]])
@@ -229,6 +252,16 @@ def example(loss):
                 "centers = rng.normal(size=(10, 128))\n"
                 "loss, (g_features, g_centers) = lf.center_loss.value_and_grad(features, labels, centers)\n"
                 "lf.center_loss.update(centers, features, labels, alpha=0.5)   # Wen et al.'s rule, in place\n")
+    if isinstance(loss, lf.PairwiseLoss):
+        if loss.name == "info_nce":
+            return (head + "z1 = rng.normal(size=(256, 128))                     # two views of 256 samples\n"
+                    "z2 = z1 + rng.normal(0, 0.5, z1.shape)\n"
+                    "loss, (g1, g2) = lf.info_nce.value_and_grad(z1, z2, temperature=0.07)   # CLIP's loss\n"
+                    "loss = lf.info_nce(z1, z2, mode=\"simclr\")                 # NT-Xent over the 512 views\n")
+        return (head + "embeddings = rng.normal(size=(64, 128))\n"
+                "weights = rng.normal(size=(10_000, 128))                   # one row per class\n"
+                "labels = rng.integers(0, 10_000, 64)\n"
+                f"loss, (g_emb, g_weights) = lf.{loss.name}.value_and_grad(embeddings, weights, labels)\n")
     if isinstance(loss, lf.PairLoss):
         examples = {
             "contrastive": "x1, x2 = rng.normal(size=(64, 128)), rng.normal(size=(64, 128))\n"

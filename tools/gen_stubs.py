@@ -47,6 +47,7 @@ class ImageLoss(_Loss): ...
 class PerceptualLoss(_Loss): ...
 class PairLoss(_Loss): ...
 class CenterLoss(_Loss): ...
+class PairwiseLoss(_Loss): ...
 '''
 
 
@@ -72,6 +73,9 @@ def render():
             continue
         if isinstance(loss, lf.CenterLoss):
             out.append(_center_stub(loss, cls))
+            continue
+        if isinstance(loss, lf.PairwiseLoss):
+            out.append(_pairwise_stub(loss, cls))
             continue
         if isinstance(loss, lf.SegmentLoss):
             kws = "".join(f", {k}: Any = {v!r}" for k, v in loss.spec.hyper.items())
@@ -173,6 +177,14 @@ def _center_stub(loss, cls):
               " -> np.ndarray: ...\n")
     return _reduced_loss_stub(loss, cls, "CenterLoss", common, "Tuple[np.ndarray, np.ndarray]",
                               "Optional[Sequence[np.ndarray]]", update)
+
+
+def _pairwise_stub(loss, cls):
+    """A pairwise loss: grad the pair of gradients w.r.t. its two float inputs."""
+    inputs = ", ".join(f"{name}: ArrayLike" for name in loss.inputs)
+    kws = "".join(f", {k}: Any = {v!r}" for k, v in loss.spec.hyper.items())
+    return _reduced_loss_stub(loss, cls, "PairwiseLoss", f"{inputs}, *{kws}, reduction: Reduction = 'mean'",
+                              "Tuple[np.ndarray, np.ndarray]", "Optional[Sequence[np.ndarray]]")
 
 
 def _by_reduction(method, params, returns):

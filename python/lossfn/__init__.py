@@ -15,7 +15,7 @@ from __future__ import annotations
 import os as _os
 
 from . import _core, _threads, reference
-from ._losses import (CenterLoss, ElementwiseLoss, ImageLoss, LovaszHinge, PairLoss, PerceptualLoss, RowFunction,
+from ._losses import (CenterLoss, ElementwiseLoss, ImageLoss, LovaszHinge, PairLoss, PairwiseLoss, PerceptualLoss, RowFunction,
                       RowLoss, SegmentLoss, SequenceLoss, build_losses as _build_losses)
 
 __version__ = _core.version()
@@ -88,4 +88,4 @@ def get_cmake_dir() -> str:
 __all__ = ["losses", "MAX_THREADS", "set_num_threads", "get_num_threads", "set_isa", "build_info", "reference",
            "get_include", "get_cmake_dir",
            "ElementwiseLoss", "RowLoss", "RowFunction", "SegmentLoss", "SequenceLoss", "LovaszHinge", "ImageLoss",
-           "PerceptualLoss", "PairLoss", "CenterLoss", *_LOSSES]
+           "PerceptualLoss", "PairLoss", "CenterLoss", "PairwiseLoss", *_LOSSES]

@@ -1188,11 +1188,11 @@ py::object perceptual(int what, py::handle xs_obj, py::handle ys_obj, std::optio
 // array of the compute dtype (the prediction's). The gradients w.r.t. the float inputs but the
 // labels, C-contiguous of the first input's shape: a tuple (out: a tuple or list of arrays), or
 // one array when the loss has one.
-template <class T>
-py::object pair_t(lossfn::PairLoss loss, int what, const py::array& a_in, const std::vector<py::handle>& others,
-                  const std::vector<std::string>& names, bool has_labels, const lossfn::PairOptions& options,
-                  Reduction reduction, py::handle grad_output_obj, py::handle out_obj) {
-  const bool one_value = loss == lossfn::PairLoss::margin_ranking || loss == lossfn::PairLoss::hinge_embedding;
+// info_nce goes the same way (two views, no labels), with its own kernel: `run` calls it.
+template <class T, class Run>
+py::object pair_t(bool one_value, int what, const py::array& a_in, const std::vector<py::handle>& others,
+                  const std::vector<std::string>& names, bool has_labels, Reduction reduction, py::handle grad_output_obj,
+                  py::handle out_obj, Run run) {
   const std::vector<py::ssize_t> shape = shape_of(a_in);
   std::vector<py::ssize_t> per_sample;
   std::size_t N, D;
@@ -1264,7 +1264,7 @@ py::object pair_t(lossfn::PairLoss loss, int what, const py::array& a_in, const 
       grad = std::move(t);
     }
   }
-  return run_reduced<T>(call, what, reduction, per_sample, grad, [&] { lossfn::pair_loss(loss, call, options); });
+  return run_reduced<T>(call, what, reduction, per_sample, grad, [&] { run(call); });
 }
 
 py::object pair(int loss_id, int what, std::vector<py::handle> inputs, std::vector<std::string> names, bool has_labels,
@@ -1275,29 +1275,50 @@ py::object pair(int loss_id, int what, std::vector<py::handle> inputs, std::vect
   lossfn::PairOptions o;
   o.margin = margin, o.p = p, o.eps = eps, o.swap = swap;
   const std::vector<py::handle> others(inputs.begin() + 1, inputs.end());
+  const bool one_value = loss == lossfn::PairLoss::margin_ranking || loss == lossfn::PairLoss::hinge_embedding;
   if (computes_in_float32(a))
-    return pair_t<float>(loss, what, a, others, names, has_labels, o, Reduction(reduction), grad_output, out);
-  return pair_t<double>(loss, what, a, others, names, has_labels, o, Reduction(reduction), grad_output, out);
+    return pair_t<float>(one_value, what, a, others, names, has_labels, Reduction(reduction), grad_output, out,
+                         [&](const lossfn::PairCall<float>& call) { lossfn::pair_loss(loss, call, o); });
+  return pair_t<double>(one_value, what, a, others, names, has_labels, Reduction(reduction), grad_output, out,
+                        [&](const lossfn::PairCall<double>& call) { lossfn::pair_loss(loss, call, o); });
 }
 
-// The center loss: features (N, D), integer labels (N,), centers (C, D); the compute dtype the
-// features'; the gradients (grad_features, grad_centers), C-contiguous (out: a tuple of two).
-template <class T>
-py::object center_t(int what, const py::array& x_in, py::handle labels_obj, py::handle centers_obj,
-                    Reduction reduction, py::handle grad_output_obj, py::handle out_obj) {
+// info_nce(z1, z2): two views (N, D) of the same samples.
+py::object info_nce(int what, py::handle z1, py::handle z2, double temperature, bool symmetric, bool simclr,
+                    int reduction, py::handle grad_output, py::handle out) {
+  py::array a = as_numeric_array(z1, "z1");
+  if (a.ndim() != 2) value_error("z1: expected (N, D), got shape " + shape_str(a));
+  lossfn::InfoNceOptions o;
+  o.temperature = temperature, o.symmetric = symmetric, o.simclr = simclr;
+  const std::vector<std::string> names{"z1", "z2"};
+  if (computes_in_float32(a))
+    return pair_t<float>(false, what, a, {z2}, names, false, Reduction(reduction), grad_output, out,
+                         [&](const lossfn::PairCall<float>& call) { lossfn::info_nce(call, o); });
+  return pair_t<double>(false, what, a, {z2}, names, false, Reduction(reduction), grad_output, out,
+                        [&](const lossfn::PairCall<double>& call) { lossfn::info_nce(call, o); });
+}
+
+// Features (N, D) with integer labels (N,) against a class matrix (C, D): the center loss's
+// centers, the margin losses' weights (Call's members Matrix and GradMatrix). The compute dtype
+// the features'; the gradients (w.r.t. the features, w.r.t. the matrix), C-contiguous (out: a
+// tuple of two); `run` calls the kernel.
+template <class T, class Call, const T* Call::*Matrix, T* Call::*GradMatrix, class Run>
+py::object class_matrix_t(int what, const py::array& x_in, py::handle labels_obj, py::handle centers_obj,
+                          const std::string& x_name, const std::string& matrix_name, Reduction reduction,
+                          py::handle grad_output_obj, py::handle out_obj, Run run) {
   const std::vector<py::ssize_t> shape = shape_of(x_in);
   auto labels = int64_input(labels_obj, "labels");
   if (labels.ndim() != 1 || labels.shape(0) != shape[0])
     value_error("labels: shape " + shape_str(labels) + " does not match the samples' shape (" + std::to_string(shape[0]) +
                 ",)");
-  py::array centers_in = as_numeric_array(centers_obj, "centers");
+  py::array centers_in = as_numeric_array(centers_obj, matrix_name.c_str());
   if (centers_in.ndim() != 2 || centers_in.shape(1) != shape[1])
-    value_error("centers: expected (classes, " + std::to_string(shape[1]) + "), got shape " + shape_str(centers_in));
+    value_error(matrix_name + ": expected (classes, " + std::to_string(shape[1]) + "), got shape " + shape_str(centers_in));
   carray<T> x = to_compute<T>(x_in), centers = to_compute<T>(centers_in);
-  lossfn::CenterCall<T> call;
+  Call call;
   call.samples = std::size_t(shape[0]), call.features = std::size_t(shape[1]);
   call.classes = std::size_t(centers.shape(0));
-  call.x = x.data(), call.labels = labels.data(), call.centers = centers.data();
+  call.x = x.data(), call.labels = labels.data(), call.*Matrix = centers.data();
   const std::vector<py::ssize_t> per_sample{shape[0]};
   carray<T> go_array;
   set_upstream(call, grad_output_obj, reduction, per_sample, "the per-sample losses' shape", go_array);
@@ -1309,33 +1330,68 @@ py::object center_t(int what, const py::array& x_in, py::handle labels_obj, py::
       gx = py::array_t<T>(shape), gc = py::array_t<T>(cshape);
     } else {
       if (!py::isinstance<py::tuple>(out_obj) && !py::isinstance<py::list>(out_obj))
-        type_error("out: expected a tuple of two arrays (grad_features, grad_centers)");
+        type_error("out: expected a tuple of two arrays (grad_" + x_name + ", grad_" + matrix_name + ")");
       if (py::len(out_obj) != 2) value_error("out: " + std::to_string(py::len(out_obj)) + " arrays for 2 gradients");
-      gx = checked_out<T>(out_obj[py::int_(0)], shape, "out[0]", "features");
-      gc = checked_out<T>(out_obj[py::int_(1)], cshape, "out[1]", "centers");
+      gx = checked_out<T>(out_obj[py::int_(0)], shape, "out[0]", x_name.c_str());
+      gc = checked_out<T>(out_obj[py::int_(1)], cshape, "out[1]", matrix_name.c_str());
     }
     refuse_overlaps({extent("out[0]", gx.data(), std::size_t(gx.size())), extent("out[1]", gc.data(), std::size_t(gc.size()))},
-                    {extent("features", x.data(), std::size_t(x.size())), extent("centers", centers.data(), std::size_t(centers.size())),
+                    {extent(x_name, x.data(), std::size_t(x.size())), extent(matrix_name, centers.data(), std::size_t(centers.size())),
                      extent("labels", labels.data(), std::size_t(labels.size())),
                      extent("grad_output", call.grad_output_array, call.grad_output_array ? std::size_t(go_array.size()) : 0)});
-    call.grad_x = gx.mutable_data(), call.grad_centers = gc.mutable_data();
+    call.grad_x = gx.mutable_data(), call.*GradMatrix = gc.mutable_data();
     grad = py::make_tuple(gx, gc);
   }
-  return run_reduced<T>(call, what, reduction, per_sample, grad, [&] { lossfn::center_loss(call); });
+  return run_reduced<T>(call, what, reduction, per_sample, grad, [&] { run(call); });
 }
 
-py::array feature_rows(py::handle obj) {
-  py::array x = as_numeric_array(obj, "features");
-  if (x.ndim() != 2) value_error("features: expected (N, D), got shape " + shape_str(x));
+py::array feature_rows(py::handle obj, const std::string& name) {
+  py::array x = as_numeric_array(obj, name.c_str());
+  if (x.ndim() != 2) value_error(name + ": expected (N, D), got shape " + shape_str(x));
   return x;
+}
+
+template <class T>
+py::object center_t(int what, const py::array& x, py::handle labels, py::handle centers, int reduction,
+                    py::handle grad_output, py::handle out) {
+  using Call = lossfn::CenterCall<T>;
+  return class_matrix_t<T, Call, &Call::centers, &Call::grad_centers>(
+      what, x, labels, centers, "features", "centers", Reduction(reduction), grad_output, out,
+      [](const Call& call) { lossfn::center_loss(call); });
 }
 
 py::object center(int what, py::handle x_obj, py::handle labels, py::handle centers, int reduction,
                   py::handle grad_output, py::handle out) {
-  py::array x = feature_rows(x_obj);
-  if (computes_in_float32(x))
-    return center_t<float>(what, x, labels, centers, Reduction(reduction), grad_output, out);
-  return center_t<double>(what, x, labels, centers, Reduction(reduction), grad_output, out);
+  py::array x = feature_rows(x_obj, "features");
+  if (computes_in_float32(x)) return center_t<float>(what, x, labels, centers, reduction, grad_output, out);
+  return center_t<double>(what, x, labels, centers, reduction, grad_output, out);
+}
+
+// cosface and arcface: embeddings (N, D), weights (C, D), labels (N,).
+template <class T>
+py::object margin_t(lossfn::MarginLoss loss, int what, const py::array& x, py::handle weights, py::handle labels,
+                    const lossfn::MarginOptions& o, int reduction, py::handle grad_output, py::handle out) {
+  using Call = lossfn::MarginCall<T>;
+  return class_matrix_t<T, Call, &Call::weights, &Call::grad_weights>(
+      what, x, labels, weights, "embeddings", "weights", Reduction(reduction), grad_output, out,
+      [&](const Call& call) { lossfn::margin_loss(loss, call, o); });
+}
+
+py::object margin(int loss_id, int what, py::handle x_obj, py::handle weights, py::handle labels, double s, double m,
+                  bool easy_margin, int reduction, py::handle grad_output, py::handle out) {
+  const auto loss = lossfn::MarginLoss(loss_id);
+  if (lossfn::margin_loss_name(loss) == nullptr) value_error("loss: not a margin loss");
+  py::array x = feature_rows(x_obj, "embeddings");
+  lossfn::MarginOptions o;
+  o.s = s, o.m = m, o.easy_margin = easy_margin;
+  if (computes_in_float32(x)) return margin_t<float>(loss, what, x, weights, labels, o, reduction, grad_output, out);
+  return margin_t<double>(loss, what, x, weights, labels, o, reduction, grad_output, out);
+}
+
+py::list margin_names() {
+  py::list names;
+  for (int k = 0; k < int(lossfn::MarginLoss::count_); ++k) names.append(lossfn::margin_loss_name(lossfn::MarginLoss(k)));
+  return names;
 }
 
 // center_loss.update: the centers in place (a writable, C-contiguous float32 or float64 array; the
@@ -1370,7 +1426,7 @@ void center_update(py::handle centers_obj, py::handle x_obj, py::handle labels, 
   if (!(centers.flags() & py::array::c_style)) value_error("centers: must be C-contiguous (updated in place)");
   if (!(centers.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_)) value_error("centers: must be aligned to its dtype");
   if (!centers.writeable()) value_error("centers: must be writable (updated in place)");
-  py::array x = feature_rows(x_obj);
+  py::array x = feature_rows(x_obj, "features");
   if (f32) center_update_t<float>(py::reinterpret_borrow<py::array_t<float>>(centers), x, labels, alpha);
   else center_update_t<double>(py::reinterpret_borrow<py::array_t<double>>(centers), x, labels, alpha);
 }
@@ -1467,6 +1523,9 @@ PYBIND11_MODULE(_core, m) {
   m.def("pair", &pair);
   m.def("pair_names", &pair_names);
   m.def("center", &center);
+  m.def("margin", &margin);
+  m.def("margin_names", &margin_names);
+  m.def("info_nce", &info_nce);
   m.def("center_update", &center_update);
   m.def("total_variation", &total_variation);
   m.def("overlap_names", [] {

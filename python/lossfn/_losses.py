@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core, reference
-from .registry import (BAND_SPECS, CENTER_SPECS, FEATURE_SPECS, ORDER_SPECS, PAIR_SPECS, ROW_SPECS, SEGMENT_SPECS, SEQUENCE_SPECS, SPECS, LossSpec, RowLossSpec,
+from .registry import (BAND_SPECS, CENTER_SPECS, PAIRWISE_SPECS, FEATURE_SPECS, ORDER_SPECS, PAIR_SPECS, ROW_SPECS, SEGMENT_SPECS, SEQUENCE_SPECS, SPECS, LossSpec, RowLossSpec,
                        SegmentLossSpec, SequenceLossSpec)
 
 _REDUCTION = {"none": 0, "mean": 1, "sum": 2}
@@ -654,7 +654,20 @@ class PerceptualLoss(_PositionalLoss):
 
 
 
-class PairLoss(_PositionalLoss):
+class _LabelledLoss(_PositionalLoss):
+    """A positional loss whose spec says whether its last input holds the labels (not
+    differentiable); loss_id: its kernel's."""
+
+    def __init__(self, spec, loss_id: int):
+        super().__init__(spec)
+        self._id = loss_id
+
+    @property
+    def differentiable_inputs(self):
+        return tuple(self.spec.inputs[:-1] if self.spec.labels else self.spec.inputs)
+
+
+class PairLoss(_LabelledLoss):
     """A metric-learning loss on given pairs or triplets (contrastive, triplet, cosine_embedding,
     margin_ranking, hinge_embedding).
 
@@ -665,13 +678,8 @@ class PairLoss(_PositionalLoss):
     """
 
     def __init__(self, spec, loss_id: int):
-        super().__init__(spec)
-        self._id = loss_id
+        super().__init__(spec, loss_id)
         self._names = list(spec.inputs)
-
-    @property
-    def differentiable_inputs(self):
-        return tuple(self.spec.inputs[:-1] if self.spec.labels else self.spec.inputs)
 
     def _run(self, what, inputs, hyper, reduction, grad_output, out):
         _check_hyper_types(self.name, self._hyper_defaults, hyper)
@@ -704,6 +712,32 @@ class CenterLoss(_PositionalLoss):
             raise TypeError(f"alpha: expected a number, got {type(alpha).__name__}")
         _core.center_update(centers, features, labels, _kernel_numbers(["alpha"], {"alpha": alpha})[0])
         return centers
+
+
+class PairwiseLoss(_LabelledLoss):
+    """A loss over every pair of a batch's rows, compared by the cosine of their unit rows: cosface
+    and arcface (embeddings (N, D) against class weights (C, D), integer labels (N,); ``grad``
+    gives ``(d/dembeddings, d/dweights)``), and info_nce (two views z1, z2 (N, D); ``grad`` gives
+    ``(d/dz1, d/dz2)``). ``out=`` a tuple of two arrays. The N x C (or N x N) logits are formed tile
+    by tile and never stored.
+    """
+
+    def _run(self, what, inputs, hyper, reduction, grad_output, out):
+        _check_hyper_types(self.name, self._hyper_defaults, hyper)
+        v = dict(self._hyper_defaults, **hyper)
+        code = _reduction_code(reduction)
+        if not self.spec.labels:
+            mode = v["mode"]
+            if not isinstance(mode, str):
+                raise TypeError(f"mode: expected 'clip' or 'simclr', got {type(mode).__name__}")
+            if mode not in ("clip", "simclr"):
+                raise ValueError(f"mode: must be 'clip' or 'simclr', got {mode!r}")
+            (temperature,) = _kernel_numbers(("temperature",), v)
+            return _core.info_nce(what, inputs[0], inputs[1], temperature, _switch("symmetric", v["symmetric"]),
+                                  mode == "simclr", code, grad_output, out)
+        s, m = _kernel_numbers(("s", "m"), v)
+        easy = _switch("easy_margin", v["easy_margin"]) if "easy_margin" in v else False
+        return _core.margin(self._id, what, inputs[0], inputs[1], inputs[2], s, m, easy, code, grad_output, out)
 
 
 # The loss objects of the order specs, by name.
@@ -744,5 +778,8 @@ def build_losses():
         losses[spec.name] = PairLoss(spec, pair_ids[spec.name])
     for spec in CENTER_SPECS:
         losses[spec.name] = CenterLoss(spec)
+    margin_ids = _kernel_ids(_core.margin_names(), [spec for spec in PAIRWISE_SPECS if spec.labels])
+    for spec in PAIRWISE_SPECS:
+        losses[spec.name] = PairwiseLoss(spec, margin_ids.get(spec.name, -1))
     _BUILT.update(losses)
     return losses

@@ -31,6 +31,7 @@ static void images(void);
 static void perceptual(void);
 static void pairs(void);
 static void centers(void);
+static void pairwise(void);
 
 int main(void) {
   const double pred[3] = {1.0, 2.0, 3.0}, target[3] = {1.0, 1.0, 1.0};
@@ -103,6 +104,7 @@ int main(void) {
   perceptual();
   pairs();
   centers();
+  pairwise();
 
   if (failures) fprintf(stderr, "%d failure(s)\n", failures);
   else printf("C ABI: all checks passed\n");
@@ -519,6 +521,41 @@ static void centers(void) {
   CHECK(value_error(lossfn_center_value_f64(&in, &value, NULL), "labels: 2 at sample 1 is outside [0, 2)"));
   CHECK(value_error(lossfn_center_grad_f64(&in, NULL, NULL, 1.0, NULL), "grad"));
   CHECK(value_error(lossfn_center_update_f64(c, &in, -1.0), "alpha"));
+}
+
+/* cosface: x = (1, 0) of class 0, unit weights (1, 0), (0, 1): cosines 1 and 0, logits s (1 - m)
+ * and 0, loss log(1 + e^(-s (1 - m))). info_nce: two samples whose views are the unit axes, logits
+ * 1/t on the diagonal and 0 elsewhere: clip log(1 + e^(-1/t)); simclr, each view against its other
+ * view (1/t) and two orthogonal ones (0): log(1 + 2 e^(-1/t)). */
+static void pairwise(void) {
+  const double x[2] = {2, 0}, w[4] = {3, 0, 0, 0.5}, axes[4] = {1, 0, 0, 1};
+  const int64_t y[1] = {0}, bad[1] = {2};
+  double value = 0, gx[2], gw[4], ga[4], gb[4];
+  lossfn_margin_f64 in;
+  lossfn_info_nce_f64 nce;
+  memset(&in, 0, sizeof in);
+  in.samples = 1, in.features = 2, in.classes = 2, in.x = x, in.labels = y, in.weights = w;
+  in.s = 30.0, in.m = 0.35, in.reduction = LOSSFN_REDUCTION_MEAN;
+  CHECK(lossfn_margin_value_and_grad_f64(LOSSFN_COSFACE, &in, &value, NULL, gx, gw) == LOSSFN_OK);
+  CHECK(close_to(value, log1p(exp(-30.0 * 0.65))) && gx[0] == 0.0);
+  in.s = 64.0, in.m = 0.5;
+  CHECK(lossfn_margin_value_and_grad_f64(LOSSFN_ARCFACE, &in, &value, NULL, gx, gw) == LOSSFN_OK);
+  CHECK(close_to(value, log1p(exp(-64.0 * cos(0.5)))) && isfinite(gx[1]) && isfinite(gw[1]));
+  in.labels = bad;
+  CHECK(value_error(lossfn_margin_value_f64(LOSSFN_COSFACE, &in, &value, NULL), "labels: 2 at sample 0 is outside [0, 2)"));
+  in.labels = y, in.s = 0.0;
+  CHECK(value_error(lossfn_margin_value_f64(LOSSFN_COSFACE, &in, &value, NULL), "s: must be a finite number > 0"));
+  CHECK(value_error(lossfn_margin_grad_f64(LOSSFN_COSFACE, &in, NULL, NULL, 1.0, NULL), "grad"));
+
+  memset(&nce, 0, sizeof nce);
+  nce.samples = 2, nce.features = 2, nce.a = axes, nce.b = axes;
+  nce.temperature = 0.1, nce.symmetric = 1, nce.reduction = LOSSFN_REDUCTION_MEAN;
+  CHECK(lossfn_info_nce_value_and_grad_f64(&nce, &value, NULL, ga, gb) == LOSSFN_OK);
+  CHECK(close_to(value, log1p(exp(-10.0))));
+  nce.simclr = 1;
+  CHECK(lossfn_info_nce_value_f64(&nce, &value, NULL) == LOSSFN_OK && close_to(value, log1p(2 * exp(-10.0))));
+  nce.temperature = -1.0;
+  CHECK(value_error(lossfn_info_nce_value_f64(&nce, &value, NULL), "temperature: must be a finite number > 0"));
 }
 
 static void perceptual(void) {

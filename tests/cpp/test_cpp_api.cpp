@@ -1,5 +1,6 @@
 // C++ API: known values, the typed front-end against the generic entry point, and errors
 // coming back as lossfn::Error with a message naming the argument.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -43,6 +44,7 @@ static void lovasz();
 static void images();
 static void perceptual();
 static void pairs();
+static void pairwise();
 
 int main() {
   CHECK(std::string(lossfn::version()) == LOSSFN_VERSION_STRING);
@@ -177,6 +179,7 @@ int main() {
   images();
   perceptual();
   pairs();
+  pairwise();
 
   if (failures) std::fprintf(stderr, "%d failure(s)\n", failures);
   else std::printf("C++ API: all checks passed (isa %s)\n", lossfn::isa_name(lossfn::active_isa()));
@@ -668,4 +671,60 @@ static void perceptual() {
   const double weights[1] = {-1.0};
   c.layer_weights = weights;
   expect_error([&] { lossfn::perceptual(c); }, "layer_weights: must be finite numbers >= 0");
+}
+
+// Margin losses and info_nce in float: cosface over 1000 classes (four tiles) against the formula
+// in double; info_nce's per-sample losses add up to its sum; a gradient call needs both views.
+static void pairwise() {
+  const std::size_t N = 3, D = 4, C = 1000;
+  std::vector<float> x(N * D), w(C * D), gx(N * D), gw(C * D);
+  const std::vector<std::int64_t> y{7, 999, 256};
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(std::sin(double(i) * 0.7 + 0.3));
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = float(std::cos(double(i) * 0.13));
+  const double s = 30.0, m = 0.35;
+  double expected = 0.0;
+  for (std::size_t i = 0; i < N; ++i) {
+    double nx = 0.0, target = 0.0;
+    for (std::size_t d = 0; d < D; ++d) nx += double(x[i * D + d]) * double(x[i * D + d]);
+    std::vector<double> logits(C);
+    for (std::size_t c = 0; c < C; ++c) {
+      double dot = 0.0, nw = 0.0;
+      for (std::size_t d = 0; d < D; ++d) {
+        dot += double(x[i * D + d]) * double(w[c * D + d]);
+        nw += double(w[c * D + d]) * double(w[c * D + d]);
+      }
+      const double cos = dot / std::sqrt(nx * nw);
+      logits[c] = s * (std::int64_t(c) == y[i] ? cos - m : cos);
+      if (std::int64_t(c) == y[i]) target = logits[c];
+    }
+    double mx = logits[0], sum = 0.0;
+    for (double l : logits) mx = std::max(mx, l);
+    for (double l : logits) sum += std::exp(l - mx);
+    expected += (mx + std::log(sum) - target) / double(N);
+  }
+  lossfn::MarginCall<float> c;
+  c.samples = N, c.features = D, c.classes = C, c.x = x.data(), c.labels = y.data(), c.weights = w.data();
+  double v = 0.0;
+  c.value = &v, c.grad_x = gx.data(), c.grad_weights = gw.data();
+  lossfn::margin_loss(lossfn::MarginLoss::cosface, c);
+  if (!close(v, expected, 1e-5)) {
+    std::fprintf(stderr, "cosface: %.9g, expected %.9g\n", v, expected);
+    ++failures;
+  }
+  lossfn::InfoNceOptions o;
+  o.simclr = true;
+  lossfn::PairCall<float> p;
+  std::vector<float> per(N), ga(N * D), gb(N * D);
+  p.samples = N, p.features = D, p.a = x.data(), p.b = w.data(), p.reduction = lossfn::Reduction::none;
+  p.loss = per.data();
+  lossfn::info_nce(p, o);
+  double total = 0.0;
+  p.reduction = lossfn::Reduction::sum, p.loss = nullptr, p.value = &total;
+  lossfn::info_nce(p, o);
+  if (!close(total, double(per[0]) + double(per[1]) + double(per[2]), 1e-6)) {
+    std::fprintf(stderr, "info_nce: sum %.9g\n", total);
+    ++failures;
+  }
+  p.value = nullptr, p.grad_a = ga.data();
+  expect_error([&] { lossfn::info_nce(p, o); }, "info_nce: grad: a gradient call writes the gradient of both views");
 }

@@ -506,6 +506,72 @@ LOSSFN_CENTER_STRUCT(f32, float)
 LOSSFN_CENTER_STRUCT(f64, double)
 #undef LOSSFN_CENTER_STRUCT
 
+/* Softmax cross-entropy with a margin on the label's cosine, over unit embeddings and unit class
+ * weights (cosface, arcface), f32 and f64: lossfn_margin_value_<t>, _value_and_grad_<t>,
+ * _grad_<t>, with `loss` one of lossfn_margin_loss. lossfn_margin_<t>:
+ *
+ *   size_t samples, features, classes;
+ *   const T* x;                    embeddings (samples, features), C-contiguous
+ *   const int64_t* labels;         samples labels in [0, classes)
+ *   const T* weights;              class weights (classes, features), C-contiguous
+ *   double s, m;                   cosface 30, 0.35; arcface 64, 0.5
+ *   int easy_margin;               arcface: nonzero for InsightFace's easy_margin
+ *   lossfn_reduction reduction;    over the samples' losses
+ *
+ * grad_x, grad_weights: the gradients w.r.t. x and the weights (either may be NULL, not both).
+ * Formulas and conventions: lossfn/metric.hpp. */
+typedef enum lossfn_margin_loss { LOSSFN_COSFACE = 0, LOSSFN_ARCFACE = 1 } lossfn_margin_loss;
+#define LOSSFN_MARGIN_STRUCT(t, T)                                                                         \
+  typedef struct lossfn_margin_##t {                                                                       \
+    size_t samples, features, classes;                                                                     \
+    const T* x;                                                                                            \
+    const int64_t* labels;                                                                                 \
+    const T* weights;                                                                                      \
+    double s, m;                                                                                           \
+    int easy_margin;                                                                                       \
+    lossfn_reduction reduction;                                                                            \
+  } lossfn_margin_##t;                                                                                     \
+  lossfn_status lossfn_margin_value_##t(lossfn_margin_loss loss, const lossfn_margin_##t* in, double* value, \
+                                        T* losses);                                                        \
+  lossfn_status lossfn_margin_value_and_grad_##t(lossfn_margin_loss loss, const lossfn_margin_##t* in,     \
+                                                 double* value, T* losses, T* grad_x, T* grad_weights);    \
+  lossfn_status lossfn_margin_grad_##t(lossfn_margin_loss loss, const lossfn_margin_##t* in, T* grad_x,    \
+                                       T* grad_weights, double grad_output, const T* grad_output_array);
+LOSSFN_MARGIN_STRUCT(f32, float)
+LOSSFN_MARGIN_STRUCT(f64, double)
+#undef LOSSFN_MARGIN_STRUCT
+
+/* InfoNCE on two views of the same samples (CLIP's loss, or SimCLR's NT-Xent), f32 and f64:
+ * lossfn_info_nce_value_<t>, _value_and_grad_<t>, _grad_<t>. lossfn_info_nce_<t>:
+ *
+ *   size_t samples, features;
+ *   const T* a;                    z1 (samples, features), C-contiguous
+ *   const T* b;                    z2 (samples, features)
+ *   double temperature;            0.1 in C++
+ *   int symmetric;                 clip: nonzero for the mean of both directions
+ *   int simclr;                    nonzero: NT-Xent over the 2 samples views, else clip
+ *   lossfn_reduction reduction;    over the samples' losses
+ *
+ * grad_a, grad_b: the gradients w.r.t. a and b (a gradient call writes both). Formulas and
+ * conventions: lossfn/metric.hpp. */
+#define LOSSFN_INFO_NCE_STRUCT(t, T)                                                                       \
+  typedef struct lossfn_info_nce_##t {                                                                     \
+    size_t samples, features;                                                                              \
+    const T* a;                                                                                            \
+    const T* b;                                                                                            \
+    double temperature;                                                                                    \
+    int symmetric, simclr;                                                                                 \
+    lossfn_reduction reduction;                                                                            \
+  } lossfn_info_nce_##t;                                                                                   \
+  lossfn_status lossfn_info_nce_value_##t(const lossfn_info_nce_##t* in, double* value, T* losses);        \
+  lossfn_status lossfn_info_nce_value_and_grad_##t(const lossfn_info_nce_##t* in, double* value, T* losses, \
+                                                   T* grad_a, T* grad_b);                                  \
+  lossfn_status lossfn_info_nce_grad_##t(const lossfn_info_nce_##t* in, T* grad_a, T* grad_b,              \
+                                         double grad_output, const T* grad_output_array);
+LOSSFN_INFO_NCE_STRUCT(f32, float)
+LOSSFN_INFO_NCE_STRUCT(f64, double)
+#undef LOSSFN_INFO_NCE_STRUCT
+
 #ifdef __cplusplus
 }
 #endif

@@ -72,18 +72,14 @@ struct PairCall {
 void pair_loss(PairLoss loss, const PairCall<float>& call, const PairOptions& options = PairOptions{});
 void pair_loss(PairLoss loss, const PairCall<double>& call, const PairOptions& options = PairOptions{});
 
-// Center loss (Wen, Zhang, Li and Qiao 2016): features x (samples, features), integer labels y in
-// [0, classes), class centers c (classes, features), all C-contiguous; per sample
-//   l = 1/2 ||x - c_y||^2,   dl/dx = x - c_y,   dl/dc_j = -sum over the samples of class j of (x - c_j)
-// (pytorch-metric-learning-style implementations such as KaiyangZhou's CenterLoss average
-// ||x - c_y||^2 without the 1/2). Outputs and reduction as PairCall's; grad_x and grad_centers
-// each optional (nullptr), the latter written whole (0 for classes absent from the batch).
+// The calls of losses of samples x (samples, features) with integer labels in [0, classes) against
+// a matrix of one row per class (the center loss's centers, the margin losses' weights), which
+// the derived call adds with its gradient. Outputs and reduction as PairCall's.
 template <class T>
-struct CenterCall {
+struct SamplesAgainstClasses {
   std::size_t samples = 0, features = 0, classes = 0;
   const T* x = nullptr;
   const std::int64_t* labels = nullptr;
-  const T* centers = nullptr;
   Reduction reduction = Reduction::mean;
   double grad_output = 1.0;
   const T* grad_output_array = nullptr;
@@ -91,6 +87,17 @@ struct CenterCall {
   double* value = nullptr;
   T* loss = nullptr;
   T* grad_x = nullptr;
+};
+
+// Center loss (Wen, Zhang, Li and Qiao 2016): features x (samples, features), integer labels y in
+// [0, classes), class centers c (classes, features), all C-contiguous; per sample
+//   l = 1/2 ||x - c_y||^2,   dl/dx = x - c_y,   dl/dc_j = -sum over the samples of class j of (x - c_j)
+// (pytorch-metric-learning-style implementations such as KaiyangZhou's CenterLoss average
+// ||x - c_y||^2 without the 1/2). Outputs and reduction as PairCall's; grad_x and grad_centers
+// each optional (nullptr), the latter written whole (0 for classes absent from the batch).
+template <class T>
+struct CenterCall : SamplesAgainstClasses<T> {
+  const T* centers = nullptr;  // (classes, features)
   T* grad_centers = nullptr;
 };
 
@@ -103,5 +110,62 @@ void center_loss(const CenterCall<double>& call);
 // point at (written in place); the call's outputs are ignored.
 void center_update(float* centers, const CenterCall<float>& call, double alpha = 0.5);
 void center_update(double* centers, const CenterCall<double>& call, double alpha = 0.5);
+
+// Softmax cross-entropy over the cosines of unit embeddings and unit class weights, with a
+// margin on the label's cosine (the pairwise shape: the samples x classes logits are formed tile
+// by tile and never stored). x (samples, features), weights W (classes, features), labels y in
+// [0, classes), all C-contiguous; x_unit = x / max(|x|, 1e-12) (torch's F.normalize), likewise
+// W's rows; cos_ic = x_unit_i . w_unit_c clamped to [-1, 1]; logits s cos_ic, the label's s phi(cos_iy):
+//   cosface (Wang et al. 2018, CosFace)   phi(c) = c - m
+//   arcface (Deng et al. 2019, InsightFace arcface_torch)  phi(c) = cos(theta + m) =
+//                     c cos m - sin(theta) sin m where c > cos(pi - m) (theta + m < pi), else
+//                     c - m sin(pi - m) (InsightFace's th/mm tail: monotone past pi);
+//                     easy_margin: cos(theta + m) where c > 0, else c
+//   l_i = logsumexp_c logit_ic - logit_iy.
+// Gradients w.r.t. x and W through the normalisations; the clamp is passed through (it only
+// trims rounding), and arcface's dphi/dc = cos m + sin m c / max(sin theta, sqrt(eps of T)) stays
+// finite at cos = 1 (where the exact derivative w.r.t. the cosine is infinite and the one w.r.t. x
+// is 0 times it).
+enum class MarginLoss : int { cosface, arcface, count_ };
+
+// The loss's name ("cosface", "arcface"); nullptr for an invalid value.
+const char* margin_loss_name(MarginLoss loss) noexcept;
+
+// Defaults are cosface's; arcface's are s = 64, m = 0.5 (MarginOptions{64.0, 0.5}).
+struct MarginOptions {
+  double s = 30.0;           // the scale, > 0
+  double m = 0.35;           // the margin, >= 0 (arcface: < pi)
+  bool easy_margin = false;  // arcface
+};
+
+// grad_x and grad_weights each optional (nullptr).
+template <class T>
+struct MarginCall : SamplesAgainstClasses<T> {
+  const T* weights = nullptr;  // (classes, features)
+  T* grad_weights = nullptr;
+};
+
+void margin_loss(MarginLoss loss, const MarginCall<float>& call, const MarginOptions& options = MarginOptions{});
+void margin_loss(MarginLoss loss, const MarginCall<double>& call, const MarginOptions& options = MarginOptions{});
+
+// InfoNCE on two views a = z1, b = z2 (samples, features), C-contiguous, compared by the cosine of
+// their unit rows (as above) over the temperature t (the pairwise shape; no samples x samples
+// matrix is stored):
+//   clip (Radford et al. 2021, CLIP's loss)  L_ij = z1_unit_i . z2_unit_j / t;
+//                     l_i = 1/2 [(logsumexp_j L_ij - L_ii) + (logsumexp_j L_ji - L_ii)],
+//                     symmetric = false: l_i = logsumexp_j L_ij - L_ii
+//   simclr (Chen et al. 2020, NT-Xent)       the 2 samples views z = [z1; z2], L_ab = z_unit_a .
+//                     z_unit_b / t for b != a, the positive of a its other view a +- samples;
+//                     l_i = 1/2 (CE_i + CE_{i + samples}), CE_a = logsumexp_{b != a} L_ab - L_a,pos
+// The mean reduction is CLIP's loss (SimCLR's code returns the sum of its two directions' means:
+// twice the simclr mean). Outputs as PairCall's (a, b and their gradients; c and labels unused).
+struct InfoNceOptions {
+  double temperature = 0.1;  // > 0
+  bool symmetric = true;     // clip: both directions (simclr is symmetric by construction)
+  bool simclr = false;       // NT-Xent over the 2 samples views, else clip
+};
+
+void info_nce(const PairCall<float>& call, const InfoNceOptions& options = InfoNceOptions{});
+void info_nce(const PairCall<double>& call, const InfoNceOptions& options = InfoNceOptions{});
 
 }  // namespace lossfn

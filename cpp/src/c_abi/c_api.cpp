@@ -364,6 +364,62 @@ lossfn_status center_call(const In* in, double* value, T* losses, T* grad_x, T* 
   });
 }
 
+// Margin-loss calls: lossfn_margin_f32 / _f64 into a MarginCall and its options.
+template <class T, class In>
+lossfn_status margin_call(lossfn_margin_loss loss, const In* in, double* value, T* losses, T* grad_x, T* grad_weights,
+                          double grad_output, const T* grad_output_array, bool gradient) {
+  return guarded([&] {
+    if (in == nullptr) value_error("in: null pointer");
+    if (gradient && !grad_x && !grad_weights) value_error("grad: grad_x and grad_weights are both null");
+    int id;
+    std::memcpy(&id, &loss, sizeof id);
+    lossfn::MarginCall<T> c;
+    c.samples = in->samples;
+    c.features = in->features;
+    c.classes = in->classes;
+    c.x = in->x;
+    c.labels = in->labels;
+    c.weights = in->weights;
+    c.reduction = to_reduction(in->reduction);
+    c.value = value;
+    c.loss = losses;
+    c.grad_output = grad_output;
+    c.grad_output_array = grad_output_array;
+    c.grad_x = grad_x, c.grad_weights = grad_weights;
+    lossfn::MarginOptions o;
+    o.s = in->s;
+    o.m = in->m;
+    o.easy_margin = in->easy_margin != 0;
+    lossfn::margin_loss(lossfn::MarginLoss(id), c, o);
+  });
+}
+
+// info_nce calls: lossfn_info_nce_f32 / _f64 into a PairCall and InfoNceOptions.
+template <class T, class In>
+lossfn_status info_nce_call(const In* in, double* value, T* losses, T* grad_a, T* grad_b, double grad_output,
+                            const T* grad_output_array, bool gradient) {
+  return guarded([&] {
+    if (in == nullptr) value_error("in: null pointer");
+    if (gradient && !grad_a && !grad_b) value_error("grad: grad_a and grad_b are both null");
+    lossfn::PairCall<T> c;
+    c.samples = in->samples;
+    c.features = in->features;
+    c.a = in->a;
+    c.b = in->b;
+    c.reduction = to_reduction(in->reduction);
+    c.value = value;
+    c.loss = losses;
+    c.grad_output = grad_output;
+    c.grad_output_array = grad_output_array;
+    c.grad_a = grad_a, c.grad_b = grad_b;
+    lossfn::InfoNceOptions o;
+    o.temperature = in->temperature;
+    o.symmetric = in->symmetric != 0;
+    o.simclr = in->simclr != 0;
+    lossfn::info_nce(c, o);
+  });
+}
+
 // Row calls: lossfn_rows_f32 / _f64 into a RowCall, then the three entry points.
 template <class T, class Rows>
 lossfn::RowCall<T> make_row_call(const Rows* in) {
@@ -666,5 +722,37 @@ LOSSFN_DEFINE_PAIR(f64, double)
   }
 LOSSFN_DEFINE_CENTER(f32, float)
 LOSSFN_DEFINE_CENTER(f64, double)
+
+#define LOSSFN_DEFINE_MARGIN(t, T)                                                                          \
+  lossfn_status lossfn_margin_value_##t(lossfn_margin_loss loss, const lossfn_margin_##t* in, double* value, \
+                                        T* losses) {                                                        \
+    return margin_call<T>(loss, in, value, losses, nullptr, nullptr, 1.0, nullptr, false);                 \
+  }                                                                                                         \
+  lossfn_status lossfn_margin_value_and_grad_##t(lossfn_margin_loss loss, const lossfn_margin_##t* in,      \
+                                                 double* value, T* losses, T* grad_x, T* grad_weights) {    \
+    return margin_call<T>(loss, in, value, losses, grad_x, grad_weights, 1.0, nullptr, true);              \
+  }                                                                                                         \
+  lossfn_status lossfn_margin_grad_##t(lossfn_margin_loss loss, const lossfn_margin_##t* in, T* grad_x,     \
+                                       T* grad_weights, double grad_output, const T* grad_output_array) {   \
+    return margin_call<T>(loss, in, nullptr, nullptr, grad_x, grad_weights, grad_output, grad_output_array, \
+                          true);                                                                            \
+  }
+LOSSFN_DEFINE_MARGIN(f32, float)
+LOSSFN_DEFINE_MARGIN(f64, double)
+
+#define LOSSFN_DEFINE_INFO_NCE(t, T)                                                                        \
+  lossfn_status lossfn_info_nce_value_##t(const lossfn_info_nce_##t* in, double* value, T* losses) {        \
+    return info_nce_call<T>(in, value, losses, nullptr, nullptr, 1.0, nullptr, false);                     \
+  }                                                                                                         \
+  lossfn_status lossfn_info_nce_value_and_grad_##t(const lossfn_info_nce_##t* in, double* value, T* losses,  \
+                                                   T* grad_a, T* grad_b) {                                  \
+    return info_nce_call<T>(in, value, losses, grad_a, grad_b, 1.0, nullptr, true);                        \
+  }                                                                                                         \
+  lossfn_status lossfn_info_nce_grad_##t(const lossfn_info_nce_##t* in, T* grad_a, T* grad_b,               \
+                                         double grad_output, const T* grad_output_array) {                  \
+    return info_nce_call<T>(in, nullptr, nullptr, grad_a, grad_b, grad_output, grad_output_array, true);   \
+  }
+LOSSFN_DEFINE_INFO_NCE(f32, float)
+LOSSFN_DEFINE_INFO_NCE(f64, double)
 
 }  // extern "C"

@@ -483,7 +483,7 @@ void run_perceptual(const PerceptualCall<T>& c, const PerceptualOptions& o) {
     std::unique_ptr<T[]> scratch;
     int threads = get_num_threads();
     if (!o.gram) {
-      const std::size_t per = (k.C * k.H + feature_item_rows(k.W) - 1) / feature_item_rows(k.W), items = N * per;
+      const std::size_t per = (k.C * k.H + rows_per_item(k.W) - 1) / rows_per_item(k.W), items = N * per;
       if (double(N) * double(elements) < double(kParallelMin)) threads = 1;
       partials.resize(items);
       job.partials = partials.data();

@@ -2,16 +2,20 @@
 // the upstream scale, runs the pair kernel over items of rows and reduces the items' sums in
 // order. lossfn::center_loss and lossfn::center_update: check a call, copy and check the labels
 // (they address the centers), group the samples by class (a stable counting sort), then the rows
-// pass and the classes pass. Baseline code.
+// pass and the classes pass. lossfn::margin_loss and lossfn::info_nce (the pairwise shape): check
+// a call, copy and check the labels, unit rows, the statistics pass, each row's log-sum-exp and
+// loss in double, then the gradient pass and the adjoint of the normalisation. Baseline code.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "dispatch/dispatch.hpp"
+#include "kernels/margin_map.hpp"
 #include "lossfn/metric.hpp"
 
 namespace lossfn {
@@ -96,7 +100,7 @@ void run_pair(PairLoss loss, const PairCall<T>& c, const PairOptions& o) {
     job.grad_output_array = c.grad_output_array;
     job.scale = (c.grad_output_array ? 1.0 : c.grad_output) / (c.reduction == Reduction::mean ? double(N) : 1.0);
   }
-  const std::size_t rows = pair_rows_per_item(D), items = (N + rows - 1) / rows;
+  const std::size_t rows = rows_per_item(D), items = (N + rows - 1) / rows;
   std::vector<double> item_value(items, 0.0);
   job.item_value = item_value.data();
   int threads = get_num_threads();
@@ -109,6 +113,22 @@ void run_pair(PairLoss loss, const PairCall<T>& c, const PairOptions& o) {
     for (double v : item_value) total += v;
     *c.value = c.reduction == Reduction::mean ? total / double(N) : total;
   }
+}
+
+// Integer labels copied (read once: they address rows of the class matrix) and checked against
+// [0, classes).
+std::vector<std::int64_t> checked_labels(const char* name, const std::int64_t* labels, std::size_t N, std::size_t C,
+                                         const char* classes_of) {
+  std::vector<std::int64_t> copy(labels, labels + N);
+  for (std::size_t s = 0; s < N; ++s) {
+    const std::int64_t y = copy[s];
+    if (y < 0 || std::uint64_t(y) >= C) {
+      std::ostringstream msg;
+      msg << name << ": labels: " << y << " at sample " << s << " is outside [0, " << C << ") (" << classes_of << ")";
+      fail(msg.str());
+    }
+  }
+  return copy;
 }
 
 // A center-loss call checked: its labels copied (each in [0, classes)), the samples grouped by
@@ -129,17 +149,9 @@ CenterGroups check_center(const char* name, const CenterCall<T>& c) {
   require(c.labels, N, "labels");
   require(c.centers, C * D, "centers");
   CenterGroups g;
-  g.labels.assign(c.labels, c.labels + N);  // read once: they address the centers
+  g.labels = checked_labels(name, c.labels, N, C, "the classes of centers");
   g.class_start.assign(C + 1, 0);
-  for (std::size_t s = 0; s < N; ++s) {
-    const std::int64_t y = g.labels[s];
-    if (y < 0 || std::uint64_t(y) >= C) {
-      std::ostringstream msg;
-      msg << name << ": labels: " << y << " at sample " << s << " is outside [0, " << C << ") (the classes of centers)";
-      fail(msg.str());
-    }
-    ++g.class_start[std::size_t(y) + 1];
-  }
+  for (std::size_t s = 0; s < N; ++s) ++g.class_start[std::size_t(g.labels[s]) + 1];
   for (std::size_t j = 0; j < C; ++j) g.class_start[j + 1] += g.class_start[j];
   g.by_class.resize(N);
   std::vector<std::size_t> next(g.class_start.begin(), g.class_start.end() - 1);
@@ -159,7 +171,7 @@ CenterJob<T> center_job(const CenterCall<T>& c, const CenterGroups& g) {
 // The classes pass: its items, and a row of doubles per worker.
 template <class T>
 void run_classes(CenterJob<T> job) {
-  const std::size_t per = center_classes_per_item(job.features), items = (job.classes + per - 1) / per;
+  const std::size_t per = rows_per_item(job.features), items = (job.classes + per - 1) / per;
   int threads = get_num_threads();
   if (double(job.classes + job.samples) * double(job.features) < double(kParallelMin)) threads = 1;
   const std::size_t workers = std::max<std::size_t>(1, std::min<std::size_t>(std::size_t(threads), items));
@@ -194,7 +206,7 @@ void run_center(const CenterCall<T>& c) {
   }
   const KernelTable& table = active_table();
   if (requested.value || c.grad_x) {
-    const std::size_t rows = pair_rows_per_item(D), items = (N + rows - 1) / rows;
+    const std::size_t rows = rows_per_item(D), items = (N + rows - 1) / rows;
     std::vector<double> item_value(items, 0.0);
     CenterJob<T> rows_job = job;
     rows_job.rows = true;
@@ -232,6 +244,259 @@ void run_center_update(T* centers, const CenterCall<T>& c, double alpha) {
   run_classes(job);
 }
 
+// ---------------------------------------------------------------------------------------------
+// The pairwise shape (margin losses, info_nce): unit rows, the stats pass, the finish per row in
+// double, then the gradient pass and the normalisations' adjoint.
+// ---------------------------------------------------------------------------------------------
+
+// A pairwise call's threads: one below about 4M multiply-adds.
+int pairwise_threads(double multiply_adds, std::size_t items) {
+  int threads = get_num_threads();
+  if (multiply_adds < double(1 << 22)) threads = 1;
+  return int(std::max<std::size_t>(1, std::min<std::size_t>(std::size_t(threads), items)));
+}
+
+template <class T>
+void unit_rows(const T* x, std::size_t rows, std::size_t D, T* unit, double* inv_norm) {
+  UnitRowsJob<T> job{};
+  job.rows = rows, job.features = D, job.x = x, job.unit = unit, job.inv_norm = inv_norm;
+  job.threads = pairwise_threads(double(rows) * double(D) * 4.0, rows);
+  const KernelTable& table = active_table();
+  for_type<T>(table.unit_rows_f32, table.unit_rows_f64)(job);
+}
+
+// grad = the adjoint of x -> x / max(|x|, eps) applied to the sum of `parts` gradients w.r.t.
+// the unit rows (part k at grad_unit + k part_stride).
+template <class T>
+void unit_rows_backward(const T* x, std::size_t rows, std::size_t D, const double* inv_norm, const T* grad_unit,
+                        std::size_t parts, std::size_t part_stride, T* grad) {
+  UnitRowsJob<T> job{};
+  job.rows = rows, job.features = D, job.x = x, job.inv_norm = const_cast<double*>(inv_norm);
+  job.backward = true, job.grad_unit = grad_unit, job.parts = parts, job.part_stride = part_stride, job.grad = grad;
+  job.threads = pairwise_threads(double(rows) * double(D) * double(parts + 3), rows);
+  const KernelTable& table = active_table();
+  for_type<T>(table.unit_rows_f32, table.unit_rows_f64)(job);
+}
+
+// The log-sum-exp of running statistics (max, sum) merged in order.
+struct SoftmaxStats {
+  double m = -HUGE_VAL, s = 0.0;
+  void merge(double tm, double ts) {
+    if (tm == -HUGE_VAL) return;
+    if (tm > m) {
+      s = s * std::exp(m - tm) + ts;
+      m = tm;
+    } else {
+      s += ts * std::exp(tm - m);
+    }
+  }
+  double lse() const { return m + std::log(s); }
+};
+
+// d reduced / d loss_s: the upstream scale, times grad_output_array[s] when given.
+template <class Call>
+std::vector<double> upstream(const Call& c, std::size_t N) {
+  const double scale = (c.grad_output_array ? 1.0 : c.grad_output) / (c.reduction == Reduction::mean ? double(N) : 1.0);
+  std::vector<double> r(N, scale);
+  if (c.grad_output_array)
+    for (std::size_t s = 0; s < N; ++s) r[s] = scale * double(c.grad_output_array[s]);
+  return r;
+}
+
+// The per-sample losses into the call's outputs: loss[s] (none) or the reduced value.
+template <class T, class Call>
+void write_losses(const Call& c, const std::vector<double>& losses) {
+  double total = 0.0;
+  for (std::size_t s = 0; s < losses.size(); ++s) {
+    total += losses[s];
+    if (c.loss) c.loss[s] = T(losses[s]);
+  }
+  if (c.value) *c.value = c.reduction == Reduction::mean ? total / double(losses.size()) : total;
+}
+
+void check_positive(const std::string& name, const char* option, double v) {
+  if (!(v > 0.0) || !std::isfinite(v)) {
+    std::ostringstream msg;
+    msg << name << ": " << option << ": must be a finite number > 0, got " << v;
+    fail(msg.str());
+  }
+}
+
+// Class groups of the margin losses: at most 16, and no more than 64 MiB of partial gradients
+// w.r.t. the unit embeddings (one samples x features partial per group); from the shape only.
+struct ClassGroups {
+  std::size_t tiles, groups, group_tiles;
+};
+
+ClassGroups class_groups(std::size_t N, std::size_t D, std::size_t C, std::size_t element) {
+  const std::size_t tiles = (C + kPairTile - 1) / kPairTile;
+  const double partial = double(N) * double(D) * double(element);
+  const std::size_t fit = partial > 0.0 ? std::size_t(double(std::size_t(64) << 20) / partial) : tiles;
+  const std::size_t wanted = std::max<std::size_t>(1, std::min<std::size_t>({tiles, 16, fit}));
+  const std::size_t group_tiles = (tiles + wanted - 1) / wanted;
+  return {tiles, (tiles + group_tiles - 1) / group_tiles, group_tiles};
+}
+
+template <class T>
+void run_margin(MarginLoss loss, const MarginCall<T>& c, const MarginOptions& o) {
+  const char* loss_name = margin_loss_name(loss);
+  if (loss_name == nullptr) fail("loss: not a margin loss (" + std::to_string(int(loss)) + ")");
+  const std::string name = loss_name;
+  check_positive(name, "s", o.s);
+  if (!(o.m >= 0.0) || !std::isfinite(o.m) || (loss == MarginLoss::arcface && !(o.m < 3.14159265358979323846))) {
+    std::ostringstream msg;
+    msg << name << ": m: must be a finite number >= 0" << (loss == MarginLoss::arcface ? " and < pi" : "") << ", got "
+        << o.m;
+    fail(msg.str());
+  }
+  const std::size_t N = c.samples, D = c.features, C = c.classes;
+  if (N > 0 && D == 0) fail(name + ": x: the samples have no features");
+  if (N > 0 && C == 0) fail(name + ": weights: no classes");
+  if (D != 0 && (N > std::size_t(PTRDIFF_MAX) / sizeof(T) / D || C > std::size_t(PTRDIFF_MAX) / sizeof(T) / D))
+    fail(name + ": the shape is too large");
+  const Requested requested = check_outputs(c.reduction, c.value, c.loss, c.grad_x || c.grad_weights ? &c : nullptr,
+                                            c.grad_output_array);
+  require(c.x, N * D, "x");
+  require(c.labels, N, "labels");
+  require(c.weights, C * D, "weights");
+  check_optional(c.grad_x, N * D, "grad_x");
+  check_optional(c.grad_weights, C * D, "grad_weights");
+  check_optional(c.loss, N, "loss");
+  check_optional(c.grad_output_array, N, "grad_output");
+  const std::vector<std::int64_t> labels = checked_labels(name.c_str(), c.labels, N, C, "the classes of weights");
+  if (N == 0) {
+    if (c.value) *c.value = c.reduction == Reduction::mean ? std::nan("") : 0.0;
+    if (c.grad_weights) std::fill(c.grad_weights, c.grad_weights + C * D, T(0));
+    return;
+  }
+  std::vector<T> unit(N * D);
+  std::vector<double> inv_norm(N);
+  unit_rows(c.x, N, D, unit.data(), inv_norm.data());
+
+  const ClassGroups cg = class_groups(N, D, C, sizeof(T));
+  const int threads = pairwise_threads(double(N) * double(C) * double(D), cg.groups);
+  std::vector<T> scratch(std::size_t(threads) * margin_scratch());
+  std::vector<double> stats(cg.groups * N * 2), target_cos(N), lse(N);
+  MarginJob<T> job{};
+  job.samples = N, job.features = D, job.classes = C;
+  job.x_unit = unit.data(), job.weights = c.weights, job.labels = labels.data();
+  job.loss = int(loss), job.s = o.s, job.m = o.m, job.easy_margin = o.easy_margin;
+  job.groups = cg.groups, job.group_tiles = cg.group_tiles;
+  job.stats = stats.data(), job.target_cos = target_cos.data();
+  job.scratch = scratch.data(), job.threads = threads;
+  const KernelTable& table = active_table();
+  const auto kernel = for_type<T>(table.margin_f32, table.margin_f64);
+  kernel(job);
+
+  const MarginMap f = MarginMap::of(loss == MarginLoss::arcface, o.easy_margin, o.m,
+                                    double(std::numeric_limits<T>::epsilon()));
+  std::vector<double> losses(N);
+  for (std::size_t i = 0; i < N; ++i) {
+    SoftmaxStats st;
+    for (std::size_t g = 0; g < cg.groups; ++g) st.merge(stats[(g * N + i) * 2], stats[(g * N + i) * 2 + 1]);
+    lse[i] = st.lse();
+    losses[i] = lse[i] - o.s * f.phi(target_cos[i]);
+  }
+  if (requested.value) write_losses<T>(c, losses);
+  if (!requested.grad) return;
+
+  const std::vector<double> r = upstream(c, N);
+  std::vector<T> partials(c.grad_x ? cg.groups * N * D : 0);
+  job.grad_pass = true;
+  job.lse = lse.data(), job.row_coef = r.data();
+  job.grad_weights = c.grad_weights;
+  job.grad_unit = c.grad_x ? partials.data() : nullptr;
+  kernel(job);
+  if (c.grad_x) unit_rows_backward(c.x, N, D, inv_norm.data(), partials.data(), cg.groups, N * D, c.grad_x);
+}
+
+template <class T>
+void run_info_nce(const PairCall<T>& c, const InfoNceOptions& o) {
+  const std::string name = "info_nce";
+  check_positive(name, "temperature", o.temperature);
+  const std::size_t N = c.samples, D = c.features;
+  if (N > 0 && D == 0) fail(name + ": the samples have no features");
+  if (D != 0 && N > std::size_t(PTRDIFF_MAX) / sizeof(T) / D / 2) fail(name + ": the shape is too large");
+  const Requested requested = check_outputs(c.reduction, c.value, c.loss, c.grad_a || c.grad_b ? &c : nullptr,
+                                            c.grad_output_array);
+  require(c.a, N * D, "a");
+  require(c.b, N * D, "b");
+  if (c.c || c.labels) fail(name + ": " + (c.c ? "c" : "labels") + ": this loss takes no such input");
+  if (c.grad_c) fail(name + ": grad_c: this loss has no input c");
+  if (requested.grad && (!c.grad_a || !c.grad_b))
+    fail(name + ": grad: a gradient call writes the gradient of both views (grad_a, grad_b)");
+  check_optional(c.grad_a, N * D, "grad_a");
+  check_optional(c.grad_b, N * D, "grad_b");
+  check_optional(c.loss, N, "loss");
+  check_optional(c.grad_output_array, N, "grad_output");
+  if (N == 0) {
+    if (c.value) *c.value = c.reduction == Reduction::mean ? std::nan("") : 0.0;
+    return;
+  }
+  const bool simclr = o.simclr, columns = !simclr && o.symmetric;
+  const std::size_t R = simclr ? 2 * N : N;
+  // Unit rows: simclr stacks the two views (a then b) in one matrix.
+  std::vector<T> unit_a(R * D), unit_b(simclr ? 0 : N * D);
+  std::vector<double> inv_a(R), inv_b(simclr ? 0 : N);
+  unit_rows(c.a, N, D, unit_a.data(), inv_a.data());
+  if (simclr) unit_rows(c.b, N, D, unit_a.data() + N * D, inv_a.data() + N);
+  else unit_rows(c.b, N, D, unit_b.data(), inv_b.data());
+
+  const std::size_t blocks = (R + kPairTile - 1) / kPairTile;
+  const int threads = pairwise_threads(double(R) * double(R) * double(D), blocks);
+  std::vector<T> scratch(std::size_t(threads) * info_nce_scratch());
+  std::vector<double> row_stats(2 * R), col_stats(columns ? 2 * N : 0), positive(R), row_lse(R), col_lse(N);
+  for (std::size_t i = 0; i < R; ++i) row_stats[2 * i] = -HUGE_VAL;
+  for (std::size_t j = 0; j < col_stats.size() / 2; ++j) col_stats[2 * j] = -HUGE_VAL;
+  InfoNceJob<T> job{};
+  job.rows = R, job.features = D;
+  job.a = unit_a.data(), job.b = simclr ? nullptr : unit_b.data();
+  job.inv_temperature = 1.0 / o.temperature;
+  job.simclr = simclr, job.columns = columns;
+  job.row_stats = row_stats.data(), job.col_stats = columns ? col_stats.data() : nullptr;
+  job.positive = positive.data();
+  job.scratch = scratch.data(), job.threads = threads;
+  const KernelTable& table = active_table();
+  const auto kernel = for_type<T>(table.info_nce_f32, table.info_nce_f64);
+  kernel(job);
+
+  auto lse_of = [](const double* st) {
+    SoftmaxStats s;
+    s.merge(st[0], st[1]);
+    return s.lse();
+  };
+  for (std::size_t i = 0; i < R; ++i) row_lse[i] = lse_of(&row_stats[2 * i]);
+  if (columns)
+    for (std::size_t j = 0; j < N; ++j) col_lse[j] = lse_of(&col_stats[2 * j]);
+  std::vector<double> losses(N);
+  for (std::size_t i = 0; i < N; ++i) {
+    if (simclr) losses[i] = 0.5 * ((row_lse[i] - positive[i]) + (row_lse[i + N] - positive[i + N]));
+    else if (columns) losses[i] = 0.5 * ((row_lse[i] - positive[i]) + (col_lse[i] - positive[i]));
+    else losses[i] = row_lse[i] - positive[i];
+  }
+  if (requested.value) write_losses<T>(c, losses);
+  if (!requested.grad) return;
+
+  const std::vector<double> r = upstream(c, N);
+  const double half = simclr || columns ? 0.5 : 1.0;
+  std::vector<double> row_coef(R), col_coef(columns ? N : 0);
+  for (std::size_t i = 0; i < R; ++i) row_coef[i] = half * r[i % N];
+  for (std::size_t j = 0; j < col_coef.size(); ++j) col_coef[j] = half * r[j];
+  // The gradients w.r.t. the unit rows: into the outputs for clip (then the adjoint in place),
+  // into one stacked scratch for simclr.
+  std::vector<T> grad_stacked(simclr ? R * D : 0);
+  job.grad_pass = true;
+  job.row_lse = row_lse.data(), job.col_lse = columns ? col_lse.data() : nullptr;
+  job.row_coef = row_coef.data(), job.col_coef = columns ? col_coef.data() : nullptr;
+  job.grad_a = simclr ? grad_stacked.data() : c.grad_a;
+  job.grad_b = simclr ? nullptr : c.grad_b;
+  kernel(job);
+  const T* grad_unit_a = simclr ? grad_stacked.data() : c.grad_a;
+  const T* grad_unit_b = simclr ? grad_stacked.data() + N * D : c.grad_b;
+  unit_rows_backward(c.a, N, D, inv_a.data(), grad_unit_a, 1, 0, c.grad_a);
+  unit_rows_backward(c.b, N, D, simclr ? inv_a.data() + N : inv_b.data(), grad_unit_b, 1, 0, c.grad_b);
+}
+
 }  // namespace
 
 void center_loss(const CenterCall<float>& call) { run_center(call); }
@@ -253,6 +518,23 @@ const char* pair_loss_name(PairLoss loss) noexcept {
     default: return nullptr;
   }
 }
+
+const char* margin_loss_name(MarginLoss loss) noexcept {
+  switch (loss) {
+    case MarginLoss::cosface: return "cosface";
+    case MarginLoss::arcface: return "arcface";
+    default: return nullptr;
+  }
+}
+
+void margin_loss(MarginLoss loss, const MarginCall<float>& call, const MarginOptions& options) {
+  run_margin(loss, call, options);
+}
+void margin_loss(MarginLoss loss, const MarginCall<double>& call, const MarginOptions& options) {
+  run_margin(loss, call, options);
+}
+void info_nce(const PairCall<float>& call, const InfoNceOptions& options) { run_info_nce(call, options); }
+void info_nce(const PairCall<double>& call, const InfoNceOptions& options) { run_info_nce(call, options); }
 
 void pair_loss(PairLoss loss, const PairCall<float>& call, const PairOptions& options) { run_pair(loss, call, options); }
 void pair_loss(PairLoss loss, const PairCall<double>& call, const PairOptions& options) { run_pair(loss, call, options); }

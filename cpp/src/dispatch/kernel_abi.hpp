@@ -352,11 +352,17 @@ constexpr std::size_t tv_scratch_doubles(std::size_t width) { return 5 * band_pa
 template <class T>
 using BandFn = void (*)(const BandJob<T>&);
 
+// Rows of `width` values in one work item of a rows-like pass (a perceptual layer's feature rows,
+// a pair loss's samples, the center loss's samples or classes): about kBlock values, at least one row.
+constexpr std::size_t rows_per_item(std::size_t width) {
+  return width >= kBlock ? 1 : kBlock / (width == 0 ? 1 : width);
+}
+
 // One layer of a perceptual loss: batch images of channels x height x width features, element
 // (n, c, i, j) of x at x[n * x_stride[0] + c * x_stride[1] + i * x_stride[2] + j * x_stride[3]]
 // (y and grad likewise).
 //   features (the segment shape): image_value[n] = sum over image n's elements of (x - y)^2 in
-//     double; work items are feature_item_rows(width) rows (a row: one channel's row of the
+//     double; work items are rows_per_item(width) rows (a row: one channel's row of the
 //     image, in channel-major order), each summed in order, the items added in order; with a
 //     gradient, grad = 2 grad_scale[n] (x - y).
 //   gram (the pairwise shape): one item per image, on one thread: F the (channels x pixels)
@@ -393,10 +399,6 @@ struct FeatureJob {
   std::size_t scratch_elements;
 };
 
-// Rows of one features item: about kBlock elements.
-constexpr std::size_t feature_item_rows(std::size_t width) {
-  return width >= kBlock ? 1 : kBlock / (width == 0 ? 1 : width);
-}
 // A gram worker's scratch: the two Gram matrices, and a channels x pixels matrix for each of x, y
 // and grad that is packed.
 constexpr std::size_t gram_scratch(std::size_t channels, std::size_t pixels, std::size_t packed) {
@@ -408,7 +410,7 @@ using FeatureFn = void (*)(const FeatureJob<T>&);
 
 // One call of a pair loss (the rows shape over given pairs and triplets, lossfn/metric.hpp):
 // samples rows of `features` values of a, b and c, C-contiguous, and labels one per row. Work
-// items are pair_rows_per_item(features) consecutive rows, bounds from the shape only; per row
+// items are rows_per_item(features) consecutive rows, bounds from the shape only; per row
 // the kernel forms its sums in double, its loss and, with a gradient, the row's coefficients,
 // and writes the row's gradients at once (the row is still in cache). item_value[k] (out) is the
 // sum of item k's losses in row order; loss_out (none) each row's loss. The gradients are those
@@ -433,10 +435,6 @@ struct PairJob {
   int threads;
 };
 
-// Rows per pair item: about kBlock values of each input.
-constexpr std::size_t pair_rows_per_item(std::size_t features) {
-  return features >= kBlock ? 1 : kBlock / (features == 0 ? 1 : features);
-}
 
 template <class T>
 using PairFn = void (*)(const PairJob<T>&);
@@ -444,10 +442,10 @@ using PairFn = void (*)(const PairJob<T>&);
 // One center-loss pass (lossfn/metric.hpp): x (samples, features), checked labels in [0, classes),
 // centers (classes, features). The samples of class j are by_class[class_start[j] ..
 // class_start[j + 1]), in sample order.
-//   rows pass (rows = true): items of pair_rows_per_item(features) samples: item_value[k] (out),
+//   rows pass (rows = true): items of rows_per_item(features) samples: item_value[k] (out),
 //     the sum of 1/2 |x - c_y|^2 over the item's samples in order; loss_out and grad_x
 //     (r_s (x - c_y)) when set.
-//   classes pass (rows = false): items of center_classes_per_item(features) classes, each class's
+//   classes pass (rows = false): items of rows_per_item(features) classes, each class's
 //     samples in order, sums in double: grad_centers (every row written) = -sum r_s (x - c_j), or
 //     with `update` the centers in place: c_j -= alpha (n_j c_j - sum x) / (1 + n_j).
 template <class T>
@@ -471,12 +469,114 @@ struct CenterJob {
   int threads;
 };
 
-constexpr std::size_t center_classes_per_item(std::size_t features) {
-  return features >= kBlock ? 1 : kBlock / (features == 0 ? 1 : features);
-}
 
 template <class T>
 using CenterFn = void (*)(const CenterJob<T>&);
+
+// Rows scaled to unit length, as torch's F.normalize (eps = 1e-12), and the adjoint of that map
+// (the pairwise losses that compare directions: cosface, arcface, info_nce). Items of
+// rows_per_item(features) rows.
+//   forward: unit = x inv_norm, inv_norm[i] = 1 / max(|x_i|, eps) (the norm in double)
+//   backward: g = sum over `parts` partial gradients w.r.t. the unit rows (grad_unit + k part_stride,
+//     added in k order in double), then grad = inv_norm (g - unit (unit . g)) where |x| > eps, else
+//     inv_norm g (x / eps is linear there).
+template <class T>
+struct UnitRowsJob {
+  std::size_t rows, features;
+  const T* x;
+  T* unit;
+  double* inv_norm;
+  bool backward;
+  const T* grad_unit;
+  std::size_t parts, part_stride;
+  T* grad;
+  int threads;
+};
+
+template <class T>
+using UnitRowsFn = void (*)(const UnitRowsJob<T>&);
+
+// The tiles of the pairwise shape: rows in blocks of kPairTile, columns (classes, or the other
+// view's rows) in tiles of kPairTile; a tile is one la::gemm (single-threaded) and its epilogue.
+constexpr std::size_t kPairTile = 256;
+
+// One pass of a margin-softmax loss (cosface, arcface; lossfn/metric.hpp): x_unit the unit
+// embeddings (samples, features), weights (classes, features) read in place, labels checked.
+// The class tiles are cut into `groups` runs of group_tiles consecutive tiles (from the shape
+// only); a worker takes whole groups, and inside a group tiles and row blocks go in order.
+// Logits: s cos(x_i, w_c), the label's s phi(cos), phi the loss's margin.
+//   stats pass (grad_pass = false): per group g and row i the softmax statistics of the group's
+//     logits, stats[(g samples + i) 2 + {0, 1}] = (max, sum of e^(logit - max)); the tile holding
+//     a row's label writes target_cos[i].
+//   grad pass: with lse[i] and row_coef[i] (d reduced / d loss_i), the coefficient of each logit
+//     is row_coef (softmax - [c = y]) ds/dcos; grad_weights (when set): the rows of the group's
+//     classes, w.r.t. the raw weights; grad_unit (when set): the group's partial gradient w.r.t.
+//     x_unit at grad_unit + g samples features.
+template <class T>
+struct MarginJob {
+  std::size_t samples, features, classes;
+  const T* x_unit;
+  const T* weights;
+  const std::int64_t* labels;
+  int loss;                       // lossfn::MarginLoss
+  double s, m;
+  bool easy_margin;
+  std::size_t groups, group_tiles;
+  bool grad_pass;
+  double* stats;
+  double* target_cos;
+  const double* lse;
+  const double* row_coef;
+  T* grad_weights;
+  T* grad_unit;
+  T* scratch;                     // margin_scratch() elements per worker
+  int threads;
+};
+
+// A margin worker's scratch: the logit tile and the tile's inverse weight norms.
+constexpr std::size_t margin_scratch() { return kPairTile * kPairTile + kPairTile; }
+
+template <class T>
+using MarginFn = void (*)(const MarginJob<T>&);
+
+// One pass of info_nce (lossfn/metric.hpp) over unit rows: clip, a (samples) against b (samples),
+// logits a_i . b_j / temperature, the positives on the diagonal; simclr, the 2 samples stacked
+// views a against themselves, the diagonal left out, the positive of row i at i +- samples. Tiles
+// of kPairTile x kPairTile. clip runs a wavefront: in step t the row block I meets the column
+// block (I + t) mod blocks, so each row block's and each column block's statistics and gradients
+// are touched by one tile per step, in step order, whatever the thread count. simclr: a worker
+// owns a row block and meets every column block in order.
+//   stats pass: per row (row_stats) and, for clip, per column (col_stats) (max, sum of
+//     e^(logit - max)); positive[i] the positive logit of row i.
+//   grad pass: coefficient of logit (i, j): row_coef[i] (softmax_row - [positive]) + col_coef[j]
+//     (softmax_col - [positive]) (clip; the second term with col_coef only), for simclr the
+//     row term of (i, j) plus that of (j, i); grad_a (+)= coef b (clip; and grad_b (+)= coef^T a),
+//     simclr grad_a (+)= coef a; both accumulated from zero.
+template <class T>
+struct InfoNceJob {
+  std::size_t rows, features;     // rows: samples (clip), 2 samples (simclr)
+  const T* a;
+  const T* b;
+  double inv_temperature;
+  bool simclr, columns;           // columns: clip's column direction enters (symmetric)
+  bool grad_pass;
+  double* row_stats;
+  double* col_stats;
+  double* positive;
+  const double* row_lse;
+  const double* col_lse;
+  const double* row_coef;
+  const double* col_coef;
+  T* grad_a;
+  T* grad_b;
+  T* scratch;                     // info_nce_scratch() elements per worker
+  int threads;
+};
+
+constexpr std::size_t info_nce_scratch() { return 2 * kPairTile * kPairTile + 2 * kPairTile; }
+
+template <class T>
+using InfoNceFn = void (*)(const InfoNceJob<T>&);
 
 struct KernelTable {
   RowFn<float> rows_f32[int(RowLoss::count_)];
@@ -507,6 +607,12 @@ struct KernelTable {
   PairFn<double> pair_f64;
   CenterFn<float> center_f32;
   CenterFn<double> center_f64;
+  UnitRowsFn<float> unit_rows_f32;
+  UnitRowsFn<double> unit_rows_f64;
+  MarginFn<float> margin_f32;
+  MarginFn<double> margin_f64;
+  InfoNceFn<float> info_nce_f32;
+  InfoNceFn<double> info_nce_f64;
 };
 
 }  // namespace detail

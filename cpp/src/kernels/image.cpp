@@ -541,7 +541,7 @@ double squared_difference_row(const T* x, std::ptrdiff_t sx, const T* y, std::pt
 template <class T>
 void feature_kernel(const FeatureJob<T>& job) {
   const std::size_t H = job.height, W = job.width, rows = job.channels * H;
-  const std::size_t item_rows = detail::feature_item_rows(W), per = items_per_sample(rows, item_rows);
+  const std::size_t item_rows = detail::rows_per_item(W), per = items_per_sample(rows, item_rows);
   const std::ptrdiff_t *xs = job.x_stride, *ys = job.y_stride, *gs = job.grad_stride;
   for_each_item(job.batch, rows, item_rows, job.threads, [&](std::size_t k, const PixelRange& r, int) {
     const std::ptrdiff_t n = std::ptrdiff_t(r.sample);

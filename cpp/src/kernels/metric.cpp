@@ -1,9 +1,8 @@
-// Metric-learning losses on given pairs and triplets, and the center loss (SPEC §2 F; formulas in
-// lossfn/metric.hpp),
-// the rows shape: per row, its sums over the features in double (one sweep over the row's
+// Metric-learning losses (SPEC §2 F; formulas in lossfn/metric.hpp). Given pairs and triplets,
+// and the center loss, are the rows shape: per row, its sums over the features in double (one sweep over the row's
 // inputs), the row's loss and coefficients (a few scalars), then its gradients in a second sweep
 // over the same row, still in cache. Compiled once per ISA; rows in fixed items
-// (pair_rows_per_item) over for_each_item, each item's losses added in row order.
+// (rows_per_item) over for_each_item, each item's losses added in row order.
 //
 // The gradients as combinations of the row's differences:
 //   contrastive       u = a - b, d = |u|: dl/da = (y - (1 - y) max(0, m - d) / d) u = -dl/db
@@ -13,12 +12,26 @@
 //                     (swapped: dl/da = n(u), dl/db = -n(u) - n(w), dl/dc = n(w))
 //   cosine_embedding  A = |a|^2 + 1e-12, B = |b|^2 + 1e-12, r = 1 / sqrt(A B), cos = a.b r:
 //                     dcos/da = r b - cos a / A, dcos/db = r a - cos b / B
+//
+// The margin losses and info_nce are the pairwise shape (further down): tiles of logits formed by
+// la::gemm and consumed in cache, twice (statistics, then coefficients multiplied back by two
+// more products), over unit rows whose adjoint the call driver applies last. With L the logits and
+// P their softmax (per row; per column too for clip), the gradient w.r.t. the logits is
+// r (P - [positive]) per direction, and w.r.t. the unit rows the products of that coefficient
+// tile with the other side's rows.
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "dispatch/kernel_abi.hpp"
+#include "kernels/margin_map.hpp"
 #include "kernels/segment_loop.hpp"
 #include "kernels/simd_math.hpp"
+#include "la/gemm.hpp"
 #include "lossfn/metric.hpp"
 
 namespace lossfn {
@@ -209,7 +222,7 @@ double elementwise_item(const PairJob<T>& job, std::size_t first, std::size_t la
 
 template <class T>
 void pair_kernel(const PairJob<T>& job) {
-  const std::size_t D = job.features, rows = detail::pair_rows_per_item(D);
+  const std::size_t D = job.features, rows = detail::rows_per_item(D);
   const auto loss = PairLoss(job.loss);
   for_each_item(1, job.samples, rows, job.threads, [&](std::size_t k, const PixelRange& range, int) {
     if (loss == PairLoss::margin_ranking || loss == PairLoss::hinge_embedding) {
@@ -248,7 +261,7 @@ void pair_kernel(const PairJob<T>& job) {
 // ---------------------------------------------------------------------------------------------
 template <class T>
 void center_rows(const detail::CenterJob<T>& job) {
-  const std::size_t D = job.features, rows = detail::pair_rows_per_item(D);
+  const std::size_t D = job.features, rows = detail::rows_per_item(D);
   for_each_item(1, job.samples, rows, job.threads, [&](std::size_t k, const PixelRange& range, int) {
     double total = 0.0;
     for (std::size_t s = range.first; s < range.last; ++s) {
@@ -276,7 +289,7 @@ void center_rows(const detail::CenterJob<T>& job) {
 
 template <class T>
 void center_classes(const detail::CenterJob<T>& job) {
-  const std::size_t D = job.features, per = detail::center_classes_per_item(D);
+  const std::size_t D = job.features, per = detail::rows_per_item(D);
   for_each_item(1, job.classes, per, job.threads, [&](std::size_t, const PixelRange& range, int worker) {
     double* acc = job.scratch + std::size_t(worker) * D;
     for (std::size_t j = range.first; j < range.last; ++j) {
@@ -315,6 +328,332 @@ void center_kernel(const detail::CenterJob<T>& job) {
   else center_classes(job);
 }
 
+// ---------------------------------------------------------------------------------------------
+// The pairwise shape: GEMM tiles (la::gemm, one tile on one thread) with an epilogue that keeps
+// softmax statistics in double, and a second sweep that recomputes each tile, turns it into the
+// logits' coefficients and multiplies them back (formulas in lossfn/metric.hpp).
+// ---------------------------------------------------------------------------------------------
+
+// Rows to unit length (F.normalize's eps) and the adjoint, per row: the norm and the dot in double.
+constexpr double kUnitEps = 1e-12;
+
+LOSSFN_INLINE std::size_t least(std::size_t a, std::size_t b) { return a < b ? a : b; }
+
+template <class T>
+void unit_rows_kernel(const detail::UnitRowsJob<T>& job) {
+  const std::size_t D = job.features, rows = detail::rows_per_item(D);
+  for_each_item(1, job.rows, rows, job.threads, [&](std::size_t, const PixelRange& range, int) {
+    for (std::size_t i = range.first; i < range.last; ++i) {
+      const T* x = job.x + i * D;
+      if (!job.backward) {
+        double sq = 0.0;
+#pragma omp simd reduction(+ : sq)
+        for (std::size_t k = 0; k < D; ++k) sq += double(x[k]) * double(x[k]);
+        const double norm = std::sqrt(sq), inv = 1.0 / (norm > kUnitEps ? norm : kUnitEps);
+        job.inv_norm[i] = inv;
+        T* u = job.unit + i * D;
+#pragma omp simd
+        for (std::size_t k = 0; k < D; ++k) u[k] = T(double(x[k]) * inv);
+        continue;
+      }
+      // g = the parts' sum (in part order), then inv (g - u (u . g)) with u = x inv in double.
+      T* out = job.grad + i * D;
+      const double inv = job.inv_norm[i];
+      double dot = 0.0, sq = 0.0;
+      for (std::size_t k = 0; k < D; ++k) {
+        double g = 0.0;
+        for (std::size_t p = 0; p < job.parts; ++p) g += double(job.grad_unit[p * job.part_stride + i * D + k]);
+        const double u = double(x[k]) * inv;
+        dot += u * g;
+        sq += double(x[k]) * double(x[k]);
+        out[k] = T(g);  // the summed gradient, rescaled below (out may be one of the parts: read first)
+      }
+      const bool projected = std::sqrt(sq) > kUnitEps;
+      for (std::size_t k = 0; k < D; ++k) {
+        const double g = double(out[k]);
+        out[k] = T(inv * (projected ? g - double(x[k]) * inv * dot : g));
+      }
+    }
+  });
+}
+
+// The running softmax statistics (max, sum of e^(logit - max)) of one row, and their merge with a
+// tile's (its max and its sum relative to that max).
+LOSSFN_INLINE void merge_stats(double* st, double m, double s) {
+  if (m == -__builtin_inf()) return;
+  if (m > st[0]) {
+    st[1] = st[1] * __builtin_exp(st[0] - m) + s;
+    st[0] = m;
+  } else {
+    st[1] += s * __builtin_exp(m - st[0]);
+  }
+}
+
+// The max of n logits and the sum of their exponentials relative to it (in T, then double).
+template <class T>
+LOSSFN_INLINE void row_softmax_stats(const T* __restrict v, std::size_t n, double* st) {
+  T m = -math::inf<T>();
+#pragma omp simd reduction(max : m)
+  for (std::size_t k = 0; k < n; ++k) m = v[k] > m ? v[k] : m;
+  if (m == -math::inf<T>()) return;
+  T s = T(0);
+#pragma omp simd reduction(+ : s)
+  for (std::size_t k = 0; k < n; ++k) s += math::exp_nonpositive(v[k] - m);
+  merge_stats(st, double(m), double(s));
+}
+
+// Column statistics of a rows x n tile (row stride ld): per column its max over the tile's rows
+// and the sum of exponentials relative to it, merged into st[2 k], st[2 k + 1]; cm, cs scratch of n.
+template <class T>
+void column_softmax_stats(const T* tile, std::size_t rows, std::size_t n, std::size_t ld, T* cm, T* cs, double* st) {
+  for (std::size_t k = 0; k < n; ++k) cm[k] = -math::inf<T>(), cs[k] = T(0);
+  for (std::size_t i = 0; i < rows; ++i) {
+    const T* v = tile + i * ld;
+#pragma omp simd
+    for (std::size_t k = 0; k < n; ++k) cm[k] = v[k] > cm[k] ? v[k] : cm[k];
+  }
+  for (std::size_t i = 0; i < rows; ++i) {
+    const T* v = tile + i * ld;
+#pragma omp simd
+    for (std::size_t k = 0; k < n; ++k) cs[k] += cm[k] == -math::inf<T>() ? T(0) : math::exp_nonpositive(v[k] - cm[k]);
+  }
+  for (std::size_t k = 0; k < n; ++k) merge_stats(st + 2 * k, double(cm[k]), double(cs[k]));
+}
+
+template <class T>
+LOSSFN_INLINE T clamp_unit(T c) {
+  return c > T(1) ? T(1) : (c < T(-1) ? T(-1) : c);
+}
+
+// One tile of a margin loss: the logits of rows [r0, r0 + nr) against classes [c0, c0 + nc) into
+// tile (nr x nc, ld kPairTile), the raw cosines of the label's classes into cos_out (or nullptr).
+template <class T>
+void margin_logits(const detail::MarginJob<T>& job, const MarginMap& f, std::size_t r0, std::size_t nr,
+                   std::size_t c0, std::size_t nc, const T* inv_w, T* tile, double* cos_out) {
+  const std::size_t D = job.features, ld = detail::kPairTile;
+  const la::MatrixView<T> x{job.x_unit + r0 * D, nr, D, std::ptrdiff_t(D), la::Layout::row_major};
+  const la::MatrixView<T> w{job.weights + c0 * D, nc, D, std::ptrdiff_t(D), la::Layout::row_major};
+  la::gemm(T(1), x, la::transposed(w), false, tile, std::ptrdiff_t(ld));
+  const T s = T(job.s);
+  for (std::size_t i = 0; i < nr; ++i) {
+    T* v = tile + i * ld;
+    const std::int64_t y = job.labels[r0 + i];
+    const bool labelled = y >= std::int64_t(c0) && y < std::int64_t(c0 + nc);
+    const std::size_t at = labelled ? std::size_t(y) - c0 : 0;
+    const double c = labelled ? double(clamp_unit(v[at] * inv_w[at])) : 0.0;
+#pragma omp simd
+    for (std::size_t k = 0; k < nc; ++k) v[k] = s * clamp_unit(v[k] * inv_w[k]);
+    if (labelled) {
+      if (cos_out) cos_out[i] = c;
+      v[at] = T(job.s * f.phi(c));
+    }
+  }
+}
+
+template <class T>
+void margin_kernel(const detail::MarginJob<T>& job) {
+  const std::size_t N = job.samples, D = job.features, C = job.classes, tile = detail::kPairTile;
+  const std::size_t tiles = (C + tile - 1) / tile;
+  const MarginMap f = MarginMap::of(MarginLoss(job.loss) == MarginLoss::arcface, job.easy_margin, job.m,
+                                    sizeof(T) == 4 ? 1.1920928955078125e-07 : 2.220446049250313e-16);
+  auto group = [&](std::size_t g, int worker) {
+    T* logits = job.scratch + std::size_t(worker) * detail::margin_scratch();
+    T* inv_w = logits + tile * tile;
+    double* stats = job.stats + g * N * 2;
+    if (!job.grad_pass)
+      for (std::size_t i = 0; i < N; ++i) stats[2 * i] = -__builtin_inf(), stats[2 * i + 1] = 0.0;
+    T* partial = job.grad_unit ? job.grad_unit + g * N * D : nullptr;
+    const std::size_t first = g * job.group_tiles, last = least(tiles, first + job.group_tiles);
+    for (std::size_t j = first; j < last; ++j) {
+      const std::size_t c0 = j * tile, nc = least(tile, C - c0);
+      for (std::size_t k = 0; k < nc; ++k) {
+        const T* w = job.weights + (c0 + k) * D;
+        double sq = 0.0;
+#pragma omp simd reduction(+ : sq)
+        for (std::size_t d = 0; d < D; ++d) sq += double(w[d]) * double(w[d]);
+        const double norm = std::sqrt(sq);
+        inv_w[k] = T(1.0 / (norm > kUnitEps ? norm : kUnitEps));
+      }
+      for (std::size_t r0 = 0; r0 < N; r0 += tile) {
+        const std::size_t nr = least(tile, N - r0);
+        if (!job.grad_pass) {
+          margin_logits(job, f, r0, nr, c0, nc, inv_w, logits, job.target_cos + r0);
+          for (std::size_t i = 0; i < nr; ++i) row_softmax_stats(logits + i * tile, nc, stats + 2 * (r0 + i));
+          continue;
+        }
+        double label_cos[detail::kPairTile];
+        margin_logits(job, f, r0, nr, c0, nc, inv_w, logits, label_cos);
+        // The logits' coefficients: r_i (p - [c = y]) s dphi for the label, r_i p s elsewhere.
+        for (std::size_t i = 0; i < nr; ++i) {
+          T* v = logits + i * tile;
+          const T lse = T(job.lse[r0 + i]), coef = T(job.row_coef[r0 + i] * job.s);
+#pragma omp simd
+          for (std::size_t k = 0; k < nc; ++k) v[k] = coef * math::exp_nonpositive(v[k] - lse);
+          const std::int64_t y = job.labels[r0 + i];
+          if (y >= std::int64_t(c0) && y < std::int64_t(c0 + nc)) {
+            const std::size_t k = std::size_t(y) - c0;
+            v[k] = T((double(v[k]) - double(coef)) * f.dphi(label_cos[i]));
+          }
+        }
+        const la::MatrixView<T> coefs{logits, nr, nc, std::ptrdiff_t(tile), la::Layout::row_major};
+        if (job.grad_weights) {
+          const la::MatrixView<T> x{job.x_unit + r0 * D, nr, D, std::ptrdiff_t(D), la::Layout::row_major};
+          la::gemm(T(1), la::transposed(coefs), x, r0 > 0, job.grad_weights + c0 * D, std::ptrdiff_t(D));
+        }
+        if (partial) {
+          // d/dx_unit = sum_c coef_c w_c / |w_c|: the coefficients scaled, then the raw weights.
+          for (std::size_t i = 0; i < nr; ++i) {
+            T* v = logits + i * tile;
+#pragma omp simd
+            for (std::size_t k = 0; k < nc; ++k) v[k] *= inv_w[k];
+          }
+          const la::MatrixView<T> w{job.weights + c0 * D, nc, D, std::ptrdiff_t(D), la::Layout::row_major};
+          la::gemm(T(1), coefs, w, j > first, partial + r0 * D, std::ptrdiff_t(D));
+        }
+      }
+      if (job.grad_weights) {
+        // From d/dw_unit to d/dw: inv (g - w_unit (w_unit . g)), w_unit = w inv.
+        for (std::size_t k = 0; k < nc; ++k) {
+          const T* w = job.weights + (c0 + k) * D;
+          T* g = job.grad_weights + (c0 + k) * D;
+          const double inv = double(inv_w[k]);
+          double dot = 0.0, sq = 0.0;
+#pragma omp simd reduction(+ : dot, sq)
+          for (std::size_t d = 0; d < D; ++d) {
+            dot += double(w[d]) * double(g[d]);
+            sq += double(w[d]) * double(w[d]);
+          }
+          const bool projected = std::sqrt(sq) > kUnitEps;
+          const double along = projected ? dot * inv * inv : 0.0;
+#pragma omp simd
+          for (std::size_t d = 0; d < D; ++d) g[d] = T(inv * (double(g[d]) - double(w[d]) * along));
+        }
+      }
+    }
+  };
+  if (job.threads <= 1 || job.groups <= 1) {
+    for (std::size_t g = 0; g < job.groups; ++g) group(g, 0);
+    return;
+  }
+#pragma omp parallel for num_threads(job.threads) schedule(static, 1)
+  for (std::ptrdiff_t g = 0; g < std::ptrdiff_t(job.groups); ++g) {
+#ifdef _OPENMP
+    group(std::size_t(g), omp_get_thread_num());
+#else
+    group(std::size_t(g), 0);
+#endif
+  }
+}
+
+// info_nce: one tile's logits, rows [r0, r0 + nr) of a against rows [c0, c0 + nc) of b (a for
+// simclr, its diagonal -inf), times 1/temperature.
+template <class T>
+void info_nce_logits(const detail::InfoNceJob<T>& job, std::size_t r0, std::size_t nr, std::size_t c0,
+                     std::size_t nc, T* tile) {
+  const std::size_t D = job.features, ld = detail::kPairTile;
+  const T* other = job.simclr ? job.a : job.b;
+  const la::MatrixView<T> x{job.a + r0 * D, nr, D, std::ptrdiff_t(D), la::Layout::row_major};
+  const la::MatrixView<T> y{other + c0 * D, nc, D, std::ptrdiff_t(D), la::Layout::row_major};
+  la::gemm(T(job.inv_temperature), x, la::transposed(y), false, tile, std::ptrdiff_t(ld));
+  if (job.simclr && r0 == c0)
+    for (std::size_t i = 0; i < nr; ++i) tile[i * ld + i] = -math::inf<T>();
+}
+
+// The positive's column of row i: i itself (clip), i +- half (simclr).
+LOSSFN_INLINE std::size_t positive_of(bool simclr, std::size_t i, std::size_t rows) {
+  if (!simclr) return i;
+  const std::size_t half = rows / 2;
+  return i < half ? i + half : i - half;
+}
+
+template <class T>
+void info_nce_tile(const detail::InfoNceJob<T>& job, std::size_t I, std::size_t J, bool first_touch, int worker) {
+  const std::size_t R = job.rows, D = job.features, ld = detail::kPairTile;
+  const std::size_t r0 = I * ld, nr = least(ld, R - r0), c0 = J * ld, nc = least(ld, R - c0);
+  T* logits = job.scratch + std::size_t(worker) * detail::info_nce_scratch();
+  T* coefs = logits + ld * ld;
+  T* temp = coefs + ld * ld;
+  info_nce_logits(job, r0, nr, c0, nc, logits);
+  if (!job.grad_pass) {
+    for (std::size_t i = 0; i < nr; ++i) {
+      row_softmax_stats(logits + i * ld, nc, job.row_stats + 2 * (r0 + i));
+      const std::size_t p = positive_of(job.simclr, r0 + i, R);
+      if (p >= c0 && p < c0 + nc) job.positive[r0 + i] = double(logits[i * ld + (p - c0)]);
+    }
+    if (job.columns) column_softmax_stats(logits, nr, nc, ld, temp, temp + ld, job.col_stats + 2 * c0);
+    return;
+  }
+  // Coefficients of the dot products (the logits' over the temperature).
+  const T inv_t = T(job.inv_temperature);
+  for (std::size_t i = 0; i < nr; ++i) {
+    const T* v = logits + i * ld;
+    T* c = coefs + i * ld;
+    const T rl = T(job.row_lse[r0 + i]), rc = T(job.row_coef[r0 + i]);
+    if (job.simclr) {
+#pragma omp simd
+      for (std::size_t k = 0; k < nc; ++k)
+        c[k] = rc * math::exp_nonpositive(v[k] - rl) +
+               T(job.row_coef[c0 + k]) * math::exp_nonpositive(v[k] - T(job.row_lse[c0 + k]));
+    } else if (job.columns) {
+#pragma omp simd
+      for (std::size_t k = 0; k < nc; ++k)
+        c[k] = rc * math::exp_nonpositive(v[k] - rl) +
+               T(job.col_coef[c0 + k]) * math::exp_nonpositive(v[k] - T(job.col_lse[c0 + k]));
+    } else {
+#pragma omp simd
+      for (std::size_t k = 0; k < nc; ++k) c[k] = rc * math::exp_nonpositive(v[k] - rl);
+    }
+    const std::size_t p = positive_of(job.simclr, r0 + i, R);
+    if (p >= c0 && p < c0 + nc) {
+      const double other = job.simclr ? job.row_coef[p] : (job.columns ? job.col_coef[p] : 0.0);
+      c[p - c0] = T(double(c[p - c0]) - double(rc) - other);
+    }
+#pragma omp simd
+    for (std::size_t k = 0; k < nc; ++k) c[k] *= inv_t;
+  }
+  const la::MatrixView<T> cm{coefs, nr, nc, std::ptrdiff_t(ld), la::Layout::row_major};
+  const T* other = job.simclr ? job.a : job.b;
+  const la::MatrixView<T> y{other + c0 * D, nc, D, std::ptrdiff_t(D), la::Layout::row_major};
+  la::gemm(T(1), cm, y, !first_touch, job.grad_a + r0 * D, std::ptrdiff_t(D));
+  if (!job.simclr) {
+    const la::MatrixView<T> x{job.a + r0 * D, nr, D, std::ptrdiff_t(D), la::Layout::row_major};
+    la::gemm(T(1), la::transposed(cm), x, !first_touch, job.grad_b + c0 * D, std::ptrdiff_t(D));
+  }
+}
+
+template <class T>
+void info_nce_kernel(const detail::InfoNceJob<T>& job) {
+  const std::size_t blocks = (job.rows + detail::kPairTile - 1) / detail::kPairTile;
+  const int threads = job.threads > 1 && blocks > 1 ? job.threads : 1;
+  if (job.simclr) {
+    // A worker owns row block I and meets the column blocks in order.
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (std::ptrdiff_t I = 0; I < std::ptrdiff_t(blocks); ++I) {
+#ifdef _OPENMP
+      const int worker = omp_get_thread_num();
+#else
+      const int worker = 0;
+#endif
+      for (std::size_t J = 0; J < blocks; ++J) info_nce_tile(job, std::size_t(I), J, J == 0, worker);
+    }
+    return;
+  }
+  // clip: the wavefront; the barrier after each step orders the steps.
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+#ifdef _OPENMP
+    const int worker = omp_get_thread_num();
+#else
+    const int worker = 0;
+#endif
+    for (std::size_t t = 0; t < blocks; ++t) {
+#pragma omp for schedule(static)
+      for (std::ptrdiff_t I = 0; I < std::ptrdiff_t(blocks); ++I)
+        info_nce_tile(job, std::size_t(I), (std::size_t(I) + t) % blocks, t == 0, worker);
+    }
+  }
+}
+
 }  // namespace
 
 void fill_metric(detail::KernelTable& table) {
@@ -322,6 +661,12 @@ void fill_metric(detail::KernelTable& table) {
   table.pair_f64 = pair_kernel<double>;
   table.center_f32 = center_kernel<float>;
   table.center_f64 = center_kernel<double>;
+  table.unit_rows_f32 = unit_rows_kernel<float>;
+  table.unit_rows_f64 = unit_rows_kernel<double>;
+  table.margin_f32 = margin_kernel<float>;
+  table.margin_f64 = margin_kernel<double>;
+  table.info_nce_f32 = info_nce_kernel<float>;
+  table.info_nce_f64 = info_nce_kernel<double>;
 }
 
 }  // namespace LOSSFN_ISA

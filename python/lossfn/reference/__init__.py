@@ -42,6 +42,7 @@ _OBJECTS["total_variation"] = image.total_variation
 _OBJECTS["perceptual"] = image.perceptual
 _OBJECTS.update(metric.PAIRS)
 _OBJECTS["center_loss"] = metric.center_loss
+_OBJECTS.update(metric.PAIRWISE)
 globals().update(_OBJECTS)
 __all__ += list(_OBJECTS)
 

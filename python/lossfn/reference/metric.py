@@ -1,5 +1,6 @@
-"""F. Metric learning on given pairs and triplets: each loss per row with NumPy, its gradient
-written out by hand (the tests check it against central differences)."""
+"""F. Metric learning: on given pairs and triplets each loss per row with NumPy, the center loss,
+and the pairwise losses (cosface, arcface, info_nce) on the full N x C or N x N matrices; every
+gradient written out by hand (the tests check it against central differences)."""
 
 from __future__ import annotations
 
@@ -156,3 +157,132 @@ class CenterReference:
 
 
 center_loss = CenterReference()
+
+
+# ---------------------------------------------------------------------------------------------
+# The pairwise losses, with the plain N x C (N x N) matrices.
+# ---------------------------------------------------------------------------------------------
+def _unit(x):
+    """x / max(|x|, 1e-12) per row (torch's F.normalize), and the adjoint of that map."""
+    norm = np.sqrt(np.sum(x * x, axis=-1, keepdims=True))
+    denom = np.maximum(norm, 1e-12)
+
+    def adjoint(g):
+        u = x / denom
+        projected = g - u * np.sum(u * g, axis=-1, keepdims=True)
+        return np.where(norm > 1e-12, projected, g) / denom
+
+    return x / denom, adjoint
+
+
+def _logsumexp(z, axis):
+    m = np.max(z, axis=axis, keepdims=True)
+    return np.squeeze(m, axis) + np.log(np.sum(np.exp(z - m), axis=axis))
+
+
+def _margin_phi(c, arcface, m, easy_margin):
+    """The label's cosine mapped (phi) and its slope; arcface's slope divides by max(sin, sqrt(eps))."""
+    if not arcface:
+        return c - m, np.ones_like(c)
+    sin_t = np.sqrt(np.maximum(1.0 - c * c, 0.0))
+    angular = c > 0 if easy_margin else c > np.cos(np.pi - m)
+    phi = np.where(angular, c * np.cos(m) - sin_t * np.sin(m), c if easy_margin else c - np.sin(np.pi - m) * m)
+    slope = np.cos(m) + np.sin(m) * c / np.maximum(sin_t, np.sqrt(np.finfo(np.float64).eps))
+    return phi, np.where(angular, slope, 1.0)
+
+
+def _margin_loss(arcface):
+    def loss(embeddings, weights, labels, up, s, m, easy_margin=False):
+        e, e_adjoint = _unit(embeddings)
+        w, w_adjoint = _unit(weights)
+        y = np.asarray(labels, dtype=np.int64)
+        rows = np.arange(len(e))
+        cos = np.clip(e @ w.T, -1.0, 1.0)
+        phi, slope = _margin_phi(cos[rows, y], arcface, m, easy_margin)
+        logits = s * cos
+        logits[rows, y] = s * phi
+        lse = _logsumexp(logits, 1)
+        losses = lse - logits[rows, y]
+        if up is None:
+            return losses, None
+        coef = np.exp(logits - lse[:, None])
+        coef[rows, y] -= 1.0
+        coef *= s * up[:, None]
+        coef[rows, y] *= slope
+        return losses, (e_adjoint(coef @ w), w_adjoint(coef.T @ e))
+    return loss
+
+
+def _info_nce(z1, z2, up, temperature=0.1, symmetric=True, mode="clip"):
+    a, a_adjoint = _unit(z1)
+    b, b_adjoint = _unit(z2)
+    n = len(a)
+    if mode == "simclr":
+        z = np.concatenate([a, b])
+        logits = z @ z.T / temperature
+        np.fill_diagonal(logits, -np.inf)
+        rows, pos = np.arange(2 * n), np.concatenate([np.arange(n, 2 * n), np.arange(n)])
+        lse = _logsumexp(logits, 1)
+        ce = lse - logits[rows, pos]
+        losses = 0.5 * (ce[:n] + ce[n:])
+        if up is None:
+            return losses, None
+        r = 0.5 * np.concatenate([up, up])
+        coef = r[:, None] * np.exp(logits - lse[:, None])
+        coef[rows, pos] -= r
+        dz = (coef + coef.T) @ z / temperature
+        return losses, (a_adjoint(dz[:n]), b_adjoint(dz[n:]))
+    logits = a @ b.T / temperature
+    diag = np.diagonal(logits)
+    row, col = _logsumexp(logits, 1) - diag, _logsumexp(logits, 0) - diag
+    losses = 0.5 * (row + col) if symmetric else row
+    if up is None:
+        return losses, None
+    half = 0.5 if symmetric else 1.0
+    eye = np.eye(n)
+    coef = half * up[:, None] * (np.exp(logits - _logsumexp(logits, 1)[:, None]) - eye)
+    if symmetric:
+        coef += half * up[None, :] * (np.exp(logits - _logsumexp(logits, 0)[None, :]) - eye)
+    coef /= temperature
+    return losses, (a_adjoint(coef @ b), b_adjoint(coef.T @ a))
+
+
+class PairwiseReference:
+    """A pairwise loss: per-sample losses, and the gradients of the reduced loss (the weights'
+    gradient sums over the samples, so the upstream enters before the products)."""
+
+    def __init__(self, name, fn, labels=True):
+        self.name, self._fn, self._labels = name, fn, labels
+
+    def _arrays(self, inputs):
+        arrays = [np.asarray(a, dtype=np.float64) for a in inputs]
+        if self._labels:
+            arrays[-1] = np.asarray(inputs[-1], dtype=np.int64)
+        return arrays
+
+    def __call__(self, *inputs, reduction="mean", **kw):
+        return _reduce(self._fn(*self._arrays(inputs), None, **kw)[0], reduction)
+
+    def grad(self, *inputs, reduction="mean", grad_output=None, **kw):
+        check_reduction(reduction)
+        arrays = self._arrays(inputs)
+        n = len(arrays[0])
+        up = _upstream(np.zeros(n), reduction, grad_output)
+        return self._fn(*arrays, np.asarray(up, dtype=np.float64), **kw)[1]
+
+    def value_and_grad(self, *inputs, **kw):
+        return self(*inputs, **kw), self.grad(*inputs, **kw)
+
+
+def _cosface(embeddings, weights, labels, up, s=30.0, m=0.35):
+    return _margin_loss(False)(embeddings, weights, labels, up, s, m)
+
+
+def _arcface(embeddings, weights, labels, up, s=64.0, m=0.5, easy_margin=False):
+    return _margin_loss(True)(embeddings, weights, labels, up, s, m, easy_margin)
+
+
+cosface = PairwiseReference("cosface", _cosface)
+arcface = PairwiseReference("arcface", _arcface)
+info_nce = PairwiseReference("info_nce", _info_nce, labels=False)
+PAIRWISE = {r.name: r for r in (cosface, arcface, info_nce)}

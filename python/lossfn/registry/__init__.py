@@ -3,7 +3,7 @@
 Each spec says what a loss takes (inputs and their domains, keyword hyper-parameters
 with defaults), how its keywords map onto the kernel's parameter vector, what its peer is, its
 formula, and which inputs are errors. The loss objects (``_losses.py``), the generic tests, the
-docs and the benchmarks all iterate over ``SPECS``, ``ROW_SPECS``, ``SEQUENCE_SPECS``, ``SEGMENT_SPECS``, ``ORDER_SPECS``, ``BAND_SPECS``, ``FEATURE_SPECS``, ``PAIR_SPECS`` and ``CENTER_SPECS``: registering a loss here tests it everywhere.
+docs and the benchmarks all iterate over ``SPECS``, ``ROW_SPECS``, ``SEQUENCE_SPECS``, ``SEGMENT_SPECS``, ``ORDER_SPECS``, ``BAND_SPECS``, ``FEATURE_SPECS``, ``PAIR_SPECS``, ``CENTER_SPECS`` and ``PAIRWISE_SPECS``: registering a loss here tests it everywhere.
 
 Input domains (used by the tests to draw sample inputs):
   real       any real number          logit      a real score or logit
@@ -16,7 +16,7 @@ Input domains (used by the tests to draw sample inputs):
 from __future__ import annotations
 
 from . import binary, image, metric, multiclass, regression, segmentation, sequence
-from .specs import BandLossSpec, CenterLossSpec, FeatureLossSpec, LossSpec, PairLossSpec, OrderLossSpec, RowLossSpec, SegmentLossSpec, SequenceLossSpec
+from .specs import BandLossSpec, CenterLossSpec, PairwiseLossSpec, FeatureLossSpec, LossSpec, PairLossSpec, OrderLossSpec, RowLossSpec, SegmentLossSpec, SequenceLossSpec
 
 # Elementwise losses, in catalogue order.
 SPECS = [*regression.SPECS, *binary.SPECS]
@@ -36,8 +36,10 @@ FEATURE_SPECS = [*image.FEATURE_SPECS]
 PAIR_SPECS = [*metric.PAIR_SPECS]
 # The center loss (rows against their class's center; the centers' gradient per class).
 CENTER_SPECS = [*metric.CENTER_SPECS]
+# The pairwise losses (softmax over GEMM tiles of unit rows: cosface, arcface, info_nce).
+PAIRWISE_SPECS = [*metric.PAIRWISE_SPECS]
 
 __all__ = ["LossSpec", "RowLossSpec", "SequenceLossSpec", "SegmentLossSpec", "OrderLossSpec", "SPECS", "ROW_SPECS",
            "SEQUENCE_SPECS", "SEGMENT_SPECS", "ORDER_SPECS", "BAND_SPECS", "BandLossSpec", "FEATURE_SPECS",
            "FeatureLossSpec", "PAIR_SPECS", "PairLossSpec",
-           "CENTER_SPECS", "CenterLossSpec"]
+           "CENTER_SPECS", "CenterLossSpec", "PAIRWISE_SPECS", "PairwiseLossSpec"]

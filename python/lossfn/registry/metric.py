@@ -1,9 +1,10 @@
 """F. Metric learning: losses on given pairs and triplets of embeddings (per row sums, a scalar
-finish, the row's gradient), and the center loss."""
+finish, the row's gradient), the center loss, and the pairwise losses (softmax over GEMM tiles:
+cosface, arcface, info_nce)."""
 
 from __future__ import annotations
 
-from .specs import CenterLossSpec, PairLossSpec
+from .specs import CenterLossSpec, PairLossSpec, PairwiseLossSpec
 
 F = "metric"
 
@@ -66,4 +67,42 @@ CENTER_SPECS = [
              "(x - c), 0 for a class absent from the batch; center_loss.update(centers, features, labels, alpha=0.5) "
              "applies Wen et al.'s rule c_j -= alpha sum (c_j - x) / (1 + n_j) in place; KaiyangZhou's CenterLoss "
              "averages |x - c_y|^2 (twice this loss)"),
+]
+
+_UNIT = "x_unit = x / max(|x|, 1e-12) per row (torch's F.normalize)"
+
+PAIRWISE_SPECS = [
+    PairwiseLossSpec(
+        "cosface", F, "CosFace (Wang et al. 2018), InsightFace's CombinedMarginLoss with m3 (written in torch in the tests)",
+        "l = logsumexp_c(s cos_c - [c = y] s m) - s (cos_y - m), cos_c = e_unit . w_unit_c clamped to [-1, 1]; "
+        + _UNIT,
+        inputs=("embeddings", "weights", "labels"),
+        labels=True,
+        hyper={"s": 30.0, "m": 0.35},
+        variants=[{"s": 64.0, "m": 0.4}, {"m": 0.0}],
+        bad_hyper=[{"s": 0.0}, {"s": float("inf")}, {"m": -0.1}, {"m": float("nan")}],
+        note="labels are integers in [0, classes); grad gives (d/dembeddings, d/dweights); the N x C logits are "
+             "formed tile by tile and never stored (C = 10^6 classes takes O(tile) memory beyond the inputs)"),
+    PairwiseLossSpec(
+        "arcface", F, "ArcFace (Deng et al. 2019), InsightFace arcface_torch's ArcFace (written in torch in the tests)",
+        "l = logsumexp_c(logit_c) - logit_y, logit_c = s cos_c, logit_y = s cos(theta_y + m) where theta_y < pi - m, "
+        "else s (cos_y - m sin(pi - m)); easy_margin: s cos(theta_y + m) where cos_y > 0, else s cos_y; " + _UNIT,
+        inputs=("embeddings", "weights", "labels"),
+        labels=True,
+        hyper={"s": 64.0, "m": 0.5, "easy_margin": False},
+        variants=[{"easy_margin": True}, {"s": 30.0, "m": 0.2}, {"m": 0.0}],
+        bad_hyper=[{"s": -1.0}, {"m": -0.5}, {"m": 3.2}, {"s": float("nan")}],
+        note="InsightFace's th = cos(pi - m), mm = sin(pi - m) m tail; the slope of cos(theta + m) w.r.t. cos "
+             "divides by max(sin theta, sqrt(eps)), finite at cos = 1 where torch's arccos gives nan"),
+    PairwiseLossSpec(
+        "info_nce", F, "CLIP's loss (open_clip ClipLoss) and SimCLR's NT-Xent (written in torch in the tests)",
+        "clip: L_ij = z1_unit_i . z2_unit_j / temperature, l_i = (CE(row i) + CE(column i)) / 2 with the positive "
+        "on the diagonal (symmetric=False: CE(row i)); simclr: the 2N views [z1; z2], L_ab over b != a, "
+        "l_i = (CE_i + CE_(i+N)) / 2 with the positive the other view; " + _UNIT.replace("x", "z"),
+        inputs=("z1", "z2"),
+        hyper={"temperature": 0.1, "symmetric": True, "mode": "clip"},
+        variants=[{"symmetric": False}, {"mode": "simclr"}, {"temperature": 0.5}],
+        bad_hyper=[{"temperature": 0.0}, {"temperature": -1.0}, {"temperature": float("inf")}, {"mode": "moco"}],
+        note="the mean is CLIP's loss; SimCLR's code returns the sum of its two directions' means (twice the "
+             "simclr mean here); no N x N matrix is stored (N = 8192 takes O(tile) memory)"),
 ]

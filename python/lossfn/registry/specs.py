@@ -124,6 +124,17 @@ class PairLossSpec(SequenceLossSpec):
 
 
 @dataclass(frozen=True)
+class PairwiseLossSpec(SequenceLossSpec):
+    """A loss over every pair of a batch's rows (SPEC §3 "pairwise": GEMM tiles consumed in cache
+    by a softmax epilogue, no N x N or N x C matrix stored): embeddings (N, D) against class
+    weights (C, D) with integer labels (N,) when `labels` is set (cosface, arcface), or two views
+    (N, D) of the same samples (info_nce); positional `inputs`, and keywords."""
+
+    kind: ClassVar[str] = "pairwise"
+    labels: bool = False        # the last input holds one integer label per sample
+
+
+@dataclass(frozen=True)
 class CenterLossSpec(SequenceLossSpec):
     """The center loss (features (N, D), integer labels (N,), centers (C, D)): per-sample rows
     against their class's center, the centers' gradient (and update) per class."""

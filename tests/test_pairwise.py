@@ -1,0 +1,315 @@
+"""The pairwise losses (lossfn.registry.PAIRWISE_SPECS: cosface, arcface, info_nce): the kernels
+against the NumPy reference (plain N x C and N x N matrices) for every variant, dtype, reduction
+and ISA, at shapes around the tile size; the same bits for any thread count; the reference
+against central differences; the InsightFace formulas and the CLIP / NT-Xent losses written in
+torch; cosines of exactly +-1, zero rows, a huge class count; bad input."""
+
+import numpy as np
+import pytest
+
+import lossfn as lf
+from lossfn.registry import PAIRWISE_SPECS
+
+SPECS = {spec.name: spec for spec in PAIRWISE_SPECS}
+CASES = [(name, variant) for name, spec in SPECS.items() for variant in [{}, *spec.variants]]
+REDUCTIONS = ("mean", "sum", "none")
+TILE = 256  # kPairTile: rows and columns of one GEMM tile
+
+
+def case_id(case):
+    name, variant = case
+    return name + ("-" + "-".join(f"{k}={v}" for k, v in variant.items()) if variant else "")
+
+
+def draw(name, rng, n=37, d=13, classes=600, dtype=np.float64):
+    """Valid inputs: embeddings near their class's weight row (so that the target cosines spread
+    over (-1, 1) and the margins' branches are all taken), or two views of the same samples."""
+    if SPECS[name].labels:
+        weights = rng.normal(0, 1, (classes, d))
+        labels = rng.integers(0, classes, n)
+        embeddings = weights[labels] * rng.uniform(-0.5, 2.0, (n, 1)) + rng.normal(0, 1, (n, d))
+        return [embeddings.astype(dtype), weights.astype(dtype), labels]
+    z1 = rng.normal(0, 1, (n, d))
+    return [z1.astype(dtype), (z1 + rng.normal(0, 1.0, (n, d))).astype(dtype)]
+
+
+def hyper(name, variant):
+    return dict(SPECS[name].hyper, **variant)
+
+
+def tolerance(name, variant, dtype, d):
+    """float64: sums in another order (1e-10). float32: the GEMMs accumulate d products in float32
+    (as every BLAS does), so a cosine of random rows carries about sqrt(d) eps32 of error, a logit
+    that times its scale (s, or 1/temperature); the loss (absolute) and the gradients (relative to
+    their largest entry) inherit it. Measured: a fifth to a twentieth of this bound."""
+    if dtype == np.float64:
+        return dict(rtol=1e-10, atol=1e-12)
+    kw = hyper(name, variant)
+    scale = kw["s"] if "s" in kw else 1.0 / kw["temperature"]
+    return dict(rtol=1e-5, atol=float(np.sqrt(d) * np.finfo(np.float32).eps * scale))
+
+
+def assert_grads(g, rg, tol, dtype, shapes):
+    for a, b, shape in zip(g, rg, shapes):
+        assert a.dtype == dtype and a.shape == shape
+        np.testing.assert_allclose(a, b, rtol=tol["rtol"], atol=tol["atol"] * max(np.abs(b).max(), 1e-300))
+
+
+SHAPES = [dict(n=37, d=13, classes=600), dict(n=300, d=20, classes=300)]
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_matches_reference(case, dtype, reduction, isa):
+    name, variant = case
+    loss, ref = getattr(lf, name), getattr(lf.reference, name)
+    for k, shape in enumerate(SHAPES):
+        args = draw(name, np.random.default_rng(k), dtype=dtype, **shape)
+        tol = tolerance(name, variant, dtype, shape["d"])
+        v, g = loss.value_and_grad(*args, reduction=reduction, **variant)
+        rv, rg = ref.value_and_grad(*args, reduction=reduction, **variant)
+        np.testing.assert_allclose(v, rv, rtol=tol["rtol"], atol=tol["atol"])
+        assert_grads(g, rg, tol, dtype, [a.shape for a in args[:2]])
+        again = loss(*args, reduction=reduction, **variant)
+        assert np.array_equal(again, v)
+        for a, b in zip(loss.grad(*args, reduction=reduction, **variant), g):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+@pytest.mark.parametrize("n", [TILE - 1, TILE, TILE + 1])
+def test_tile_edges(name, n):
+    # Rows and classes (or views) one short of, at and one past a tile.
+    rng = np.random.default_rng(n)
+    args = draw(name, rng, n=n, d=9, classes=n)
+    for variant in [{}, *SPECS[name].variants[:2]]:
+        v, g = getattr(lf, name).value_and_grad(*args, **variant)
+        rv, rg = getattr(lf.reference, name).value_and_grad(*args, **variant)
+        assert v == pytest.approx(rv, rel=1e-10)
+        assert_grads(g, rg, dict(rtol=1e-9, atol=1e-12), np.float64, [a.shape for a in args[:2]])
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_grad_output_and_out(name):
+    loss, ref = getattr(lf, name), getattr(lf.reference, name)
+    rng = np.random.default_rng(1)
+    args = draw(name, rng)
+    up = rng.normal(0, 1, len(args[0]))
+    for a, b in zip(loss.grad(*args, reduction="none", grad_output=up), ref.grad(*args, reduction="none", grad_output=up)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12 * np.abs(b).max())
+    g = loss.grad(*args, reduction="sum", grad_output=2.5)
+    for a, b in zip(g, ref.grad(*args, reduction="sum", grad_output=2.5)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12 * np.abs(b).max())
+    out = (np.empty_like(args[0]), np.empty_like(args[1]))
+    returned = loss.grad(*args, out=out)
+    assert returned[0] is out[0] and returned[1] is out[1]
+    for a, b in zip(out, loss.grad(*args)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_same_bits_for_any_thread_count(name, dtype, threads):
+    loss = getattr(lf, name)
+    # Large enough for several threads: 20 class tiles in 10 groups, or 3 row blocks of views.
+    args = draw(name, np.random.default_rng(4), n=600, d=32, classes=5000, dtype=dtype)
+    variants = [{}, {"mode": "simclr"}] if name == "info_nce" else [{}]
+    results = []
+    for n in (1, 2, 3, 7):
+        lf.set_num_threads(n)
+        for variant in variants:
+            v, g = loss.value_and_grad(*args, reduction="none", **variant)
+            results.append((n, v.tobytes(), [a.tobytes() for a in g], loss(*args, **variant)))
+    per_thread = len(variants)
+    for k, r in enumerate(results):
+        assert r[1:] == results[k % per_thread][1:], r[0]
+
+
+# -- the reference's gradients against central differences ------------------------------------
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_reference_gradient_is_the_derivative(case):
+    name, variant = case
+    ref = getattr(lf.reference, name)
+    rng = np.random.default_rng(5)
+    args = draw(name, rng, n=6, d=5, classes=9)
+    up = rng.normal(0, 1, 6)
+    g = ref.grad(*args, reduction="none", grad_output=up, **variant)
+    total = lambda a: float(up @ ref(*a, reduction="none", **variant))  # noqa: E731
+    for k, gk in enumerate(g):
+        for _ in range(8):
+            index = tuple(rng.integers(0, n) for n in args[k].shape)
+            hi = [a.copy() for a in args]
+            lo = [a.copy() for a in args]
+            hi[k][index] += 1e-6
+            lo[k][index] -= 1e-6
+            fd = (total(hi) - total(lo)) / 2e-6
+            assert fd == pytest.approx(gk[index], rel=1e-5, abs=1e-6), (k, index)
+
+
+# -- peers ------------------------------------------------------------------------------------------
+
+def torch_margin(torch, args, name, kw, reduction):
+    """InsightFace arcface_torch's CosFace / ArcFace on F.normalize'd inputs, then cross-entropy."""
+    F = torch.nn.functional
+    e = torch.tensor(args[0], requires_grad=True)
+    w = torch.tensor(args[1], requires_grad=True)
+    y = torch.tensor(args[2])
+    rows = torch.arange(len(y))
+    cos = F.linear(F.normalize(e), F.normalize(w)).clamp(-1, 1)
+    t = cos[rows, y]
+    if name == "cosface":
+        phi = t - kw["m"]
+    else:
+        m = kw["m"]
+        angle = t * np.cos(m) - torch.sqrt(1 - t * t) * np.sin(m)
+        phi = torch.where(t > 0, angle, t) if kw["easy_margin"] else \
+            torch.where(t > np.cos(np.pi - m), angle, t - np.sin(np.pi - m) * m)
+    logits = cos.index_put((rows, y), phi)
+    return F.cross_entropy(logits * kw["s"], y, reduction=reduction), (e, w)
+
+
+def torch_info_nce(torch, args, kw, reduction):
+    """CLIP's loss (open_clip's ClipLoss on normalised features) and NT-Xent (SimCLR), with per-sample
+    losses (the two directions' mean per sample)."""
+    F = torch.nn.functional
+    a = torch.tensor(args[0], requires_grad=True)
+    b = torch.tensor(args[1], requires_grad=True)
+    an, bn = F.normalize(a), F.normalize(b)
+    n = len(an)
+    if kw["mode"] == "simclr":
+        z = torch.cat([an, bn])
+        logits = (z @ z.T / kw["temperature"]).masked_fill(torch.eye(2 * n, dtype=torch.bool), float("-inf"))
+        ce = F.cross_entropy(logits, torch.cat([torch.arange(n, 2 * n), torch.arange(n)]), reduction="none")
+        per = (ce[:n] + ce[n:]) / 2
+    else:
+        logits = an @ bn.T / kw["temperature"]
+        labels = torch.arange(n)
+        per = F.cross_entropy(logits, labels, reduction="none")
+        if kw["symmetric"]:
+            per = (per + F.cross_entropy(logits.T, labels, reduction="none")) / 2
+    return {"mean": per.mean(), "sum": per.sum(), "none": per}[reduction], (a, b)
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_matches_torch(case, reduction):
+    torch = pytest.importorskip("torch")
+    name, variant = case
+    kw = hyper(name, variant)
+    args = draw(name, np.random.default_rng(6), n=40, d=16, classes=300)
+    out, leaves = torch_info_nce(torch, args, kw, reduction) if name == "info_nce" else \
+        torch_margin(torch, args, name, kw, reduction)
+    up = np.random.default_rng(7).normal(0, 1, out.shape) if reduction == "none" else 1.0
+    out.backward(torch.tensor(up) if reduction == "none" else None)
+    loss = getattr(lf, name)
+    np.testing.assert_allclose(loss(*args, reduction=reduction, **variant), out.detach().numpy(), rtol=1e-10, atol=1e-12)
+    for a, leaf in zip(loss.grad(*args, reduction=reduction, grad_output=up, **variant), leaves):
+        b = leaf.grad.numpy()
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-11 * np.abs(b).max())
+
+
+# -- extremes ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("easy_margin", [False, True])
+def test_arcface_is_finite_at_cosines_of_one(dtype, easy_margin):
+    # Embeddings along their class's weight row (cos = 1) and against it (cos = -1): torch's
+    # sqrt(1 - cos^2) (or arccos) has an infinite slope there and turns the gradient into nan.
+    rng = np.random.default_rng(8)
+    w = rng.normal(0, 1, (5, 8))
+    y = np.array([0, 1, 2, 3, 4, 0])
+    e = np.concatenate([w[:3] * 2.0, -w[3:5], w[:1]])
+    for s in (64.0, 30.0):
+        v, (ge, gw) = lf.arcface.value_and_grad(e.astype(dtype), w.astype(dtype), y, s=s, easy_margin=easy_margin)
+        assert np.isfinite(v) and np.all(np.isfinite(ge)) and np.all(np.isfinite(gw))
+        rv, (rge, rgw) = lf.reference.arcface.value_and_grad(e, w, y, s=s, easy_margin=easy_margin)
+        assert v == pytest.approx(rv, rel=1e-5 if dtype == np.float32 else 1e-10)
+
+
+def test_zero_rows_and_duplicates():
+    # A zero embedding (unit row 0: every cosine 0), duplicate rows, a zero weight row.
+    rng = np.random.default_rng(9)
+    e, w, y = draw("cosface", rng, n=6, d=4, classes=5)
+    e[1] = 0.0
+    e[3] = e[2]
+    w[4] = 0.0
+    for name in ("cosface", "arcface"):
+        v, g = getattr(lf, name).value_and_grad(e, w, y)
+        rv, rg = getattr(lf.reference, name).value_and_grad(e, w, y)
+        assert v == pytest.approx(rv, rel=1e-12)
+        assert_grads(g, rg, dict(rtol=1e-9, atol=1e-12), np.float64, [e.shape, w.shape])
+    z = rng.normal(0, 1, (5, 3))
+    z2 = z.copy()
+    z2[0] = 0.0
+    for variant in ({}, {"mode": "simclr"}):
+        v, g = lf.info_nce.value_and_grad(z, z2, **variant)
+        rv, rg = lf.reference.info_nce.value_and_grad(z, z2, **variant)
+        assert v == pytest.approx(rv, rel=1e-12)
+        assert_grads(g, rg, dict(rtol=1e-9, atol=1e-12), np.float64, [z.shape, z.shape])
+
+
+def test_huge_class_count():
+    # 200 000 classes: the kernel keeps O(tile) logits; the reference forms all N x C.
+    rng = np.random.default_rng(10)
+    e, w, y = draw("cosface", rng, n=8, d=6, classes=200_000, dtype=np.float32)
+    v, (ge, gw) = lf.cosface.value_and_grad(e, w, y)
+    rv, (rge, rgw) = lf.reference.cosface.value_and_grad(e, w, y)
+    tol = tolerance("cosface", {}, np.float32, 6)
+    assert v == pytest.approx(rv, rel=tol["rtol"], abs=tol["atol"])
+    assert_grads((ge, gw), (rge, rgw), tol, np.float32, [e.shape, w.shape])
+
+
+def test_empty_batch():
+    for name in SPECS:
+        args = draw(name, np.random.default_rng(0), n=0, d=4, classes=3)
+        loss = getattr(lf, name)
+        assert np.isnan(loss(*args)) and loss(*args, reduction="sum") == 0.0
+        g = loss.grad(*args)
+        assert [a.shape for a in g] == [a.shape for a in args[:2]]
+        if SPECS[name].labels:
+            assert np.all(g[1] == 0)
+
+
+# -- bad input --------------------------------------------------------------------------------------
+
+def test_bad_input():
+    rng = np.random.default_rng(11)
+    e, w, y = draw("cosface", rng, n=4, d=3, classes=5)
+    with pytest.raises(ValueError, match=r"weights: expected \(classes, 3\), got shape \(5, 2\)"):
+        lf.cosface(e, w[:, :2], y)
+    with pytest.raises(ValueError, match=r"labels: 5 at sample 1 is outside \[0, 5\) \(the classes of weights\)"):
+        lf.arcface(e, w, np.array([0, 5, 1, 2]))
+    with pytest.raises(ValueError, match=r"labels: -1 at sample 0"):
+        lf.cosface(e, w, np.array([-1, 0, 1, 2]))
+    with pytest.raises(ValueError, match=r"labels: shape \(3,\) does not match the samples' shape \(4,\)"):
+        lf.cosface(e, w, y[:3])
+    with pytest.raises(ValueError, match=r"embeddings: expected \(N, D\)"):
+        lf.cosface(e[0], w, y)
+    with pytest.raises(ValueError, match="cosface: s: must be a finite number > 0, got 0"):
+        lf.cosface(e, w, y, s=0.0)
+    with pytest.raises(ValueError, match="cosface: m: must be a finite number >= 0, got -0.1"):
+        lf.cosface(e, w, y, m=-0.1)
+    with pytest.raises(ValueError, match="arcface: m: must be a finite number >= 0 and < pi, got 3.2"):
+        lf.arcface(e, w, y, m=3.2)
+    with pytest.raises(TypeError, match="easy_margin: expected a bool"):
+        lf.arcface(e, w, y, easy_margin=1)
+    with pytest.raises(TypeError, match="labels"):
+        lf.cosface(e, w, y.astype(np.float64))
+    with pytest.raises(ValueError, match=r"out\[1\]: overlaps the input 'weights'"):
+        lf.cosface.grad(e, w, y, out=(np.empty_like(e), w))
+    z1, z2 = draw("info_nce", rng, n=4, d=3)
+    with pytest.raises(ValueError, match=r"z2: shape \(4, 2\) does not match z1 shape \(4, 3\)"):
+        lf.info_nce(z1, z2[:, :2])
+    with pytest.raises(ValueError, match=r"z1: expected \(N, D\)"):
+        lf.info_nce(z1[0], z2[0])
+    for t in (0.0, -1.0, np.inf, np.nan):
+        with pytest.raises(ValueError, match="info_nce: temperature: must be a finite number > 0"):
+            lf.info_nce(z1, z2, temperature=t)
+    with pytest.raises(ValueError, match="mode: must be 'clip' or 'simclr', got 'moco'"):
+        lf.info_nce(z1, z2, mode="moco")
+    with pytest.raises(TypeError, match=r"info_nce\(\) takes 2 inputs \(z1, z2\), got 1"):
+        lf.info_nce(z1)
+    with pytest.raises(ValueError, match=r"out\[0\]: overlaps the input 'z1'"):
+        lf.info_nce.grad(z1, z2, out=(z1, np.empty_like(z2)))
