@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Pairwise-loss benchmark: lossfn cosface / arcface (N = 512 embeddings of D = 512 against
-C = 100 000 classes) and info_nce (two views of N = 8192 samples, D = 512, CLIP's symmetric loss)
-value_and_grad, float32, against torch (the same formulas with autograd) and against the GEMMs a
-margin loss cannot avoid, timed with lossfn's own GEMM engine; peak extra memory of each; in one
-run.
+"""Pairwise-loss benchmark: lossfn batch_triplet (B = 256 embeddings of D = 128, 16 classes, every
+mining) against pytorch-metric-learning's TripletMarginLoss + TripletMarginMiner; cosface /
+arcface (N = 512 embeddings of D = 512 against C = 100 000 classes) and info_nce (two views of
+N = 8192 samples, D = 512, CLIP's symmetric loss) against torch (the same formulas with autograd)
+and against the GEMMs a margin loss cannot avoid, timed with lossfn's own GEMM engine; value and
+gradients, float32; peak extra memory of each; in one run.
 
 Run from the repository root::
 
@@ -13,6 +14,8 @@ Run from the repository root::
 Every case times
 
 * lossfn  ``lf.<loss>.value_and_grad(*inputs, out=grads)``;
+* pytorch-metric-learning (batch_triplet) the miner and the loss with the same margin and
+          ``LpDistance(normalize_embeddings=False)``, forward and backward;
 * torch   the inputs as leaf tensors made once, their ``.grad`` reset, then the loss as written in
           tests/test_pairwise.py (``F.normalize``, ``F.linear`` / ``@``, the margin, ``F.cross_entropy``)
           and ``.backward()`` (``torch.set_num_threads`` = lossfn's thread count);
@@ -40,6 +43,7 @@ import lossfn as lf
 from _common import (base_info, fma_peak_f64, fmt_t, gemm_library, measure, parse_threads, perf, report_main, torch,
                      wait_quiet, with_goals)
 
+TRIPLET_SHAPE = dict(n=256, d=128, classes=16)
 MARGIN_SHAPE = dict(n=512, d=512, classes=100_000)
 NCE_SHAPE = dict(n=8192, d=512)
 
@@ -123,6 +127,50 @@ def peak_extra_bytes(name, lib):
     return int(out.stdout.split()[-1])
 
 
+def pml_step(x, labels, mining):
+    """pytorch-metric-learning's miner and loss, forward and backward (None without it)."""
+    try:
+        from pytorch_metric_learning import distances, losses, miners
+    except ImportError:
+        return None
+    t = torch.from_numpy(x.copy()).requires_grad_(True)
+    y = torch.from_numpy(labels)
+    metric = distances.LpDistance(normalize_embeddings=False)
+    miner = miners.TripletMarginMiner(margin=0.2, type_of_triplets=mining, distance=metric)
+    loss = losses.TripletMarginLoss(margin=0.2, distance=metric)
+
+    def step():
+        t.grad = None
+        loss(t, y, miner(t, y)).backward()
+    return step
+
+
+def run_triplet(args, threads_list, rng):
+    n, d, k = TRIPLET_SHAPE["n"], TRIPLET_SHAPE["d"], TRIPLET_SHAPE["classes"]
+    labels = rng.integers(0, k, n)
+    x = (rng.standard_normal((k, d), dtype=np.float32)[labels] +
+         rng.standard_normal((n, d), dtype=np.float32)).astype(np.float32)
+    out = np.empty_like(x)
+    results = []
+    for mining in ("semihard", "all", "hard"):
+        step = None if args.no_torch or torch is None else pml_step(x, labels, mining)
+        for threads in threads_list:
+            lf.set_num_threads(threads)
+            wait_quiet(args.quiet_wait)
+            t_lf, _, _ = measure(lambda: lf.batch_triplet.value_and_grad(x, labels, mining=mining, reduction_mode="nonzero", out=out),
+                                 args.target_time)
+            row = {"loss": "batch_triplet", "mining": mining, "shape": dict(TRIPLET_SHAPE), "threads": threads,
+                   "lossfn_s": t_lf}
+            if step is not None:
+                torch.set_num_threads(threads)
+                row["peer_s"], _, _ = measure(step, args.target_time, slow=(args.slow_time, args.very_slow_time))
+            results.append(row)
+            print(f"batch_triplet {mining} {TRIPLET_SHAPE} threads={threads}: lossfn {fmt_t(t_lf)}"
+                  + (f", pytorch-metric-learning {fmt_t(row['peer_s'])} ({row['peer_s'] / t_lf:.1f}x)"
+                     if "peer_s" in row else ""), flush=True)
+    return results
+
+
 def run(args):
     threads_list = parse_threads(args.threads)
     info = base_info(args, torch is not None and not args.no_torch)
@@ -131,8 +179,8 @@ def run(args):
           flush=True)
     gemm = gemm_library()
     t0 = perf()
-    results = []
     rng = np.random.default_rng(0)
+    results = run_triplet(args, threads_list, rng)
     for name in ("cosface", "arcface", "info_nce"):
         shape = NCE_SHAPE if name == "info_nce" else MARGIN_SHAPE
         x = nce_inputs(rng, **shape) if name == "info_nce" else margin_inputs(rng, **shape)
@@ -172,6 +220,20 @@ def run(args):
 
 
 def goals(info, results):
+    triplets = [r for r in results if r["loss"] == "batch_triplet" and "peer_s" in r]
+    results = [r for r in results if r["loss"] != "batch_triplet"]
+    out_triplet = []
+    if triplets:
+        semihard = [r for r in triplets if r["mining"] == "semihard"]
+        out_triplet.append(("batch_triplet semihard B=256, D=128 >= 5x pytorch-metric-learning's loss + miner "
+                            "(forward + backward)",
+                            "PASS" if all(r["peer_s"] >= 5 * r["lossfn_s"] for r in semihard) else "FAIL",
+                            [f"{r['mining']}, {r['threads']} threads: {r['peer_s'] / r['lossfn_s']:.1f}x"
+                             for r in triplets]))
+    return out_triplet + margin_goals(results)
+
+
+def margin_goals(results):
     margin = [r for r in results if r["loss"] != "info_nce"]
     nce = [r for r in results if r["loss"] == "info_nce"]
     label = lambda r: f"{r['loss']}, {r['threads']} threads"  # noqa: E731
@@ -216,11 +278,21 @@ def report(info, results, goal_rows):
          "lossfn GFLOP/s (4 products) | float FMA peak |",
          "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
+        if r["loss"] == "batch_triplet":
+            continue
         shape = ", ".join(f"{k}={v}" for k, v in r["shape"].items())
         gemm = (f"{fmt_t(r['gemm_s'])} | {r['lossfn_s'] / r['gemm_s']:.2f}x" if "gemm_s" in r else "n/a | n/a")
         peer = (f"{fmt_t(r['peer_s'])} | {r['peer_s'] / r['lossfn_s']:.2f}x" if "peer_s" in r else "n/a | n/a")
         L.append(f"| {r['loss']} | {shape} | {r['threads']} | {fmt_t(r['lossfn_s'])} | {gemm} | {peer} | "
                  f"{r['lossfn_gflops']:.0f} | {r['peak_gflops']:.0f} |")
+    L += ["", "batch_triplet, B=256 embeddings of D=128 in 16 classes, margin 0.2, euclidean (no normalisation), "
+          "against pytorch-metric-learning's TripletMarginMiner + TripletMarginLoss (its default reducer: the mean "
+          "over the triplets with a positive loss), forward and backward:", "",
+          "| mining | threads | lossfn | pytorch-metric-learning | ratio |", "|---|---:|---:|---:|---:|"]
+    for r in results:
+        if r["loss"] == "batch_triplet":
+            peer = f"{fmt_t(r['peer_s'])} | {r['peer_s'] / r['lossfn_s']:.1f}x" if "peer_s" in r else "n/a | n/a"
+            L.append(f"| {r['mining']} | {r['threads']} | {fmt_t(r['lossfn_s'])} | {peer} |")
     return with_goals(L, goal_rows)
 
 

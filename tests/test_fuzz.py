@@ -334,13 +334,20 @@ def center_trial(loss, rng):
 
 
 def pairwise_trial(loss, rng):
-    """cosface/arcface: embeddings (N, D), weights (C, D) and integer labels; info_nce: two views.
+    """cosface/arcface: embeddings (N, D), weights (C, D) and integer labels; info_nce: two views;
+    batch_triplet: embeddings and labels.
     Shapes around the GEMM tile (256), sometimes a pair of output buffers."""
     n, d, classes = ((5, 3, 4), (40, 16, 300), (257, 8, 600))[rng.integers(0, 3)]
     x = rng.normal(0, 1, (n, d))
     other = rng.normal(0, 1, (classes, d) if loss.spec.labels else (n, d))
     if rng.random() < 0.5:
         x = x.astype(np.float32)
+    if loss.name == "batch_triplet":  # embeddings and any integer labels
+        args = [x, rng.integers(-3, 3, n)]
+        method = ROW_METHODS[rng.integers(0, len(ROW_METHODS))]
+        kwargs = {}
+        args, guards = spoil_call(loss, rng, method, args, kwargs, (n, d), (n,))
+        return method, args, kwargs, guards
     args = [x, other, rng.integers(0, classes, n)] if loss.spec.labels else [x, other]
     method = ROW_METHODS[rng.integers(0, len(ROW_METHODS))]
     kwargs = {}

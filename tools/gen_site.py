@@ -156,6 +156,16 @@ def pairwise_plot(loss, ax):
     # (z2's first row); the other classes (rows) at fixed angles.
     t = np.linspace(0, np.pi, 121)
     x = np.stack([np.cos(t), np.sin(t)], axis=1)
+    if loss.name == "batch_triplet":
+        # Three points on a line: anchor at 0, positive at 1, negative at s.
+        s = np.linspace(0.0, 3.0, 121)
+        for mining in ("all", "semihard", "semihard_tfa"):
+            values = [loss(np.array([[0.0], [1.0], [v]]), np.array([0, 0, 1]), mining=mining, margin=0.5,
+                           reduction="sum") for v in s]
+            ax.plot(s, values, label=mining)
+        ax.set_xlabel("s: anchor 0, positive 1, negative s (1-D, margin 0.5; sum over the triplets)")
+        ax.legend()
+        return
     if loss.spec.labels:
         weights = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
         for variant in [{}, *loss.spec.variants[:1]]:
@@ -253,6 +263,12 @@ def example(loss):
                 "loss, (g_features, g_centers) = lf.center_loss.value_and_grad(features, labels, centers)\n"
                 "lf.center_loss.update(centers, features, labels, alpha=0.5)   # Wen et al.'s rule, in place\n")
     if isinstance(loss, lf.PairwiseLoss):
+        if loss.name == "batch_triplet":
+            return (head + "embeddings = rng.normal(size=(256, 128))\n"
+                    "labels = rng.integers(0, 16, 256)                          # 16 identities in the batch\n"
+                    "loss, grad = lf.batch_triplet.value_and_grad(embeddings, labels, mining=\"semihard\", margin=0.2)\n"
+                    "loss = lf.batch_triplet(embeddings, labels, mining=\"semihard_tfa\", distance=\"squared\", "
+                    "margin=1.0)  # TF-Addons\n")
         if loss.name == "info_nce":
             return (head + "z1 = rng.normal(size=(256, 128))                     # two views of 256 samples\n"
                     "z2 = z1 + rng.normal(0, 0.5, z1.shape)\n"

@@ -180,7 +180,10 @@ def _center_stub(loss, cls):
 
 
 def _pairwise_stub(loss, cls):
-    """A pairwise loss: grad the pair of gradients w.r.t. its two float inputs."""
+    """A pairwise loss: grad the pair of gradients w.r.t. its two float inputs (one array for
+    batch_triplet)."""
+    if len(loss.differentiable_inputs) == 1:
+        return _keyword_loss_stub(loss, cls, "PairwiseLoss")
     inputs = ", ".join(f"{name}: ArrayLike" for name in loss.inputs)
     kws = "".join(f", {k}: Any = {v!r}" for k, v in loss.spec.hyper.items())
     return _reduced_loss_stub(loss, cls, "PairwiseLoss", f"{inputs}, *{kws}, reduction: Reduction = 'mean'",

@@ -755,6 +755,19 @@ class _CenterLoss(CenterLoss):
 
 center_loss: _CenterLoss
 
+class _BatchTriplet(PairwiseLoss):
+    @overload
+    def __call__(self, embeddings: ArrayLike, labels: ArrayLike, *, margin: Any = 0.2, mining: Any = 'all', distance: Any = 'euclidean', reduction_mode: Any = 'all', reduction: Literal['mean', 'sum'] = 'mean') -> float: ...
+    @overload
+    def __call__(self, embeddings: ArrayLike, labels: ArrayLike, *, margin: Any = 0.2, mining: Any = 'all', distance: Any = 'euclidean', reduction_mode: Any = 'all', reduction: Literal['none']) -> np.ndarray: ...
+    def grad(self, embeddings: ArrayLike, labels: ArrayLike, *, margin: Any = 0.2, mining: Any = 'all', distance: Any = 'euclidean', reduction_mode: Any = 'all', reduction: Reduction = 'mean', grad_output: Optional[ArrayLike] = None, out: Optional[np.ndarray] = None) -> np.ndarray: ...
+    @overload
+    def value_and_grad(self, embeddings: ArrayLike, labels: ArrayLike, *, margin: Any = 0.2, mining: Any = 'all', distance: Any = 'euclidean', reduction_mode: Any = 'all', reduction: Literal['mean', 'sum'] = 'mean', out: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]: ...
+    @overload
+    def value_and_grad(self, embeddings: ArrayLike, labels: ArrayLike, *, margin: Any = 0.2, mining: Any = 'all', distance: Any = 'euclidean', reduction_mode: Any = 'all', reduction: Literal['none'], out: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]: ...
+
+batch_triplet: _BatchTriplet
+
 class _Cosface(PairwiseLoss):
     @overload
     def __call__(self, embeddings: ArrayLike, weights: ArrayLike, labels: ArrayLike, *, s: Any = 30.0, m: Any = 0.35, reduction: Literal['mean', 'sum'] = 'mean') -> float: ...

@@ -1388,6 +1388,46 @@ py::object margin(int loss_id, int what, py::handle x_obj, py::handle weights, p
   return margin_t<double>(loss, what, x, weights, labels, o, reduction, grad_output, out);
 }
 
+// batch_triplet: embeddings (N, D) and int64 labels (N,); the gradient w.r.t. the embeddings, one
+// C-contiguous array (out: one array).
+template <class T>
+py::object batch_triplet_t(int what, const py::array& x_in, py::handle labels_obj, const lossfn::BatchTripletOptions& o,
+                           Reduction reduction, py::handle grad_output_obj, py::handle out_obj) {
+  const std::vector<py::ssize_t> shape = shape_of(x_in);
+  auto labels = int64_input(labels_obj, "labels");
+  if (labels.ndim() != 1 || labels.shape(0) != shape[0])
+    value_error("labels: shape " + shape_str(labels) + " does not match the samples' shape (" + std::to_string(shape[0]) +
+                ",)");
+  carray<T> x = to_compute<T>(x_in);
+  lossfn::BatchTripletCall<T> call;
+  call.samples = std::size_t(shape[0]), call.features = std::size_t(shape[1]);
+  call.x = x.data(), call.labels = labels.data();
+  const std::vector<py::ssize_t> per_sample{shape[0]};
+  carray<T> go_array;
+  set_upstream(call, grad_output_obj, reduction, per_sample, "the per-anchor losses' shape", go_array);
+  py::object grad;
+  if (what == kValueAndGrad || what == kGrad) {
+    py::array_t<T> g = out_obj.is_none() ? py::array_t<T>(shape) : checked_out<T>(out_obj, shape, "out", "embeddings");
+    refuse_overlaps({extent("out", g.data(), std::size_t(g.size()))},
+                    {extent("embeddings", x.data(), std::size_t(x.size())),
+                     extent("labels", labels.data(), std::size_t(labels.size())),
+                     extent("grad_output", call.grad_output_array, call.grad_output_array ? std::size_t(go_array.size()) : 0)});
+    call.grad_x = g.mutable_data();
+    grad = g;
+  }
+  return run_reduced<T>(call, what, reduction, per_sample, grad, [&] { lossfn::batch_triplet(call, o); });
+}
+
+py::object batch_triplet(int what, py::handle x_obj, py::handle labels, double margin, int mining, int distance,
+                         bool nonzero, int reduction, py::handle grad_output, py::handle out) {
+  py::array x = feature_rows(x_obj, "embeddings");
+  lossfn::BatchTripletOptions o;
+  o.margin = margin, o.mining = lossfn::TripletMining(mining), o.distance = lossfn::TripletDistance(distance);
+  o.nonzero = nonzero;
+  if (computes_in_float32(x)) return batch_triplet_t<float>(what, x, labels, o, Reduction(reduction), grad_output, out);
+  return batch_triplet_t<double>(what, x, labels, o, Reduction(reduction), grad_output, out);
+}
+
 py::list margin_names() {
   py::list names;
   for (int k = 0; k < int(lossfn::MarginLoss::count_); ++k) names.append(lossfn::margin_loss_name(lossfn::MarginLoss(k)));
@@ -1526,6 +1566,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("margin", &margin);
   m.def("margin_names", &margin_names);
   m.def("info_nce", &info_nce);
+  m.def("batch_triplet", &batch_triplet);
   m.def("center_update", &center_update);
   m.def("total_variation", &total_variation);
   m.def("overlap_names", [] {

@@ -714,27 +714,45 @@ class CenterLoss(_PositionalLoss):
         return centers
 
 
+_MINING = ("all", "hard", "semihard", "semihard_tfa")
+_DISTANCES = ("euclidean", "squared", "cosine")
+
+
+def _choice(name, value, options):
+    """The index of a string keyword among its options (TypeError for a non-string, ValueError
+    naming the options for another string)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected one of {', '.join(map(repr, options))}, got {type(value).__name__}")
+    if value not in options:
+        raise ValueError(f"{name}: must be {', '.join(map(repr, options[:-1]))} or {options[-1]!r}, got {value!r}")
+    return options.index(value)
+
+
 class PairwiseLoss(_LabelledLoss):
-    """A loss over every pair of a batch's rows, compared by the cosine of their unit rows: cosface
-    and arcface (embeddings (N, D) against class weights (C, D), integer labels (N,); ``grad``
-    gives ``(d/dembeddings, d/dweights)``), and info_nce (two views z1, z2 (N, D); ``grad`` gives
-    ``(d/dz1, d/dz2)``). ``out=`` a tuple of two arrays. The N x C (or N x N) logits are formed tile
-    by tile and never stored.
+    """A loss over every pair of a batch's rows (GEMM tiles): cosface and arcface (embeddings (N, D)
+    against class weights (C, D), integer labels (N,); ``grad`` gives ``(d/dembeddings,
+    d/dweights)``), info_nce (two views z1, z2 (N, D); ``grad`` gives ``(d/dz1, d/dz2)``), with
+    ``out=`` a tuple of two arrays and the N x C (or N x N) logits formed tile by tile, never
+    stored; and batch_triplet (embeddings (N, D), labels (N,); ``grad`` one array w.r.t. the
+    embeddings, ``reduction="none"`` one loss per anchor).
     """
 
     def _run(self, what, inputs, hyper, reduction, grad_output, out):
         _check_hyper_types(self.name, self._hyper_defaults, hyper)
         v = dict(self._hyper_defaults, **hyper)
         code = _reduction_code(reduction)
+        if self.name == "batch_triplet":
+            mining = _choice("mining", v["mining"], _MINING)
+            distance = _choice("distance", v["distance"], _DISTANCES)
+            nonzero = _choice("reduction_mode", v["reduction_mode"], ("all", "nonzero")) == 1
+            (margin,) = _kernel_numbers(("margin",), v)
+            return _core.batch_triplet(what, inputs[0], inputs[1], margin, mining, distance, nonzero, code, grad_output,
+                                       out)
         if not self.spec.labels:
-            mode = v["mode"]
-            if not isinstance(mode, str):
-                raise TypeError(f"mode: expected 'clip' or 'simclr', got {type(mode).__name__}")
-            if mode not in ("clip", "simclr"):
-                raise ValueError(f"mode: must be 'clip' or 'simclr', got {mode!r}")
+            simclr = _choice("mode", v["mode"], ("clip", "simclr")) == 1
             (temperature,) = _kernel_numbers(("temperature",), v)
             return _core.info_nce(what, inputs[0], inputs[1], temperature, _switch("symmetric", v["symmetric"]),
-                                  mode == "simclr", code, grad_output, out)
+                                  simclr, code, grad_output, out)
         s, m = _kernel_numbers(("s", "m"), v)
         easy = _switch("easy_margin", v["easy_margin"]) if "easy_margin" in v else False
         return _core.margin(self._id, what, inputs[0], inputs[1], inputs[2], s, m, easy, code, grad_output, out)
@@ -778,7 +796,7 @@ def build_losses():
         losses[spec.name] = PairLoss(spec, pair_ids[spec.name])
     for spec in CENTER_SPECS:
         losses[spec.name] = CenterLoss(spec)
-    margin_ids = _kernel_ids(_core.margin_names(), [spec for spec in PAIRWISE_SPECS if spec.labels])
+    margin_ids = _kernel_ids(_core.margin_names(), [s for s in PAIRWISE_SPECS if s.name in ("cosface", "arcface")])
     for spec in PAIRWISE_SPECS:
         losses[spec.name] = PairwiseLoss(spec, margin_ids.get(spec.name, -1))
     _BUILT.update(losses)

@@ -556,6 +556,24 @@ static void pairwise(void) {
   CHECK(lossfn_info_nce_value_f64(&nce, &value, NULL) == LOSSFN_OK && close_to(value, log1p(2 * exp(-10.0))));
   nce.temperature = -1.0;
   CHECK(value_error(lossfn_info_nce_value_f64(&nce, &value, NULL), "temperature: must be a finite number > 0"));
+
+  /* batch_triplet, squared distances on a line: anchor 0 at 0 and 1 at 1 (class 0), 2 at 1.2
+   * (class 1); margin 0.5 keeps (0, 1, 2): 1 - 1.44 + 0.5 = 0.06 and (1, 0, 2): 1 - 0.04 + 0.5 =
+   * 1.46; the mean 0.76. */
+  {
+    const double line[3] = {0.0, 1.0, 1.2};
+    const int64_t classes[3] = {0, 0, 1};
+    double g[3];
+    lossfn_batch_triplet_f64 bt;
+    memset(&bt, 0, sizeof bt);
+    bt.samples = 3, bt.features = 1, bt.x = line, bt.labels = classes, bt.margin = 0.5;
+    bt.mining = LOSSFN_MINE_ALL, bt.distance = LOSSFN_DISTANCE_SQUARED, bt.reduction = LOSSFN_REDUCTION_MEAN;
+    CHECK(lossfn_batch_triplet_value_and_grad_f64(&bt, &value, NULL, g) == LOSSFN_OK && close_to(value, 0.76));
+    bt.mining = 7;
+    CHECK(value_error(lossfn_batch_triplet_value_f64(&bt, &value, NULL), "in->mining"));
+    bt.mining = LOSSFN_MINE_ALL, bt.margin = -1.0;
+    CHECK(value_error(lossfn_batch_triplet_value_f64(&bt, &value, NULL), "margin: must be a finite number >= 0"));
+  }
 }
 
 static void perceptual(void) {

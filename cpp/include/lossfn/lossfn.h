@@ -572,6 +572,48 @@ LOSSFN_INFO_NCE_STRUCT(f32, float)
 LOSSFN_INFO_NCE_STRUCT(f64, double)
 #undef LOSSFN_INFO_NCE_STRUCT
 
+/* The batch triplet loss with online mining, f32 and f64: lossfn_batch_triplet_value_<t>,
+ * _value_and_grad_<t>, _grad_<t>. lossfn_batch_triplet_<t>:
+ *
+ *   size_t samples, features;
+ *   const T* x;                    embeddings (samples, features), C-contiguous
+ *   const int64_t* labels;         samples labels (equal labels: a positive pair)
+ *   double margin;                 0.2 in C++
+ *   int mining;                    lossfn_triplet_mining
+ *   int distance;                  lossfn_triplet_distance
+ *   int nonzero;                   nonzero: the mean over the triplets with a positive loss
+ *   lossfn_reduction reduction;    mean over the kept triplets, their sum, or per anchor
+ *
+ * grad_x: the gradient w.r.t. x. Formulas and conventions: lossfn/metric.hpp. */
+typedef enum lossfn_triplet_mining {
+  LOSSFN_MINE_ALL = 0,
+  LOSSFN_MINE_HARD = 1,
+  LOSSFN_MINE_SEMIHARD = 2,
+  LOSSFN_MINE_SEMIHARD_TFA = 3
+} lossfn_triplet_mining;
+typedef enum lossfn_triplet_distance {
+  LOSSFN_DISTANCE_EUCLIDEAN = 0,
+  LOSSFN_DISTANCE_SQUARED = 1,
+  LOSSFN_DISTANCE_COSINE = 2
+} lossfn_triplet_distance;
+#define LOSSFN_BATCH_TRIPLET_STRUCT(t, T)                                                                  \
+  typedef struct lossfn_batch_triplet_##t {                                                                \
+    size_t samples, features;                                                                              \
+    const T* x;                                                                                            \
+    const int64_t* labels;                                                                                 \
+    double margin;                                                                                         \
+    int mining, distance, nonzero;                                                                         \
+    lossfn_reduction reduction;                                                                            \
+  } lossfn_batch_triplet_##t;                                                                              \
+  lossfn_status lossfn_batch_triplet_value_##t(const lossfn_batch_triplet_##t* in, double* value, T* losses); \
+  lossfn_status lossfn_batch_triplet_value_and_grad_##t(const lossfn_batch_triplet_##t* in, double* value, \
+                                                        T* losses, T* grad_x);                             \
+  lossfn_status lossfn_batch_triplet_grad_##t(const lossfn_batch_triplet_##t* in, T* grad_x,               \
+                                              double grad_output, const T* grad_output_array);
+LOSSFN_BATCH_TRIPLET_STRUCT(f32, float)
+LOSSFN_BATCH_TRIPLET_STRUCT(f64, double)
+#undef LOSSFN_BATCH_TRIPLET_STRUCT
+
 #ifdef __cplusplus
 }
 #endif

@@ -72,12 +72,12 @@ struct PairCall {
 void pair_loss(PairLoss loss, const PairCall<float>& call, const PairOptions& options = PairOptions{});
 void pair_loss(PairLoss loss, const PairCall<double>& call, const PairOptions& options = PairOptions{});
 
-// The calls of losses of samples x (samples, features) with integer labels in [0, classes) against
-// a matrix of one row per class (the center loss's centers, the margin losses' weights), which
-// the derived call adds with its gradient. Outputs and reduction as PairCall's.
+// The calls of losses of labelled samples: x (samples, features) and integer labels, one per
+// sample (batch_triplet's call as it is; the center and margin losses add a matrix of one row per
+// class, with its gradient). Outputs and reduction as PairCall's.
 template <class T>
-struct SamplesAgainstClasses {
-  std::size_t samples = 0, features = 0, classes = 0;
+struct LabelledSamples {
+  std::size_t samples = 0, features = 0;
   const T* x = nullptr;
   const std::int64_t* labels = nullptr;
   Reduction reduction = Reduction::mean;
@@ -96,7 +96,8 @@ struct SamplesAgainstClasses {
 // ||x - c_y||^2 without the 1/2). Outputs and reduction as PairCall's; grad_x and grad_centers
 // each optional (nullptr), the latter written whole (0 for classes absent from the batch).
 template <class T>
-struct CenterCall : SamplesAgainstClasses<T> {
+struct CenterCall : LabelledSamples<T> {
+  std::size_t classes = 0;     // labels in [0, classes)
   const T* centers = nullptr;  // (classes, features)
   T* grad_centers = nullptr;
 };
@@ -140,7 +141,8 @@ struct MarginOptions {
 
 // grad_x and grad_weights each optional (nullptr).
 template <class T>
-struct MarginCall : SamplesAgainstClasses<T> {
+struct MarginCall : LabelledSamples<T> {
+  std::size_t classes = 0;     // labels in [0, classes)
   const T* weights = nullptr;  // (classes, features)
   T* grad_weights = nullptr;
 };
@@ -167,5 +169,40 @@ struct InfoNceOptions {
 
 void info_nce(const PairCall<float>& call, const InfoNceOptions& options = InfoNceOptions{});
 void info_nce(const PairCall<double>& call, const InfoNceOptions& options = InfoNceOptions{});
+
+// Triplet loss over every triplet of a batch that the mining keeps (the pairwise shape: the
+// batch's distances from GEMM tiles, then mining per anchor). x (samples, features), labels (any
+// int64 values: equal labels make a positive pair), C-contiguous. Distances, from rows centred on
+// the batch mean (translation-invariant; no catastrophic cancellation far from the origin):
+//   euclidean |x_i - x_j| (gradient 0 at distance 0), squared |x_i - x_j|^2, cosine 1 - cos(x_i, x_j)
+//   (unit rows as F.normalize; pytorch-metric-learning's CosineSimilarity gives the same hinges)
+// For an anchor a, a positive p (same label, p != a) and a negative n (another label), with
+// d_ap, d_an their distances:
+//   all, hard, semihard   pytorch-metric-learning's TripletMarginMiner: every (a, p, n) with
+//                         d_an - d_ap <= margin (all), <= 0 (hard), in (0, margin] (semihard);
+//                         each kept triplet's loss max(0, d_ap - d_an + margin)
+//   semihard_tfa          TF-Addons' triplet_semihard_loss: per (a, p) one negative, the nearest
+//                         with d_an > d_ap, else the farthest (with none, distance 0); loss
+//                         max(0, margin + d_ap - d_neg) per positive pair
+// mean: the kept triplets' (semihard_tfa: positive pairs') mean loss, over all of them
+// (nonzero = false; TF-Addons, PML's MeanReducer) or over those with a positive loss (nonzero =
+// true; PML's AvgNonZeroReducer, its default); 0 when there are none. sum: their sum. none: per
+// anchor, the sum of its triplets' losses. Memory: the batch's distances and per-pair
+// coefficients (samples^2 doubles each) and samples^2 values of T.
+enum class TripletMining : int { all, hard, semihard, semihard_tfa, count_ };
+enum class TripletDistance : int { euclidean, squared, cosine, count_ };
+
+struct BatchTripletOptions {
+  double margin = 0.2;  // >= 0
+  TripletMining mining = TripletMining::all;
+  TripletDistance distance = TripletDistance::euclidean;
+  bool nonzero = false;  // the mean over the triplets with a positive loss
+};
+
+template <class T>
+using BatchTripletCall = LabelledSamples<T>;
+
+void batch_triplet(const BatchTripletCall<float>& call, const BatchTripletOptions& options = BatchTripletOptions{});
+void batch_triplet(const BatchTripletCall<double>& call, const BatchTripletOptions& options = BatchTripletOptions{});
 
 }  // namespace lossfn

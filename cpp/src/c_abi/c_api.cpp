@@ -79,6 +79,17 @@ lossfn::Reduction to_reduction(lossfn_reduction r) {
   return lossfn::Reduction(int(r));
 }
 
+// The reduction, the outputs and the upstream gradient, as every reduced call holds them.
+template <class Call, class T>
+void set_outputs(Call& c, lossfn_reduction reduction, double* value, T* losses, double grad_output,
+                 const T* grad_output_array) {
+  c.reduction = to_reduction(reduction);
+  c.value = value;
+  c.loss = losses;
+  c.grad_output = grad_output;
+  c.grad_output_array = grad_output_array;
+}
+
 template <class T>
 lossfn::ElementwiseCall<T> make_call(const T* pred, const T* target, const T* aux, const T* weight,
                                      size_t n, const double* params, lossfn_reduction reduction) {
@@ -291,11 +302,7 @@ lossfn_status perceptual_call(const In* in, double* value, T* losses, T* const* 
     c.layers = layers.data();
     c.num_layers = L;
     c.layer_weights = in->layer_weights;
-    c.reduction = to_reduction(in->reduction);
-    c.value = value;
-    c.loss = losses;
-    c.grad_output = grad_output;
-    c.grad_output_array = grad_output_array;
+    set_outputs(c, in->reduction, value, losses, grad_output, grad_output_array);
     lossfn::PerceptualOptions o;
     o.gram = in->gram != 0;
     lossfn::perceptual(c, o);
@@ -318,11 +325,7 @@ lossfn_status pair_call(lossfn_pair_loss loss, const In* in, double* value, T* l
     c.b = in->b;
     c.c = in->c;
     c.labels = in->labels;
-    c.reduction = to_reduction(in->reduction);
-    c.value = value;
-    c.loss = losses;
-    c.grad_output = grad_output;
-    c.grad_output_array = grad_output_array;
+    set_outputs(c, in->reduction, value, losses, grad_output, grad_output_array);
     c.grad_a = grad_a, c.grad_b = grad_b, c.grad_c = grad_c;
     lossfn::PairOptions o;
     o.margin = in->margin;
@@ -380,11 +383,7 @@ lossfn_status margin_call(lossfn_margin_loss loss, const In* in, double* value, 
     c.x = in->x;
     c.labels = in->labels;
     c.weights = in->weights;
-    c.reduction = to_reduction(in->reduction);
-    c.value = value;
-    c.loss = losses;
-    c.grad_output = grad_output;
-    c.grad_output_array = grad_output_array;
+    set_outputs(c, in->reduction, value, losses, grad_output, grad_output_array);
     c.grad_x = grad_x, c.grad_weights = grad_weights;
     lossfn::MarginOptions o;
     o.s = in->s;
@@ -406,17 +405,39 @@ lossfn_status info_nce_call(const In* in, double* value, T* losses, T* grad_a, T
     c.features = in->features;
     c.a = in->a;
     c.b = in->b;
-    c.reduction = to_reduction(in->reduction);
-    c.value = value;
-    c.loss = losses;
-    c.grad_output = grad_output;
-    c.grad_output_array = grad_output_array;
+    set_outputs(c, in->reduction, value, losses, grad_output, grad_output_array);
     c.grad_a = grad_a, c.grad_b = grad_b;
     lossfn::InfoNceOptions o;
     o.temperature = in->temperature;
     o.symmetric = in->symmetric != 0;
     o.simclr = in->simclr != 0;
     lossfn::info_nce(c, o);
+  });
+}
+
+// batch_triplet calls: lossfn_batch_triplet_f32 / _f64 into a BatchTripletCall and its options.
+template <class T, class In>
+lossfn_status batch_triplet_call(const In* in, double* value, T* losses, T* grad_x, double grad_output,
+                                 const T* grad_output_array, bool gradient) {
+  return guarded([&] {
+    if (in == nullptr) value_error("in: null pointer");
+    if (gradient && !grad_x) value_error("grad: grad_x is null");
+    if (in->mining < 0 || in->mining > LOSSFN_MINE_SEMIHARD_TFA) value_error("in->mining: not a lossfn_triplet_mining");
+    if (in->distance < 0 || in->distance > LOSSFN_DISTANCE_COSINE)
+      value_error("in->distance: not a lossfn_triplet_distance");
+    lossfn::BatchTripletCall<T> c;
+    c.samples = in->samples;
+    c.features = in->features;
+    c.x = in->x;
+    c.labels = in->labels;
+    set_outputs(c, in->reduction, value, losses, grad_output, grad_output_array);
+    c.grad_x = grad_x;
+    lossfn::BatchTripletOptions o;
+    o.margin = in->margin;
+    o.mining = lossfn::TripletMining(in->mining);
+    o.distance = lossfn::TripletDistance(in->distance);
+    o.nonzero = in->nonzero != 0;
+    lossfn::batch_triplet(c, o);
   });
 }
 
@@ -754,5 +775,20 @@ LOSSFN_DEFINE_MARGIN(f64, double)
   }
 LOSSFN_DEFINE_INFO_NCE(f32, float)
 LOSSFN_DEFINE_INFO_NCE(f64, double)
+
+#define LOSSFN_DEFINE_BATCH_TRIPLET(t, T)                                                                   \
+  lossfn_status lossfn_batch_triplet_value_##t(const lossfn_batch_triplet_##t* in, double* value, T* losses) { \
+    return batch_triplet_call<T>(in, value, losses, nullptr, 1.0, nullptr, false);                         \
+  }                                                                                                         \
+  lossfn_status lossfn_batch_triplet_value_and_grad_##t(const lossfn_batch_triplet_##t* in, double* value,  \
+                                                        T* losses, T* grad_x) {                             \
+    return batch_triplet_call<T>(in, value, losses, grad_x, 1.0, nullptr, true);                           \
+  }                                                                                                         \
+  lossfn_status lossfn_batch_triplet_grad_##t(const lossfn_batch_triplet_##t* in, T* grad_x,                \
+                                              double grad_output, const T* grad_output_array) {             \
+    return batch_triplet_call<T>(in, nullptr, nullptr, grad_x, grad_output, grad_output_array, true);      \
+  }
+LOSSFN_DEFINE_BATCH_TRIPLET(f32, float)
+LOSSFN_DEFINE_BATCH_TRIPLET(f64, double)
 
 }  // extern "C"

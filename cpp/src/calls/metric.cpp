@@ -4,7 +4,9 @@
 // (they address the centers), group the samples by class (a stable counting sort), then the rows
 // pass and the classes pass. lossfn::margin_loss and lossfn::info_nce (the pairwise shape): check
 // a call, copy and check the labels, unit rows, the statistics pass, each row's log-sum-exp and
-// loss in double, then the gradient pass and the adjoint of the normalisation. Baseline code.
+// loss in double, then the gradient pass and the adjoint of the normalisation; lossfn::batch_triplet:
+// centred (or unit) rows, the distances pass, mining per anchor, the reduction, the gradient pass.
+// Baseline code.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -497,6 +499,84 @@ void run_info_nce(const PairCall<T>& c, const InfoNceOptions& o) {
   unit_rows_backward(c.b, N, D, simclr ? inv_a.data() + N : inv_b.data(), grad_unit_b, 1, 0, c.grad_b);
 }
 
+
+template <class T>
+void run_batch_triplet(const BatchTripletCall<T>& c, const BatchTripletOptions& o) {
+  const std::string name = "batch_triplet";
+  if (!(o.margin >= 0.0) || !std::isfinite(o.margin)) {
+    std::ostringstream msg;
+    msg << name << ": margin: must be a finite number >= 0, got " << o.margin;
+    fail(msg.str());
+  }
+  if (int(o.mining) < 0 || o.mining >= lossfn::TripletMining::count_) fail(name + ": mining: not a mining type");
+  if (int(o.distance) < 0 || o.distance >= lossfn::TripletDistance::count_) fail(name + ": distance: not a distance");
+  const std::size_t N = c.samples, D = c.features;
+  if (N > 0 && D == 0) fail(name + ": x: the samples have no features");
+  if (D != 0 && N > std::size_t(PTRDIFF_MAX) / sizeof(T) / D) fail(name + ": the shape is too large");
+  if (N > (std::size_t(1) << 26)) fail(name + ": samples: at most 2^26 (the batch's distances are stored)");
+  const Requested requested = check_outputs(c.reduction, c.value, c.loss, c.grad_x ? &c : nullptr, c.grad_output_array);
+  require(c.x, N * D, "x");
+  require(c.labels, N, "labels");
+  check_optional(c.grad_x, N * D, "grad_x");
+  check_optional(c.loss, N, "loss");
+  check_optional(c.grad_output_array, N, "grad_output");
+  if (N == 0) {
+    if (c.value) *c.value = 0.0;  // no triplet: 0, as pytorch-metric-learning
+    return;
+  }
+  const std::vector<std::int64_t> labels(c.labels, c.labels + N);  // read once
+  const bool cosine = o.distance == lossfn::TripletDistance::cosine;
+  // The rows the distances are formed from: unit rows (cosine), else centred on the batch mean
+  // (the mean in double, in sample order).
+  std::vector<T> rows(N * D);
+  std::vector<double> inv_norm(cosine ? N : 0);
+  if (cosine) {
+    unit_rows(c.x, N, D, rows.data(), inv_norm.data());
+  } else {
+    std::vector<double> mean(D, 0.0);
+    for (std::size_t i = 0; i < N; ++i)
+      for (std::size_t d = 0; d < D; ++d) mean[d] += double(c.x[i * D + d]);
+    for (double& v : mean) v /= double(N);
+    for (std::size_t i = 0; i < N; ++i)
+      for (std::size_t d = 0; d < D; ++d) rows[i * D + d] = T(double(c.x[i * D + d]) - mean[d]);
+  }
+  const int threads = pairwise_threads(double(N) * double(N) * double(D + 16), N);
+  std::vector<double> dist(N * N), coef(N * N), stats(3 * N), scratch(std::size_t(threads) * 4 * N);
+  std::vector<T> matrix(N * N);
+  TripletJob<T> job{};
+  job.samples = N, job.features = D, job.x = rows.data(), job.labels = labels.data();
+  job.distance = int(o.distance), job.mining = int(o.mining), job.margin = o.margin;
+  job.dist = dist.data(), job.coef = coef.data(), job.stats = stats.data(), job.matrix = matrix.data();
+  job.scratch = scratch.data(), job.threads = threads;
+  const KernelTable& table = active_table();
+  const auto kernel = for_type<T>(table.triplet_f32, table.triplet_f64);
+  job.pass = kTripletDistances;
+  kernel(job);
+  job.pass = kTripletMine;
+  kernel(job);
+
+  double total = 0.0, kept = 0.0, positive = 0.0;
+  for (std::size_t a = 0; a < N; ++a) total += stats[3 * a], kept += stats[3 * a + 1], positive += stats[3 * a + 2];
+  const double count = o.nonzero ? positive : kept;
+  if (c.value) *c.value = c.reduction == Reduction::sum ? total : (count > 0.0 ? total / count : 0.0);
+  if (c.loss)
+    for (std::size_t a = 0; a < N; ++a) c.loss[a] = T(stats[3 * a]);
+  if (!requested.grad) return;
+
+  std::vector<double> weight(N);
+  for (std::size_t a = 0; a < N; ++a) {
+    if (c.grad_output_array) weight[a] = double(c.grad_output_array[a]);
+    else if (c.reduction == Reduction::mean) weight[a] = count > 0.0 ? c.grad_output / count : 0.0;
+    else weight[a] = c.grad_output;
+  }
+  std::vector<T> grad_unit(cosine ? N * D : 0);
+  job.pass = kTripletGrad;
+  job.anchor_weight = weight.data();
+  job.grad = cosine ? grad_unit.data() : c.grad_x;
+  kernel(job);
+  if (cosine) unit_rows_backward(c.x, N, D, inv_norm.data(), grad_unit.data(), 1, 0, c.grad_x);
+}
+
 }  // namespace
 
 void center_loss(const CenterCall<float>& call) { run_center(call); }
@@ -535,6 +615,13 @@ void margin_loss(MarginLoss loss, const MarginCall<double>& call, const MarginOp
 }
 void info_nce(const PairCall<float>& call, const InfoNceOptions& options) { run_info_nce(call, options); }
 void info_nce(const PairCall<double>& call, const InfoNceOptions& options) { run_info_nce(call, options); }
+
+void batch_triplet(const BatchTripletCall<float>& call, const BatchTripletOptions& options) {
+  run_batch_triplet(call, options);
+}
+void batch_triplet(const BatchTripletCall<double>& call, const BatchTripletOptions& options) {
+  run_batch_triplet(call, options);
+}
 
 void pair_loss(PairLoss loss, const PairCall<float>& call, const PairOptions& options) { run_pair(loss, call, options); }
 void pair_loss(PairLoss loss, const PairCall<double>& call, const PairOptions& options) { run_pair(loss, call, options); }

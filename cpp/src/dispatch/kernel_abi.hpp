@@ -573,10 +573,49 @@ struct InfoNceJob {
   int threads;
 };
 
+// An info_nce worker's scratch: the logit tile, the coefficient tile, two columns' statistics.
 constexpr std::size_t info_nce_scratch() { return 2 * kPairTile * kPairTile + 2 * kPairTile; }
 
 template <class T>
 using InfoNceFn = void (*)(const InfoNceJob<T>&);
+
+// One pass of batch_triplet (lossfn/metric.hpp) over x (samples, features): centred rows for the
+// euclidean and squared distances, unit rows for cosine; labels compared for equality only.
+//   distances: dist (samples x samples, double) from tiles of kPairTile rows and columns, the
+//     upper triangle's tiles computed (la::gemm) and mirrored: d2 = |x_i|^2 + |x_j|^2 - 2 x_i.x_j
+//     clamped at 0 (euclidean: its root), or 1 - x_i.x_j; the diagonal exactly 0.
+//   mine: per anchor a (items of one anchor; `scratch` 4 samples doubles per worker), the
+//     triplets the mining keeps, stats[3 a + {0, 1, 2}] = (the sum of their losses, their count,
+//     the count of those with a positive loss), and coef's row a = d (sum of its positive losses)
+//     / d dist(a, j) for every j.
+//   grad: with anchor_weight[a] (d reduced / d sum of anchor a's losses), s_kj = w_k coef_kj +
+//     w_j coef_jk times the distance's slope (euclidean 1/d, 0 at d = 0; squared 2; cosine -1),
+//     grad = s_k x_k - (S x)_k (euclidean, squared), or (S x)_k w.r.t. the unit rows (cosine);
+//     `matrix` (samples x samples of T) holds S.
+template <class T>
+struct TripletJob {
+  std::size_t samples, features;
+  const T* x;
+  const std::int64_t* labels;
+  int pass;                       // kTripletDistances, kTripletMine, kTripletGrad
+  int distance;                   // kTripletEuclidean, kTripletSquared, kTripletCosine
+  int mining;                     // kMineAll, kMineHard, kMineSemihard, kMineSemihardTfa
+  double margin;
+  double* dist;
+  double* coef;
+  double* stats;
+  const double* anchor_weight;
+  T* matrix;
+  T* grad;
+  double* scratch;
+  int threads;
+};
+enum TripletPass : int { kTripletDistances, kTripletMine, kTripletGrad };
+enum TripletDistance : int { kTripletEuclidean, kTripletSquared, kTripletCosine };
+enum TripletMining : int { kMineAll, kMineHard, kMineSemihard, kMineSemihardTfa };
+
+template <class T>
+using TripletFn = void (*)(const TripletJob<T>&);
 
 struct KernelTable {
   RowFn<float> rows_f32[int(RowLoss::count_)];
@@ -613,6 +652,8 @@ struct KernelTable {
   MarginFn<double> margin_f64;
   InfoNceFn<float> info_nce_f32;
   InfoNceFn<double> info_nce_f64;
+  TripletFn<float> triplet_f32;
+  TripletFn<double> triplet_f64;
 };
 
 }  // namespace detail

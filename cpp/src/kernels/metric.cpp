@@ -654,6 +654,226 @@ void info_nce_kernel(const detail::InfoNceJob<T>& job) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// batch_triplet: the batch's distances from GEMM tiles of centred (or unit) rows, mining per
+// anchor over its negatives sorted by distance, and the gradient as one more product with the
+// symmetrised per-pair coefficients (formulas in lossfn/metric.hpp).
+// ---------------------------------------------------------------------------------------------
+
+// keys[0, n) sorted ascending, items carried along (a heapsort: no std:: template is instantiated
+// per ISA; ties fall in an order that depends on the data only).
+LOSSFN_INLINE void sift_down(double* keys, double* items, std::size_t root, std::size_t n) {
+  for (;;) {
+    std::size_t child = 2 * root + 1;
+    if (child >= n) return;
+    if (child + 1 < n && keys[child + 1] > keys[child]) ++child;
+    if (!(keys[child] > keys[root])) return;
+    const double k = keys[root], v = items[root];
+    keys[root] = keys[child], items[root] = items[child];
+    keys[child] = k, items[child] = v;
+    root = child;
+  }
+}
+
+inline void sort_with_items(double* keys, double* items, std::size_t n) {
+  for (std::size_t i = n / 2; i-- > 0;) sift_down(keys, items, i, n);
+  for (std::size_t end = n; end-- > 1;) {
+    const double k = keys[0], v = items[0];
+    keys[0] = keys[end], items[0] = items[end];
+    keys[end] = k, items[end] = v;
+    sift_down(keys, items, 0, end);
+  }
+}
+
+// The first position of sorted keys[0, n) whose key is > v (upper) or >= v (lower).
+LOSSFN_INLINE std::size_t upper_bound_of(const double* keys, std::size_t n, double v) {
+  std::size_t lo = 0, hi = n;
+  while (lo < hi) {
+    const std::size_t mid = lo + (hi - lo) / 2;
+    if (keys[mid] > v) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+LOSSFN_INLINE std::size_t lower_bound_of(const double* keys, std::size_t n, double v) {
+  std::size_t lo = 0, hi = n;
+  while (lo < hi) {
+    const std::size_t mid = lo + (hi - lo) / 2;
+    if (keys[mid] >= v) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+// The distances: the Gram matrix's upper tiles into `matrix` (one la::gemm per tile), then each
+// row's distances from it in double, mirrored so that dist is symmetric bit for bit.
+template <class T>
+void triplet_distances(const detail::TripletJob<T>& job) {
+  const std::size_t N = job.samples, D = job.features, tile = detail::kPairTile;
+  const std::size_t blocks = (N + tile - 1) / tile, tiles = blocks * (blocks + 1) / 2;
+  const int threads = job.threads > 1 ? job.threads : 1;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+#pragma omp for schedule(static)
+    for (std::ptrdiff_t t = 0; t < std::ptrdiff_t(tiles); ++t) {
+      std::size_t I = 0, rest = std::size_t(t);
+      while (rest >= blocks - I) rest -= blocks - I, ++I;  // the t-th tile of the upper triangle
+      const std::size_t J = I + rest, r0 = I * tile, c0 = J * tile;
+      const std::size_t nr = least(tile, N - r0), nc = least(tile, N - c0);
+      const la::MatrixView<T> a{job.x + r0 * D, nr, D, std::ptrdiff_t(D), la::Layout::row_major};
+      const la::MatrixView<T> b{job.x + c0 * D, nc, D, std::ptrdiff_t(D), la::Layout::row_major};
+      la::gemm(T(1), a, la::transposed(b), false, job.matrix + r0 * N + c0, std::ptrdiff_t(N));
+    }
+#pragma omp for schedule(static)
+    for (std::ptrdiff_t ii = 0; ii < std::ptrdiff_t(N); ++ii) {
+      const std::size_t i = std::size_t(ii);
+      const T* g = job.matrix;
+      // g(i, j) from the upper triangle: the tile that holds (min, max) of the two blocks.
+      auto gram = [&](std::size_t r, std::size_t c) {
+        return (r / tile <= c / tile) ? double(g[r * N + c]) : double(g[c * N + r]);
+      };
+      const double gi = gram(i, i);
+      double* row = job.dist + i * N;
+      for (std::size_t j = 0; j < N; ++j) {
+        if (j == i) {
+          row[j] = 0.0;
+          continue;
+        }
+        const std::size_t lo = i < j ? i : j, hi = i < j ? j : i;  // the same arithmetic for (i, j) and (j, i)
+        const double gl = lo == i ? gi : gram(lo, lo), gh = hi == i ? gi : gram(hi, hi), gx = gram(lo, hi);
+        if (job.distance == detail::kTripletCosine) {
+          const double d = 1.0 - gx;
+          row[j] = d > 0.0 ? (d < 2.0 ? d : 2.0) : 0.0;
+        } else {
+          const double d2 = gl + gh - 2.0 * gx;
+          const double sq = d2 > 0.0 ? d2 : 0.0;
+          row[j] = job.distance == detail::kTripletEuclidean ? std::sqrt(sq) : sq;
+        }
+      }
+    }
+  }
+}
+
+// Mining for one anchor: its negatives' distances sorted (keys, with their sample in items), the
+// prefix sums of the keys (prefix) and the coverage differences of the kept ranges (cover).
+template <class T>
+void triplet_anchor(const detail::TripletJob<T>& job, std::size_t a, double* keys, double* items, double* prefix,
+                    double* cover) {
+  const std::size_t N = job.samples;
+  const double* row = job.dist + a * N;
+  double* coef = job.coef + a * N;
+  const std::int64_t ya = job.labels[a];
+  std::size_t m = 0;
+  for (std::size_t j = 0; j < N; ++j) {
+    coef[j] = 0.0;
+    if (job.labels[j] != ya) keys[m] = row[j], items[m] = double(j), ++m;
+  }
+  sort_with_items(keys, items, m);
+  prefix[0] = 0.0;
+  for (std::size_t k = 0; k < m; ++k) prefix[k + 1] = prefix[k] + keys[k], cover[k] = 0.0;
+  cover[m] = 0.0;
+  const double margin = job.margin;
+  double total = 0.0, kept = 0.0, positive = 0.0;
+  for (std::size_t p = 0; p < N; ++p) {
+    if (p == a || job.labels[p] != ya) continue;
+    const double dp = row[p];
+    if (job.mining == detail::kMineSemihardTfa) {
+      // TF-Addons: the nearest negative farther than the positive, else the farthest; with no
+      // negative at all, the anchor itself at distance 0 (its masked maximum over nothing).
+      const std::size_t k = upper_bound_of(keys, m, dp);
+      const std::size_t n = k < m ? k : m - 1;  // m = 0: no negative
+      const double dn = m > 0 ? keys[n] : 0.0;
+      const double l = margin + dp - dn;
+      kept += 1.0;
+      if (l > 0.0) {
+        total += l, positive += 1.0;
+        coef[p] += 1.0;
+        if (m > 0) coef[std::size_t(items[n])] -= 1.0;
+      }
+      continue;
+    }
+    // pytorch-metric-learning's TripletMarginMiner keeps the negatives with d_an - d_ap <= margin
+    // (all), <= 0 (hard), in (0, margin] (semihard): a range [lo, hi) of the sorted keys, of
+    // which [lo, active) have a positive loss d_ap + margin - d_an.
+    const std::size_t lo = job.mining == detail::kMineSemihard ? upper_bound_of(keys, m, dp) : 0;
+    const std::size_t hi = upper_bound_of(keys, m, job.mining == detail::kMineHard ? dp : dp + margin);
+    if (hi <= lo) continue;
+    std::size_t active = lower_bound_of(keys, m, dp + margin);
+    active = active < lo ? lo : (active > hi ? hi : active);
+    kept += double(hi - lo);
+    if (active == lo) continue;
+    const double count = double(active - lo);
+    total += count * (dp + margin) - (prefix[active] - prefix[lo]);
+    positive += count;
+    coef[p] += count;
+    cover[lo] += 1.0;
+    cover[active] -= 1.0;
+  }
+  if (job.mining != detail::kMineSemihardTfa) {
+    double running = 0.0;
+    for (std::size_t k = 0; k < m; ++k) {
+      running += cover[k];
+      coef[std::size_t(items[k])] -= running;
+    }
+  }
+  job.stats[3 * a] = total, job.stats[3 * a + 1] = kept, job.stats[3 * a + 2] = positive;
+}
+
+// The gradient: per block of rows, S's rows (the symmetrised coefficients times the distance's
+// slope) into `matrix`, then S x (la::gemm) and the diagonal term.
+template <class T>
+void triplet_grad(const detail::TripletJob<T>& job) {
+  const std::size_t N = job.samples, D = job.features, tile = detail::kPairTile;
+  const std::size_t blocks = (N + tile - 1) / tile;
+  const bool cosine = job.distance == detail::kTripletCosine;
+  const int threads = job.threads > 1 && blocks > 1 ? job.threads : 1;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+  for (std::ptrdiff_t I = 0; I < std::ptrdiff_t(blocks); ++I) {
+    const std::size_t r0 = std::size_t(I) * tile, nr = least(tile, N - r0);
+    double rowsum[detail::kPairTile];
+    for (std::size_t i = 0; i < nr; ++i) {
+      const std::size_t k = r0 + i;
+      const double wk = job.anchor_weight[k];
+      const double* dk = job.dist + k * N;
+      T* s = job.matrix + k * N;
+      double sum = 0.0;
+      for (std::size_t j = 0; j < N; ++j) {
+        double c = wk * job.coef[k * N + j] + job.anchor_weight[j] * job.coef[j * N + k];
+        if (job.distance == detail::kTripletEuclidean) c = dk[j] > 0.0 ? c / dk[j] : 0.0;
+        else if (job.distance == detail::kTripletSquared) c *= 2.0;
+        else c = -c;
+        s[j] = T(c);
+        sum += double(s[j]);
+      }
+      rowsum[i] = sum;
+    }
+    const la::MatrixView<T> sv{job.matrix + r0 * N, nr, N, std::ptrdiff_t(N), la::Layout::row_major};
+    const la::MatrixView<T> xv{job.x, N, D, std::ptrdiff_t(D), la::Layout::row_major};
+    T* g = job.grad + r0 * D;
+    la::gemm(T(1), sv, xv, false, g, std::ptrdiff_t(D));
+    if (cosine) continue;  // the gradient w.r.t. the unit rows: S x itself
+    for (std::size_t i = 0; i < nr; ++i) {
+      const T* x = job.x + (r0 + i) * D;
+      T* gi = g + i * D;
+      const double sum = rowsum[i];
+#pragma omp simd
+      for (std::size_t d = 0; d < D; ++d) gi[d] = T(sum * double(x[d]) - double(gi[d]));
+    }
+  }
+}
+
+template <class T>
+void triplet_kernel(const detail::TripletJob<T>& job) {
+  if (job.pass == detail::kTripletDistances) return triplet_distances(job);
+  if (job.pass == detail::kTripletGrad) return triplet_grad(job);
+  const std::size_t N = job.samples;
+  for_each_item(1, N, 1, job.threads, [&](std::size_t, const PixelRange& range, int worker) {
+    double* base = job.scratch + std::size_t(worker) * 4 * N;
+    for (std::size_t a = range.first; a < range.last; ++a)
+      triplet_anchor(job, a, base, base + N, base + 2 * N, base + 3 * N);
+  });
+}
+
 }  // namespace
 
 void fill_metric(detail::KernelTable& table) {
@@ -667,6 +887,8 @@ void fill_metric(detail::KernelTable& table) {
   table.margin_f64 = margin_kernel<double>;
   table.info_nce_f32 = info_nce_kernel<float>;
   table.info_nce_f64 = info_nce_kernel<double>;
+  table.triplet_f32 = triplet_kernel<float>;
+  table.triplet_f64 = triplet_kernel<double>;
 }
 
 }  // namespace LOSSFN_ISA

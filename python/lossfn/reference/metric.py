@@ -286,3 +286,113 @@ cosface = PairwiseReference("cosface", _cosface)
 arcface = PairwiseReference("arcface", _arcface)
 info_nce = PairwiseReference("info_nce", _info_nce, labels=False)
 PAIRWISE = {r.name: r for r in (cosface, arcface, info_nce)}
+
+
+def _triplet_distances(x, distance):
+    """The batch's distances (N x N, diagonal 0) and the map from per-pair coefficients C to
+    d(sum C * dist)/dx (the clamps of the distances passed through)."""
+    if distance == "cosine":
+        u, adjoint = _unit(x)
+        dist = np.clip(1.0 - u @ u.T, 0.0, 2.0)
+        np.fill_diagonal(dist, 0.0)
+        return dist, lambda c: adjoint(-(c + c.T) @ u)
+    diff = x[:, None, :] - x[None, :, :]
+    sq = np.sum(diff * diff, axis=-1)
+    if distance == "squared":
+        def grad(c):
+            s = 2.0 * (c + c.T)
+            return s.sum(1)[:, None] * x - s @ x
+        return sq, grad
+    dist = np.sqrt(sq)
+
+    def grad(c):
+        w = np.divide(c, dist, out=np.zeros_like(c), where=dist > 0)
+        s = w + w.T
+        return s.sum(1)[:, None] * x - s @ x
+    return dist, grad
+
+
+def _batch_triplets(embeddings, labels, margin, mining, distance):
+    """Every kept triplet's loss by brute force: (per-anchor loss sums, kept count, count with a
+    positive loss, per-pair coefficients d(loss sum of anchor a)/d dist(a, j), gradient map)."""
+    dist, grad = _triplet_distances(embeddings, distance)
+    n = len(embeddings)
+    same = labels[:, None] == labels[None, :]
+    losses, coef = np.zeros(n), np.zeros((n, n))
+    kept = positive = 0
+    for a in range(n):
+        negatives = np.flatnonzero(~same[a])
+        dn = dist[a, negatives]
+        for p in np.flatnonzero(same[a]):
+            if p == a:
+                continue
+            dp = dist[a, p]
+            if mining == "semihard_tfa":
+                outside = dn > dp
+                k = (np.flatnonzero(outside)[np.argmin(dn[outside])] if outside.any()
+                     else (np.argmax(dn) if len(dn) else None))
+                loss = margin + dp - (dn[k] if k is not None else 0.0)
+                kept += 1
+                if loss > 0:
+                    losses[a] += loss
+                    positive += 1
+                    coef[a, p] += 1.0
+                    if k is not None:
+                        coef[a, negatives[k]] -= 1.0
+                continue
+            gap = dn - dp
+            keep = {"all": gap <= margin, "hard": gap <= 0, "semihard": (gap > 0) & (gap <= margin)}[mining]
+            loss = dp - dn + margin
+            active = keep & (loss > 0)
+            kept += int(keep.sum())
+            positive += int(active.sum())
+            losses[a] += loss[active].sum()
+            coef[a, p] += active.sum()
+            coef[a, negatives[active]] -= 1.0
+    return losses, kept, positive, coef, grad
+
+
+class BatchTripletReference:
+    """batch_triplet by brute force over the batch's triplets (pytorch-metric-learning's miner
+    conditions, TF-Addons' semi-hard selection); the mean over the kept triplets (or the positive
+    ones with reduction_mode="nonzero"), 0 when none; "none": per-anchor sums."""
+
+    name = "batch_triplet"
+
+    @staticmethod
+    def _run(embeddings, labels, reduction, grad_output, margin=0.2, mining="all", distance="euclidean",
+             reduction_mode="all", gradient=False):
+        check_reduction(reduction)
+        x = np.asarray(embeddings, dtype=np.float64)
+        y = np.asarray(labels, dtype=np.int64)
+        losses, kept, positive, coef, grad = _batch_triplets(x, y, margin, mining, distance)
+        count = positive if reduction_mode == "nonzero" else kept
+        if reduction == "none":
+            value = losses
+        elif reduction == "sum":
+            value = float(losses.sum())
+        else:
+            value = float(losses.sum() / count) if count else 0.0
+        if not gradient:
+            return value
+        up = 1.0 if grad_output is None else grad_output
+        if reduction == "none":
+            weight = np.broadcast_to(np.asarray(up, dtype=np.float64), losses.shape)
+        else:
+            weight = np.full(len(x), float(up) / (count if reduction == "mean" and count else 1.0))
+            if reduction == "mean" and not count:
+                weight = np.zeros(len(x))
+        return grad(weight[:, None] * coef)
+
+    def __call__(self, embeddings, labels, *, reduction="mean", **kw):
+        return self._run(embeddings, labels, reduction, None, **kw)
+
+    def grad(self, embeddings, labels, *, reduction="mean", grad_output=None, **kw):
+        return self._run(embeddings, labels, reduction, grad_output, gradient=True, **kw)
+
+    def value_and_grad(self, embeddings, labels, **kw):
+        return self(embeddings, labels, **kw), self.grad(embeddings, labels, **kw)
+
+
+batch_triplet = BatchTripletReference()
+PAIRWISE["batch_triplet"] = batch_triplet

@@ -73,6 +73,27 @@ _UNIT = "x_unit = x / max(|x|, 1e-12) per row (torch's F.normalize)"
 
 PAIRWISE_SPECS = [
     PairwiseLossSpec(
+        "batch_triplet", F,
+        "pytorch-metric-learning TripletMarginLoss + TripletMarginMiner; TF-Addons triplet_semihard_loss",
+        "l = max(0, d(a, p) - d(a, n) + margin) over the triplets the mining keeps: all (d_an - d_ap <= margin), "
+        "hard (<= 0), semihard (in (0, margin]) as pytorch-metric-learning's TripletMarginMiner; semihard_tfa: per "
+        "positive pair the nearest negative farther than the positive, else the farthest (TF-Addons); d euclidean, "
+        "squared or cosine (1 - cos), from rows centred on the batch mean",
+        inputs=("embeddings", "labels"),
+        labels=True,
+        hyper={"margin": 0.2, "mining": "all", "distance": "euclidean", "reduction_mode": "all"},
+        variants=[{"mining": "hard"}, {"mining": "semihard"}, {"mining": "semihard_tfa", "distance": "squared"},
+                  {"distance": "cosine", "reduction_mode": "nonzero"}, {"distance": "squared", "margin": 1.0}],
+        bad_hyper=[{"margin": -0.1}, {"margin": float("nan")}, {"mining": "easy"}, {"distance": "l1"},
+                   {"reduction_mode": "avg"}],
+        note="mean: over the kept triplets (semihard_tfa: over the positive pairs, as TF-Addons), or with "
+             "reduction_mode='nonzero' over those with a positive loss (pytorch-metric-learning's default "
+             "AvgNonZeroReducer); 0 when none is kept; 'none' gives each anchor's sum. pytorch-metric-learning's "
+             "LpDistance normalises the embeddings by default: normalize_embeddings=False reproduces 'euclidean' "
+             "(power=2: 'squared'), CosineSimilarity 'cosine'. Labels are any integers (equal labels: a positive "
+             "pair). The batch's N x N distances are kept (8 B each, and the per-pair coefficients): mining needs "
+             "every row whole"),
+    PairwiseLossSpec(
         "cosface", F, "CosFace (Wang et al. 2018), InsightFace's CombinedMarginLoss with m3 (written in torch in the tests)",
         "l = logsumexp_c(s cos_c - [c = y] s m) - s (cos_y - m), cos_c = e_unit . w_unit_c clamped to [-1, 1]; "
         + _UNIT,
