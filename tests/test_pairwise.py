@@ -453,6 +453,21 @@ def test_batch_triplet_duplicates_and_lonely_classes():
     assert v == pytest.approx(lf.reference.batch_triplet(x, one, mining="semihard_tfa", distance="squared", margin=0.5))
 
 
+@pytest.mark.parametrize("variant", [{}, {"mining": "semihard", "distance": "squared"},
+                                     {"mining": "semihard_tfa", "distance": "cosine"}], ids=str)
+def test_batch_triplet_sorted_mining(variant):
+    # Two classes of 300: an anchor's 299 positives make sorting its negatives cheaper than
+    # scanning them once per positive (the kernel's other path, which the smaller batches take).
+    rng = np.random.default_rng(17)
+    y = np.repeat([0, 1], 300)
+    x = rng.normal(0, 1, (600, 4)) + 0.7 * y[:, None]
+    g = lf.batch_triplet.grad(x, y, **variant)
+    rg = lf.reference.batch_triplet.grad(x, y, **variant)
+    np.testing.assert_allclose(g, rg, rtol=1e-9, atol=1e-12 * np.abs(rg).max())
+    assert lf.batch_triplet(x, y, reduction="none", **variant) == pytest.approx(
+        lf.reference.batch_triplet(x, y, reduction="none", **variant), rel=1e-10, abs=1e-12)
+
+
 def test_batch_triplet_bad_input():
     x, y = draw("batch_triplet", np.random.default_rng(16), n=8, d=3)
     with pytest.raises(ValueError, match="batch_triplet: margin: must be a finite number >= 0, got -0.1"):
