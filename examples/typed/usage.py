@@ -21,6 +21,11 @@ probs: np.ndarray = lf.softmax(logits)
 masks = np.zeros((2, 4, 4))
 dice: float = lf.dice(masks + 0.5, masks, axis=None)
 lovasz: np.ndarray = lf.lovasz_hinge(masks, masks, reduction="none")
+embeddings, weights, labels = np.zeros((4, 3)), np.ones((5, 3)), np.array([0, 1, 2, 3])
+face: float = lf.arcface(embeddings, weights, labels)
+g_emb, g_weights = lf.cosface.grad(embeddings, weights, labels)
+views: np.ndarray = lf.info_nce(embeddings, embeddings, reduction="none")
+g_triplet: np.ndarray = lf.batch_triplet.grad(embeddings, labels, mining="semihard")
 reference = lf.huber.reference
 print(mean, total, per_element.shape, value_f, grad_a.shape, g_pred.shape, g_var.shape, ce, rows.shape,
-      probs.shape, dice, lovasz.shape, reference)
+      probs.shape, dice, lovasz.shape, face, g_emb.shape, g_weights.shape, views.shape, g_triplet.shape, reference)
