@@ -125,5 +125,7 @@ PAIRWISE_SPECS = [
         variants=[{"symmetric": False}, {"mode": "simclr"}, {"temperature": 0.5}],
         bad_hyper=[{"temperature": 0.0}, {"temperature": -1.0}, {"temperature": float("inf")}, {"mode": "moco"}],
         note="the mean is CLIP's loss; SimCLR's code returns the sum of its two directions' means (twice the "
-             "simclr mean here); no N x N matrix is stored (N = 8192 takes O(tile) memory)"),
+             "simclr mean here); symmetric applies to clip (simclr is symmetric by construction); the rows are "
+             "normalised inside, so normalised features pass unchanged; no N x N matrix is stored (N = 8192 takes "
+             "O(tile) memory); the temperature is a keyword, not differentiated"),
 ]
