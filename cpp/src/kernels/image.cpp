@@ -76,7 +76,59 @@ LOSSFN_INLINE double lane_sum(Lanes v) {
 enum Moment { kMx, kMy, kExx, kEyy, kExy, kMoments };
 enum Coefficient { kAx, kB, kC, kAy, kCoefficients };
 
-template <class T>
+// The SSIM loops step over blocks of kBandLanes columns, kBlock vectors: a vector's win-tap sum
+// alone is a chain of win dependent multiply-adds (latency-bound); kBlock of them interleave.
+constexpr std::size_t kBlock = kBandLanes / kLanes;
+struct Block {
+  Lanes v[kBlock];
+};
+#define LOSSFN_BLOCK_OPERATOR(op)                                                  \
+  LOSSFN_INLINE Block operator op(const Block& a, const Block& b) {                \
+    Block r;                                                                       \
+    for (std::size_t q = 0; q < kBlock; ++q) r.v[q] = a.v[q] op b.v[q];            \
+    return r;                                                                      \
+  }
+LOSSFN_BLOCK_OPERATOR(+)
+LOSSFN_BLOCK_OPERATOR(-)
+LOSSFN_BLOCK_OPERATOR(*)
+LOSSFN_BLOCK_OPERATOR(/)
+#undef LOSSFN_BLOCK_OPERATOR
+LOSSFN_INLINE Block operator-(const Block& a) { return Block{} - a; }
+LOSSFN_INLINE Block& operator+=(Block& a, const Block& b) { return a = a + b; }
+LOSSFN_INLINE Block block_at(const double* p) {
+  Block b;
+  for (std::size_t q = 0; q < kBlock; ++q) b.v[q] = load(p + q * kLanes);
+  return b;
+}
+LOSSFN_INLINE void put(double* p, const Block& b) {
+  for (std::size_t q = 0; q < kBlock; ++q) store(p + q * kLanes, b.v[q]);
+}
+LOSSFN_INLINE Block fill(double v) {
+  Block b;
+  for (std::size_t q = 0; q < kBlock; ++q) b.v[q] = splat(v);
+  return b;
+}
+LOSSFN_INLINE Block nonnegative(const Block& a) {  // a variance below 0 by rounding counts as 0
+  Block r;
+  for (std::size_t q = 0; q < kBlock; ++q) r.v[q] = a.v[q] > Lanes{} ? a.v[q] : Lanes{};
+  return r;
+}
+// 1.0 in the columns j .. j + kBandLanes - 1 below `width`, 0.0 beyond.
+LOSSFN_INLINE Block valid_columns(std::size_t j, std::size_t width) {
+  Block b;
+  for (std::size_t q = 0; q < kBlock; ++q)
+    for (std::size_t l = 0; l < kLanes; ++l) b.v[q][l] = j + q * kLanes + l < width ? 1.0 : 0.0;
+  return b;
+}
+LOSSFN_INLINE double block_sum(const Block& b) {  // the columns added in order
+  double s = 0.0;
+  for (std::size_t q = 0; q < kBlock; ++q) s += lane_sum(b.v[q]);
+  return s;
+}
+
+// The band of one plane. kWin: the window's taps at compile time (the common sizes, whose tap
+// loops unroll), or 0 for job.win.
+template <class T, std::size_t kWin>
 struct SsimBand {
   const BandJob<T>& job;
   std::size_t W, Wo, Ho, win, row;
@@ -86,72 +138,83 @@ struct SsimBand {
   double g;  // the plane's term scale
   double *xr, *yr, *out, *hring, *cring, *adj;
 
-  double* moment(std::size_t r, int m) const { return hring + ((r % win) * kMoments + std::size_t(m)) * row; }
-  double* coef(std::size_t i, int m) const { return cring + ((i % win) * kCoefficients + std::size_t(m)) * row; }
+  std::size_t taps() const { return kWin ? kWin : win; }
+  // The rings hold their rows block-interleaved: a row's kMoments (or maps()) values of a block
+  // of columns are adjacent, so that a vertical sum reads win streams, not win * kMoments (too
+  // many for the hardware prefetchers: the sums waited on the L2 cache). Column block j (a
+  // multiple of kBandLanes) of moment m of ring slot s: hring + s * kMoments * row + j * kMoments
+  // + m * kBandLanes; likewise the coefficients with maps() for kMoments.
+  std::size_t maps() const { return gy.base ? 4 : 3; }
+  double* moments(std::size_t r) const { return hring + (r % win) * kMoments * row; }
+  double* coefficients(std::size_t i) const { return cring + (i % win) * kCoefficients * row; }
+  // Slot t of a ring whose first row is in slot `first` (t < win).
+  std::size_t slot(std::size_t first, std::size_t t) const { return first + t < win ? first + t : first + t - win; }
 
   // Input row r filtered horizontally: its five moments at the Wo (padded) valid columns.
   void filter_row(std::size_t r) const {
     load_row(x, r, W, row, xr);
     load_row(y, r, W, row, yr);
     const double* w = job.window;
-    double *hx = moment(r, kMx), *hy = moment(r, kMy), *hxx = moment(r, kExx), *hyy = moment(r, kEyy),
-           *hxy = moment(r, kExy);
-    for (std::size_t j = 0; j < Wo; j += kLanes) {
-      Lanes sx{}, sy{}, sxx{}, syy{}, sxy{};
-      for (std::size_t k = 0; k < win; ++k) {
-        const Lanes a = load(xr + j + k), b = load(yr + j + k), wk = splat(w[k]);
-        const Lanes wa = wk * a, wb = wk * b;
+    double* h = moments(r);
+    for (std::size_t j = 0; j < Wo; j += kBandLanes) {
+      Block sx{}, sy{}, sxx{}, syy{}, sxy{};
+      for (std::size_t k = 0; k < taps(); ++k) {
+        const Block a = block_at(xr + j + k), b = block_at(yr + j + k), wk = fill(w[k]);
+        const Block wa = wk * a, wb = wk * b;
         sx += wa, sy += wb, sxx += wa * a, syy += wb * b, sxy += wa * b;
       }
-      store(hx + j, sx), store(hy + j, sy), store(hxx + j, sxx), store(hyy + j, syy), store(hxy + j, sxy);
+      double* block = h + j * kMoments;
+      put(block + kMx * kBandLanes, sx), put(block + kMy * kBandLanes, sy), put(block + kExx * kBandLanes, sxx);
+      put(block + kEyy * kBandLanes, syy), put(block + kExy * kBandLanes, sxy);
     }
   }
 
-  // Map row i: the sum of its S (lanes) and, with a gradient, its coefficient rows. Without the
+  // Map row i: the sum of its S and, with a gradient, its coefficient rows. Without the
   // luminance term (MS-SSIM's lower levels) S is cs = a2 / b2: a1 = b1 = 1 and mu_x, mu_y enter
   // through the variances alone.
-  Lanes map_row(std::size_t i, bool gradient) const {
+  double map_row(std::size_t i, bool gradient) const {
     return job.contrast_only ? map_row<false>(i, gradient) : map_row<true>(i, gradient);
   }
   template <bool kLuminance>
-  Lanes map_row(std::size_t i, bool gradient) const {
+  double map_row(std::size_t i, bool gradient) const {
     const double* w = job.window;
-    const Lanes c1 = splat(job.c1), c2 = splat(job.c2), k = splat(job.cov_norm), zero{};
-    const Lanes g = splat(this->g), two = splat(2.0);
-    Lanes total{};
-    const std::size_t first_slot = i % win;  // ring row of input row i; of i + t: first_slot + t, wrapped
-    for (std::size_t j = 0; j < Wo; j += kLanes) {
-      Lanes mx{}, my{}, exx{}, eyy{}, exy{};
-      for (std::size_t t = 0, slot = first_slot; t < win; ++t, slot = slot + 1 == win ? 0 : slot + 1) {
-        const Lanes wt = splat(w[t]);
-        const double* m = hring + slot * kMoments * row + j;
-        mx += wt * load(m + kMx * row), my += wt * load(m + kMy * row);
-        exx += wt * load(m + kExx * row), eyy += wt * load(m + kEyy * row);
-        exy += wt * load(m + kExy * row);
+    const Block c1 = fill(job.c1), c2 = fill(job.c2), k = fill(job.cov_norm);
+    const Block g = fill(this->g), two = fill(2.0), one = fill(1.0);
+    Block total{};
+    const std::size_t first = i % win;  // the ring slot of input row i
+    for (std::size_t j = 0; j < Wo; j += kBandLanes) {
+      Block mx{}, my{}, exx{}, eyy{}, exy{};
+      for (std::size_t t = 0; t < taps(); ++t) {
+        const Block wt = fill(w[t]);
+        const double* m = hring + slot(first, t) * kMoments * row + j * kMoments;  // input row i + t
+        mx += wt * block_at(m + kMx * kBandLanes), my += wt * block_at(m + kMy * kBandLanes);
+        exx += wt * block_at(m + kExx * kBandLanes), eyy += wt * block_at(m + kEyy * kBandLanes);
+        exy += wt * block_at(m + kExy * kBandLanes);
       }
-      Lanes sxx = k * (exx - mx * mx), syy = k * (eyy - my * my);
-      sxx = sxx > zero ? sxx : zero;  // a variance below 0 by rounding
-      syy = syy > zero ? syy : zero;
-      const Lanes sxy = k * (exy - mx * my);
-      const Lanes a1 = kLuminance ? two * mx * my + c1 : splat(1.0);
-      const Lanes a2 = two * sxy + c2, b2 = sxx + syy + c2;
-      const Lanes inv_b1 = kLuminance ? 1.0 / (mx * mx + my * my + c1) : splat(1.0), inv_b2 = 1.0 / b2;
-      const Lanes d = inv_b1 * inv_b2;
-      const Lanes s = a1 * a2 * d;
-      const Lanes valid = j + kLanes <= Wo ? splat(1.0) : columns_below(j, Wo);
+      const Block sxx = nonnegative(k * (exx - mx * mx)), syy = nonnegative(k * (eyy - my * my));
+      const Block sxy = k * (exy - mx * my);
+      const Block a1 = kLuminance ? two * mx * my + c1 : one;
+      const Block a2 = two * sxy + c2, b2 = sxx + syy + c2;
+      const Block b1 = kLuminance ? mx * mx + my * my + c1 : one;
+      // One division for both denominators: d = 1 / (b1 b2), 1 / b1 = b2 d, 1 / b2 = b1 d.
+      const Block d = one / (b1 * b2), inv_b1 = b2 * d, inv_b2 = b1 * d;
+      const Block s = a1 * a2 * d;
+      const Block valid = j + kBandLanes <= Wo ? one : valid_columns(j, Wo);
       total += s * valid;
       if (!gradient) continue;
-      const Lanes gv = g * valid;
-      const Lanes b = gv * k * (-s * inv_b2);   // dS/dsigma_x^2 through w * x^2
-      const Lanes c = gv * k * (two * a1 * d);  // dS/dsigma_xy through w * xy
-      Lanes ax = -two * mx * b - my * c, ay = -two * my * b - mx * c;
+      const Block gv = g * valid;
+      const Block b = gv * k * (-s * inv_b2);   // dS/dsigma_x^2 through w * x^2
+      const Block c = gv * k * (two * a1 * d);  // dS/dsigma_xy through w * xy
+      Block ax = -two * mx * b - my * c, ay = -two * my * b - mx * c;
       if (kLuminance) {
         ax += gv * (two * my * a2 * d - two * s * mx * inv_b1);
         ay += gv * (two * mx * a2 * d - two * s * my * inv_b1);
       }
-      store(coef(i, kAx) + j, ax), store(coef(i, kB) + j, b), store(coef(i, kC) + j, c), store(coef(i, kAy) + j, ay);
+      double* block = coefficients(i) + j * maps();
+      put(block + kAx * kBandLanes, ax), put(block + kB * kBandLanes, b), put(block + kC * kBandLanes, c);
+      if (gy.base) put(block + kAy * kBandLanes, ay);
     }
-    return total;
+    return block_sum(total);
   }
 
   // MS-SSIM: the adjoint of the 2x2 average pooling into the next level, added to row r's
@@ -162,90 +225,109 @@ struct SsimBand {
     for (std::size_t j = 0; j < W; ++j) out[j] += 0.25 * u[(j + pw) / 2];
   }
 
+  // The vertical adjoint of the coefficient rows [first, last] into adj (zero-padded rows of
+  // `maps` sums, each shifted by win - 1 columns for the horizontal adjoint's reach); kFull: the
+  // win rows of an input row away from the plane's edges.
+  template <bool kFull, std::size_t kMaps>
+  void vertical_adjoint(std::size_t r, std::size_t first, std::size_t last) const {
+    const std::size_t pad = win - 1, count = kFull ? taps() : last - first + 1;
+    const std::size_t first_slot = first % win;
+    const double* wr = job.window + (r - first);  // wr[-t]: the tap of map row first + t
+    for (std::size_t m = 0; m < kMaps; ++m) {
+      double* v = adj + m * row;
+      for (std::size_t j = 0; j < pad; ++j) v[j] = 0.0;
+    }
+    for (std::size_t j = 0; j < Wo; j += kBandLanes) {
+      Block sum[kMaps] = {};
+      for (std::size_t t = 0; t < count; ++t) {
+        const Block wt = fill(*(wr - std::ptrdiff_t(t)));
+        const double* c = cring + slot(first_slot, t) * kCoefficients * row + j * kMaps;  // map row first + t
+        for (std::size_t m = 0; m < kMaps; ++m) sum[m] += wt * block_at(c + m * kBandLanes);
+      }
+      for (std::size_t m = 0; m < kMaps; ++m) put(adj + m * row + pad + j, sum[m]);
+    }
+    for (std::size_t m = 0; m < kMaps; ++m)
+      for (std::size_t j = pad + band_padded(Wo); j < row; ++j) adj[m * row + j] = 0.0;
+  }
+
   // Input row r's gradient from the coefficient rows [first, last] (those of the map rows that
   // read it, all in the ring; none when first > last).
   void grad_row(std::size_t r, std::size_t first, std::size_t last) const {
-    const std::size_t maps = gy.base ? 4 : 3, pad = win - 1;
+    const bool full = last + 1 - first == taps();
+    if (gy.base) full ? vertical_adjoint<true, 4>(r, first, last) : vertical_adjoint<false, 4>(r, first, last);
+    else full ? vertical_adjoint<true, 3>(r, first, last) : vertical_adjoint<false, 3>(r, first, last);
+    const std::size_t pad = win - 1;
     const double* w = job.window;
-    for (std::size_t m = 0; m < maps; ++m) {
-      double* v = adj + m * row;
-      for (std::size_t j = 0; j < pad; ++j) v[j] = 0.0;
-      for (std::size_t j = 0; j < Wo; j += kLanes) {
-        Lanes sum{};
-        for (std::size_t i = first, slot = first % win; i <= last; ++i, slot = slot + 1 == win ? 0 : slot + 1)
-          sum += splat(w[r - i]) * load(cring + (slot * kCoefficients + m) * row + j);
-        store(v + pad + j, sum);
-      }
-      for (std::size_t j = pad + (Wo + kLanes - 1) / kLanes * kLanes; j < row; ++j) v[j] = 0.0;
-    }
     load_row(x, r, W, row, xr);
     load_row(y, r, W, row, yr);
     const double *va = adj, *vb = adj + row, *vc = adj + 2 * row, *vay = adj + 3 * row;
-    for (int side = 0; side < int(maps) - 2; ++side) {
+    for (int side = 0; side < (gy.base ? 2 : 1); ++side) {
       const double* own = side == 0 ? xr : yr;
       const double* other = side == 0 ? yr : xr;
       const double* a = side == 0 ? va : vay;
-      for (std::size_t j = 0; j < W; j += kLanes) {
-        Lanes fa{}, fb{}, fc{};
-        for (std::size_t t = 0; t < win; ++t) {
-          const Lanes wt = splat(w[t]);
+      for (std::size_t j = 0; j < W; j += kBandLanes) {
+        Block fa{}, fb{}, fc{};
+        for (std::size_t t = 0; t < taps(); ++t) {
+          const Block wt = fill(w[t]);
           const std::size_t at = j + pad - t;
-          fa += wt * load(a + at), fb += wt * load(vb + at), fc += wt * load(vc + at);
+          fa += wt * block_at(a + at), fb += wt * block_at(vb + at), fc += wt * block_at(vc + at);
         }
-        store(out + j, fa + 2.0 * load(own + j) * fb + load(other + j) * fc);
+        put(out + j, fa + two_times(block_at(own + j)) * fb + block_at(other + j) * fc);
       }
       if (const double* up = side == 0 ? job.upstream : job.upstream_y) add_upstream(up, r);
       store_row(side == 0 ? gx : gy, r, W, out);
     }
   }
+  static Block two_times(const Block& v) { return v + v; }
 };
 
-template <class T>
+template <class T, std::size_t kWin>
 void ssim_item(const BandJob<T>& job, std::size_t plane, std::size_t band, double* scratch) {
   const std::size_t H = job.height, W = job.width, win = job.win;
   const std::size_t row = detail::ssim_row(W, win);
   const std::size_t r0 = band * job.band_rows, r1 = r0 + job.band_rows < H ? r0 + job.band_rows : H;
   const bool gradient = job.grad != nullptr;
-  SsimBand<T> s{job,
-                W,
-                W - win + 1,
-                H - win + 1,
-                win,
-                row,
-                plane_rows(job.x, job.x_stride, job.channels, plane),
-                plane_rows(job.y, job.y_stride, job.channels, plane),
-                gradient ? plane_rows(job.grad, job.grad_stride, job.channels, plane) : PlaneRows<T>{nullptr, 0, 0},
-                job.grad_y ? plane_rows(job.grad_y, job.grad_stride, job.channels, plane) : PlaneRows<T>{nullptr, 0, 0},
-                plane,
-                gradient ? job.term_scale[plane] : 0.0,
-                scratch,
-                scratch + row,
-                scratch + 2 * row,
-                scratch + 3 * row,
-                scratch + (3 + kMoments * win) * row,
-                scratch + (3 + (kMoments + kCoefficients) * win) * row};
+  SsimBand<T, kWin> s{job,
+                      W,
+                      W - win + 1,
+                      H - win + 1,
+                      win,
+                      row,
+                      plane_rows(job.x, job.x_stride, job.channels, plane),
+                      plane_rows(job.y, job.y_stride, job.channels, plane),
+                      gradient ? plane_rows(job.grad, job.grad_stride, job.channels, plane) : PlaneRows<T>{nullptr, 0, 0},
+                      job.grad_y ? plane_rows(job.grad_y, job.grad_stride, job.channels, plane) : PlaneRows<T>{nullptr, 0, 0},
+                      plane,
+                      gradient ? job.term_scale[plane] : 0.0,
+                      scratch,
+                      scratch + row,
+                      scratch + 2 * row,
+                      scratch + 3 * row,
+                      scratch + (3 + kMoments * win) * row,
+                      scratch + (3 + (kMoments + kCoefficients) * win) * row};
   // Map rows [lo, hi): the band's own (r0 .. r1) and, for the gradient, the win - 1 before.
   const std::size_t lo = gradient ? (r0 >= win - 1 ? r0 - (win - 1) : 0) : r0;
   const std::size_t hi = r1 < s.Ho ? r1 : s.Ho;
-  Lanes total{};
+  double total = 0.0;
   std::size_t filtered = lo;
   for (std::size_t i = lo; i < hi; ++i) {
     for (; filtered < i + win; ++filtered) s.filter_row(filtered);
-    const Lanes row_sum = s.map_row(i, gradient);
+    const double row_sum = s.map_row(i, gradient);
     if (i >= r0) total += row_sum;
     if (gradient && i >= r0) s.grad_row(i, i >= win - 1 ? i - (win - 1) : 0, i);
   }
   // Rows past the band's last map row read the map rows before it only (none: a zero row).
   if (gradient)
     for (std::size_t r = hi > r0 ? hi : r0; r < r1; ++r) s.grad_row(r, r >= win - 1 ? r - (win - 1) : 0, hi - 1);
-  job.item_value[plane * ((H + job.band_rows - 1) / job.band_rows) + band] = lane_sum(total);
+  job.item_value[plane * ((H + job.band_rows - 1) / job.band_rows) + band] = total;
 }
 
 template <class T>
 void ssim_kernel(const BandJob<T>& job) {
   const std::size_t bands = (job.height + job.band_rows - 1) / job.band_rows;
+  auto item = job.win == 11 ? ssim_item<T, 11> : job.win == 7 ? ssim_item<T, 7> : ssim_item<T, 0>;
   for_each_band(job.batch * job.channels, bands, job.threads, [&](std::size_t plane, std::size_t band, int worker) {
-    ssim_item(job, plane, band, job.scratch + std::size_t(worker) * job.scratch_doubles);
+    item(job, plane, band, job.scratch + std::size_t(worker) * job.scratch_doubles);
   });
 }
 
