@@ -237,29 +237,101 @@ void run_single(const ImageCall<T>& c, const SsimOptions* ssim, const TotalVaria
   finish(c, losses);
 }
 
+// Threads for an elementwise pass over `pixels` (the same bits for any count).
+int pass_threads(double pixels) { return pixels < double(kParallelMin) ? 1 : get_num_threads(); }
+
 // Level l + 1 of an MS-SSIM pyramid from level l (planes of H x W pixels at `src` through the
 // strides s): torch's avg_pool2d(kernel_size=2, padding=(H % 2, W % 2)), the padding counted,
-// into contiguous planes of ceil(H / 2) x ceil(W / 2).
+// into contiguous planes of ceil(H / 2) x ceil(W / 2). An output pixel is a quarter of the sum of
+// its (up to) four inputs, added row by row, left to right.
 template <class T>
 void pool(const T* src, const std::ptrdiff_t* s, std::size_t N, std::size_t C, std::size_t H, std::size_t W,
           double* dst) {
-  const std::size_t ph = H % 2, pw = W % 2, Ho = (H + ph) / 2, Wo = (W + pw) / 2;
-  for (std::size_t n = 0; n < N; ++n)
-    for (std::size_t ch = 0; ch < C; ++ch) {
-      const T* plane = src + std::ptrdiff_t(n) * s[0] + std::ptrdiff_t(ch) * s[1];
-      double* out = dst + (n * C + ch) * Ho * Wo;
-      std::fill(out, out + Ho * Wo, 0.0);
-      for (std::size_t r = 0; r < H; ++r) {
-        const T* row = plane + std::ptrdiff_t(r) * s[2];
-        double* o = out + (r + ph) / 2 * Wo;
-        for (std::size_t j = 0; j < W; ++j) o[(j + pw) / 2] += 0.25 * double(row[std::ptrdiff_t(j) * s[3]]);
+  const std::size_t ph = H % 2, pw = W % 2, Ho = (H + ph) / 2, Wo = (W + pw) / 2, rows = N * C * Ho;
+  const std::ptrdiff_t step = s[3];
+#pragma omp parallel for num_threads(pass_threads(double(N * C) * double(H * W))) schedule(static)
+  for (std::ptrdiff_t k = 0; k < std::ptrdiff_t(rows); ++k) {
+    const std::size_t p = std::size_t(k) / Ho, io = std::size_t(k) % Ho;
+    const T* plane = src + std::ptrdiff_t(p / C) * s[0] + std::ptrdiff_t(p % C) * s[1];
+    double* out = dst + std::size_t(k) * Wo;
+    // Input rows 2 io - ph and 2 io + 1 - ph, those inside the image.
+    const T* in[2];
+    std::size_t count = 0;
+    for (std::size_t r = 2 * io; r < 2 * io + 2; ++r)
+      if (r >= ph && r - ph < H) in[count++] = plane + std::ptrdiff_t(r - ph) * s[2];
+    auto at = [&](const T* row, std::size_t j) { return double(row[std::ptrdiff_t(j) * step]); };
+    // Output column 0 reads column 0 alone where pw = 1; every other reads 2 jo - pw and the next
+    // (W + pw is even: the last column has both).
+    if (pw == 1) {
+      double sum = 0.0;
+      for (std::size_t q = 0; q < count; ++q) sum += at(in[q], 0);
+      out[0] = 0.25 * sum;
+    }
+    const std::size_t first = pw, last = Wo;
+    if (count == 2 && step == 1) {
+      const T *a = in[0], *b = in[1];
+      for (std::size_t jo = first; jo < last; ++jo) {
+        const std::size_t j = 2 * jo - pw;
+        out[jo] = 0.25 * (((double(a[j]) + double(a[j + 1])) + double(b[j])) + double(b[j + 1]));
+      }
+    } else {
+      for (std::size_t jo = first; jo < last; ++jo) {
+        const std::size_t j = 2 * jo - pw;
+        double sum = 0.0;
+        for (std::size_t q = 0; q < count; ++q) sum = (sum + at(in[q], j)) + at(in[q], j + 1);
+        out[jo] = 0.25 * sum;
       }
     }
+  }
 }
 
-// MS-SSIM: a value pass up the pyramid (each level's per-plane cs or S means), then, with a
-// gradient, a pass down it: each level's kernel run adds the pooling's adjoint of the gradient of
-// the level above, so that level 0 writes the whole gradient once.
+// MS-SSIM's gradient from its levels': acc_{L-1} = s_{L-1} G_{L-1}, then down the pyramid
+// acc_l = s_l G_l + the pooling's adjoint of acc_{l+1} (pixel (i, j) of level l takes a quarter
+// of pixel ((i + H_l % 2) / 2, (j + W_l % 2) / 2) of level l + 1), level 0's written into grad
+// through its strides. G[l]: contiguous planes of H_l x W_l doubles, the gradient of each
+// plane's sum of map values (the levels above 0 are overwritten with acc_l); s[l][p]: d loss /
+// d (that sum).
+template <class T>
+void combine_levels(std::vector<std::vector<double>>& G, const std::vector<std::vector<double>>& s,
+                    const std::vector<std::size_t>& Hl, const std::vector<std::size_t>& Wl, std::size_t C, T* grad,
+                    const std::ptrdiff_t* gs) {
+  const std::size_t L = G.size(), planes = s[0].size();
+  for (std::size_t l = L; l-- > 0;) {
+    const std::size_t H = Hl[l], W = Wl[l], ph = H % 2, pw = W % 2, rows = planes * H;
+#pragma omp parallel for num_threads(pass_threads(double(rows) * double(W))) schedule(static)
+    for (std::ptrdiff_t k = 0; k < std::ptrdiff_t(rows); ++k) {
+      const std::size_t p = std::size_t(k) / H, i = std::size_t(k) % H;
+      const double scale = s[l][p];
+      double* row = G[l].data() + std::size_t(k) * W;
+      // Level 0 goes to grad (contiguous rows straight), the levels above back into G.
+      T* out = l > 0 ? nullptr
+                     : grad + std::ptrdiff_t(p / C) * gs[0] + std::ptrdiff_t(p % C) * gs[1] + std::ptrdiff_t(i) * gs[2];
+      const std::ptrdiff_t step = l > 0 ? 0 : gs[3];
+      auto put = [&](std::size_t j, double v) {
+        if (!out) row[j] = v;
+        else if (step == 1) out[j] = T(v);
+        else out[std::ptrdiff_t(j) * step] = T(v);
+      };
+      if (l + 1 == L) {
+        for (std::size_t j = 0; j < W; ++j) put(j, scale * row[j]);
+        continue;
+      }
+      // Column 0 takes the quarter of the column above it alone where pw = 1, then each pair of
+      // columns 2 ju - pw, 2 ju + 1 - pw the quarter of column ju above (W + pw is even).
+      const double* up = G[l + 1].data() + (p * Hl[l + 1] + (i + ph) / 2) * Wl[l + 1];
+      if (pw == 1) put(0, scale * row[0] + 0.25 * up[0]);
+      for (std::size_t ju = pw, j = pw; ju < Wl[l + 1]; ++ju, j += 2) {
+        const double quarter = 0.25 * up[ju];
+        put(j, scale * row[j] + quarter);
+        put(j + 1, scale * row[j + 1] + quarter);
+      }
+    }
+  }
+}
+
+// MS-SSIM: one kernel run per level (level l + 1 pooled from level l first), each giving its
+// planes' factor sums and, with a gradient, the gradient of each plane's sum; the loss from the
+// factors, then the gradient from the levels' (combine_levels): every level is filtered once.
 template <class T>
 void run_ms_ssim(const ImageCall<T>& c, const MsSsimOptions& o) {
   check_ssim_options("ms_ssim", o.ssim);
@@ -296,19 +368,25 @@ void run_ms_ssim(const ImageCall<T>& c, const MsSsimOptions& o) {
       pool(py[l - 1].data(), s, N, C, Hl[l - 1], Wl[l - 1], py[l].data());
     }
   }
-  // One kernel run at level l: value only, or the gradient with term_scale and the level
-  // above's gradient (levels >= 1 write theirs into gx[l], gy[l]).
-  std::vector<std::vector<double>> gx(L), gy(L);
-  auto run_level = [&](std::size_t l, const double* term_scale) {
-    const bool gradient = term_scale != nullptr;
-    const double* up = gradient && l + 1 < L ? gx[l + 1].data() : nullptr;
-    const double* up_y = gradient && l + 1 < L && c.grad_y ? gy[l + 1].data() : nullptr;
+  // One kernel run at level l: its planes' sums and, with a gradient, its G[l] (Gy[l]).
+  std::vector<std::vector<double>> G(L), Gy(L);
+  const std::vector<double> unit_scale(planes, 1.0);
+  auto run_level = [&](std::size_t l) {
+    const std::size_t level_size = planes * Hl[l] * Wl[l];
+    if (k.want_grad) G[l].resize(level_size);
+    if (c.grad_y) Gy[l].resize(level_size);
+    auto gradient_into = [&](auto& job) {
+      job.grad = nullptr, job.grad_y = nullptr;
+      set_ssim(job, o.ssim, taps);
+      job.contrast_only = l + 1 < L;
+      if (!k.want_grad) return;
+      job.term_scale = unit_scale.data();
+      job.plane_grad = G[l].data();
+      job.plane_grad_y = c.grad_y ? Gy[l].data() : nullptr;
+    };
     if (l == 0) {
       BandJob<T> job = job_of(c, k);
-      if (!gradient) job.grad = nullptr, job.grad_y = nullptr;
-      set_ssim(job, o.ssim, taps);
-      job.contrast_only = L > 1;
-      job.term_scale = term_scale, job.upstream = up, job.upstream_y = up_y;
+      gradient_into(job);
       return plane_sums(job);
     }
     BandJob<double> job{};
@@ -317,20 +395,13 @@ void run_ms_ssim(const ImageCall<T>& c, const MsSsimOptions& o) {
     strides_of(l, job.x_stride);
     strides_of(l, job.y_stride);
     strides_of(l, job.grad_stride);
-    if (gradient) {
-      gx[l].resize(planes * Hl[l] * Wl[l]);
-      job.grad = gx[l].data();
-      if (c.grad_y) gy[l].resize(planes * Hl[l] * Wl[l]), job.grad_y = gy[l].data();
-    }
-    set_ssim(job, o.ssim, taps);
-    job.contrast_only = l + 1 < L;
-    job.term_scale = term_scale, job.upstream = up, job.upstream_y = up_y;
+    gradient_into(job);
     return plane_sums(job);
   };
   // factor[l][p]: cs_l (S at the last level) of plane p, the mean of its map.
   std::vector<std::vector<double>> factor(L);
   for (std::size_t l = 0; l < L; ++l) {
-    factor[l] = run_level(l, nullptr);
+    factor[l] = run_level(l);
     const double map_pixels = double(Hl[l] - win + 1) * double(Wl[l] - win + 1);
     for (double& f : factor[l]) f /= map_pixels;
   }
@@ -365,7 +436,8 @@ void run_ms_ssim(const ImageCall<T>& c, const MsSsimOptions& o) {
                       map_pixels;
       }
     }
-    for (std::size_t l = L; l-- > 0;) run_level(l, scale[l].data());
+    combine_levels(G, scale, Hl, Wl, C, c.grad, k.gs);
+    if (c.grad_y) combine_levels(Gy, scale, Hl, Wl, C, c.grad_y, k.gs);
   }
   finish(c, losses);
 }

@@ -305,11 +305,9 @@ using LovaszFn = void (*)(const LovaszJob<T>&);
 //         rows: an item recomputes the win - 1 map rows before its band (kept in two rings of
 //         win rows), so items share nothing. contrast_only: the map is the contrast-structure
 //         term cs = (2 s_xy + C2) / (s_xx + s_yy + C2) alone (MS-SSIM's lower levels).
-//         upstream (upstream_y): MS-SSIM's gradient w.r.t. the next level, an image 2x2
-//         average-pooled from this one (padding of height % 2 rows and width % 2 columns on each
-//         side, counted): contiguous planes of ceil(height / 2) x ceil(width / 2) doubles, whose
-//         pixel (i, j) adds a quarter of itself to the gradient of the pixels
-//         (2i - height % 2 .. +1, 2j - width % 2 .. +1) of this level.
+//         plane_grad (plane_grad_y): nullptr, or contiguous planes of height x width doubles
+//         that take the gradient instead of grad (grad_y): MS-SSIM keeps each level's gradient of
+//         its planes' sums (term scale 1) and combines the levels after.
 template <class T>
 struct BandJob {
   std::size_t batch, channels, height, width;
@@ -317,7 +315,7 @@ struct BandJob {
   std::ptrdiff_t x_stride[4];
   const T* y;                   // ssim
   std::ptrdiff_t y_stride[4];
-  T* grad;                      // nullptr: value only
+  T* grad;                      // nullptr: value only (but with plane_grad)
   T* grad_y;                    // ssim: nullptr unless asked
   std::ptrdiff_t grad_stride[4];
   const double* term_scale;     // per plane, with a gradient
@@ -325,8 +323,8 @@ struct BandJob {
   std::size_t win;
   double c1, c2, cov_norm;
   bool contrast_only;           // ssim: the cs map (MS-SSIM below its last level)
-  const double* upstream;       // ssim: nullptr, or the next level's gradient w.r.t. x
-  const double* upstream_y;     // ssim: nullptr, or the same w.r.t. y (with grad_y)
+  double* plane_grad;           // ssim: nullptr, or the gradient w.r.t. x as contiguous doubles
+  double* plane_grad_y;         // ssim: nullptr, or the same w.r.t. y
   bool isotropic;               // total_variation
   std::size_t band_rows;
   double* item_value;           // out: one sum per item
@@ -386,7 +384,7 @@ struct FeatureJob {
   std::ptrdiff_t x_stride[4];
   const T* y;
   std::ptrdiff_t y_stride[4];
-  T* grad;                      // nullptr: value only
+  T* grad;                      // nullptr: value only (but with plane_grad)
   std::ptrdiff_t grad_stride[4];
   bool gram;
   double gram_norm;             // gram: 1 / (channels height width)

@@ -13,8 +13,8 @@
 // taps) of win coefficient rows:
 //   grad_x = w' * a_x + 2 x (w' * b) + y (w' * c),   grad_y = w' * a_y + 2 y (w' * b) + x (w' * c).
 // MS-SSIM runs the same kernel once per level of its pyramid: the contrast-structure map alone
-// below the last level, and, for the gradient (top level first), each row's gradient adds the
-// pooling's adjoint of the level above.
+// below the last level, its gradient (of the planes' sums) into a level's own planes of doubles,
+// which the call combines after.
 // Total variation, per row of a band: each pixel's differences with its right and lower neighbours,
 // their absolute values (or the norm of the pair) and, for the gradient, the derivatives of its
 // own, its left and its upper neighbour's terms, from the three rows around it.
@@ -144,7 +144,8 @@ struct SsimBand {
   // many for the hardware prefetchers: the sums waited on the L2 cache). Column block j (a
   // multiple of kBandLanes) of moment m of ring slot s: hring + s * kMoments * row + j * kMoments
   // + m * kBandLanes; likewise the coefficients with maps() for kMoments.
-  std::size_t maps() const { return gy.base ? 4 : 3; }
+  bool with_y() const { return gy.base || job.plane_grad_y; }  // the gradient w.r.t. y too
+  std::size_t maps() const { return with_y() ? 4 : 3; }
   double* moments(std::size_t r) const { return hring + (r % win) * kMoments * row; }
   double* coefficients(std::size_t i) const { return cring + (i % win) * kCoefficients * row; }
   // Slot t of a ring whose first row is in slot `first` (t < win).
@@ -212,17 +213,9 @@ struct SsimBand {
       }
       double* block = coefficients(i) + j * maps();
       put(block + kAx * kBandLanes, ax), put(block + kB * kBandLanes, b), put(block + kC * kBandLanes, c);
-      if (gy.base) put(block + kAy * kBandLanes, ay);
+      if (with_y()) put(block + kAy * kBandLanes, ay);
     }
     return block_sum(total);
-  }
-
-  // MS-SSIM: the adjoint of the 2x2 average pooling into the next level, added to row r's
-  // gradient in `out`.
-  void add_upstream(const double* up, std::size_t r) const {
-    const std::size_t H = job.height, ph = H % 2, pw = W % 2, Wu = (W + pw) / 2, Hu = (H + ph) / 2;
-    const double* u = up + (plane * Hu + (r + ph) / 2) * Wu;
-    for (std::size_t j = 0; j < W; ++j) out[j] += 0.25 * u[(j + pw) / 2];
   }
 
   // The vertical adjoint of the coefficient rows [first, last] into adj (zero-padded rows of
@@ -254,14 +247,14 @@ struct SsimBand {
   // read it, all in the ring; none when first > last).
   void grad_row(std::size_t r, std::size_t first, std::size_t last) const {
     const bool full = last + 1 - first == taps();
-    if (gy.base) full ? vertical_adjoint<true, 4>(r, first, last) : vertical_adjoint<false, 4>(r, first, last);
+    if (with_y()) full ? vertical_adjoint<true, 4>(r, first, last) : vertical_adjoint<false, 4>(r, first, last);
     else full ? vertical_adjoint<true, 3>(r, first, last) : vertical_adjoint<false, 3>(r, first, last);
     const std::size_t pad = win - 1;
     const double* w = job.window;
     load_row(x, r, W, row, xr);
     load_row(y, r, W, row, yr);
     const double *va = adj, *vb = adj + row, *vc = adj + 2 * row, *vay = adj + 3 * row;
-    for (int side = 0; side < (gy.base ? 2 : 1); ++side) {
+    for (int side = 0; side < (with_y() ? 2 : 1); ++side) {
       const double* own = side == 0 ? xr : yr;
       const double* other = side == 0 ? yr : xr;
       const double* a = side == 0 ? va : vay;
@@ -274,8 +267,12 @@ struct SsimBand {
         }
         put(out + j, fa + two_times(block_at(own + j)) * fb + block_at(other + j) * fc);
       }
-      if (const double* up = side == 0 ? job.upstream : job.upstream_y) add_upstream(up, r);
-      store_row(side == 0 ? gx : gy, r, W, out);
+      if (double* planes = side == 0 ? job.plane_grad : job.plane_grad_y) {
+        double* dst = planes + (plane * job.height + r) * W;
+        for (std::size_t j = 0; j < W; ++j) dst[j] = out[j];
+      } else {
+        store_row(side == 0 ? gx : gy, r, W, out);
+      }
     }
   }
   static Block two_times(const Block& v) { return v + v; }
@@ -286,7 +283,7 @@ void ssim_item(const BandJob<T>& job, std::size_t plane, std::size_t band, doubl
   const std::size_t H = job.height, W = job.width, win = job.win;
   const std::size_t row = detail::ssim_row(W, win);
   const std::size_t r0 = band * job.band_rows, r1 = r0 + job.band_rows < H ? r0 + job.band_rows : H;
-  const bool gradient = job.grad != nullptr;
+  const bool gradient = job.grad != nullptr || job.plane_grad != nullptr;
   SsimBand<T, kWin> s{job,
                       W,
                       W - win + 1,
@@ -295,7 +292,7 @@ void ssim_item(const BandJob<T>& job, std::size_t plane, std::size_t band, doubl
                       row,
                       plane_rows(job.x, job.x_stride, job.channels, plane),
                       plane_rows(job.y, job.y_stride, job.channels, plane),
-                      gradient ? plane_rows(job.grad, job.grad_stride, job.channels, plane) : PlaneRows<T>{nullptr, 0, 0},
+                      job.grad ? plane_rows(job.grad, job.grad_stride, job.channels, plane) : PlaneRows<T>{nullptr, 0, 0},
                       job.grad_y ? plane_rows(job.grad_y, job.grad_stride, job.channels, plane) : PlaneRows<T>{nullptr, 0, 0},
                       plane,
                       gradient ? job.term_scale[plane] : 0.0,
@@ -412,10 +409,8 @@ void tv_row_anisotropic(const T* up, const T* cur, const T* down, std::size_t W,
 constexpr std::size_t kFloatLanes = 8;
 using Floats = float __attribute__((vector_size(kFloatLanes * sizeof(float))));
 using Ints = int __attribute__((vector_size(8 * sizeof(int))));
-// Four doubles, the terms of half a vector of Floats; a vector of Floats widened (never carried
-// from one iteration to the next).
+// Four doubles, the terms of half a vector of Floats.
 using HalfLanes = double __attribute__((vector_size(4 * sizeof(double))));
-using WideFloats = double __attribute__((vector_size(kFloatLanes * sizeof(double))));
 
 LOSSFN_INLINE Floats floats_at(const float* p) {
   Floats v;
@@ -447,6 +442,14 @@ void tv_row_float(const float* cur, const float* down, std::size_t W, const int*
     const int k = (j > 0 ? sign_int(c - cur[j - 1]) : 0) - sign_int(dh) + sv_above[j] - sv[j];
     grad[j] = float(g * double(k));
   };
+  // The signs of dh one column to the left are the previous vector's, a lane later (column 0's
+  // before the first vector). The gradient g k, k = -4 .. 4, is picked from its values rounded
+  // once: a lane's k + 4 indexes the eight of k = -4 .. 3, k = 4 is blended in.
+  Ints left_sh{};
+  if (W > 1) left_sh[kFloatLanes - 1] = sign_int(cur[1] - cur[0]);
+  Floats g_times{};
+  for (std::size_t q = 0; q < kFloatLanes; ++q) g_times[q] = float(g * (double(q) - 4.0));
+  const Floats g_times_4 = Floats{} + float(g * 4.0);
   std::size_t j = 0;
   if (W > 0) pixel(j++);
   for (; j + kFloatLanes < W; j += kFloatLanes) {  // columns j - 1 .. j + 8 exist
@@ -455,10 +458,12 @@ void tv_row_float(const float* cur, const float* down, std::size_t W, const int*
     lo += __builtin_convertvector(__builtin_shufflevector(t, t, 0, 1, 2, 3), HalfLanes);
     hi += __builtin_convertvector(__builtin_shufflevector(t, t, 4, 5, 6, 7), HalfLanes);
     if (!kGradient) continue;
-    const Ints s_v = sign_lanes(dv);
+    const Ints s_v = sign_lanes(dv), s_h = sign_lanes(dh);
     __builtin_memcpy(sv + j, &s_v, sizeof s_v);
-    const Ints k = sign_lanes(c - floats_at(cur + j - 1)) - sign_lanes(dh) + ints_at(sv_above + j) - s_v;
-    const Floats out = __builtin_convertvector(__builtin_convertvector(k, WideFloats) * g, Floats);
+    const Ints left = __builtin_shufflevector(left_sh, s_h, 7, 8, 9, 10, 11, 12, 13, 14);
+    left_sh = s_h;
+    const Ints k = left - s_h + ints_at(sv_above + j) - s_v;
+    const Floats out = k == 4 ? g_times_4 : __builtin_shuffle(g_times, k + 4);
     __builtin_memcpy(grad + j, &out, sizeof out);
   }
   for (; j < W; ++j) pixel(j);
