@@ -266,7 +266,7 @@ def report(info, results, goal_rows):
                    if r["loss"] == "perceptual (gram)"
                    else f"{r['gflops']:.1f} GFLOP/s ({100 * r['peak_share']:.0f}% of FMA peak)" if r["loss"] == "ssim"
                    else f"{100 * r['limit_s'] / r['lossfn_s']:.0f}% of memory limit" if "limit_s" in r
-                   else "(a value pass up the pyramid, a gradient pass down)")
+                   else "(each pyramid level filtered once)")
         ratio = f"{r['peer_s'] / r['lossfn_s']:.1f}x" if "peer_s" in r else "n/a"
         shape = ("VGG-16 relu1_2..4_3, 4 x 128 x 128" if r["loss"].startswith("perceptual")
                  else "x".join(map(str, r["shape"])))

@@ -51,7 +51,9 @@ struct SsimOptions {
 // and an image's loss is 1 - the mean over its channels of MS. A plane with a factor <= 0 (and
 // w_l > 0) has MS = 0 and a zero gradient (pytorch-msssim's backward gives NaN there). Every
 // level must hold the window: ceil(height / 2^(L-1)) and the same of width >= win_size
-// (pytorch-msssim asks for more: a smaller side above (win_size - 1) 2^4).
+// (pytorch-msssim asks for more: a smaller side above (win_size - 1) 2^4). Each level is filtered
+// once: with a gradient, the levels' gradients are kept in doubles until the loss is known (8
+// bytes per pixel of the pyramid, about 11 per image pixel, for each image differentiated).
 struct MsSsimOptions {
   SsimOptions ssim;
   const double* weights = nullptr;  // levels finite values >= 0; nullptr: the default five
