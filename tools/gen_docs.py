@@ -239,9 +239,11 @@ and `lf.total_variation(x, *, isotropic=False, channel_axis=1, reduction="mean")
 - The kernel works on bands of rows of each image plane: SSIM filters each row horizontally into
   its five moments, then vertically, forms the map and three (four with `wrt="both"`)
   coefficient maps, and applies the adjoint filter for the gradient in the same pass; results
-  are bitwise identical for any thread count. MS-SSIM runs that kernel once per level for the
-  values, then, with a gradient, once more per level from the top down, each level's gradient
-  adding the pooling's adjoint of the level above, so that the images' gradient is written once.
+  are bitwise identical for any thread count. MS-SSIM runs that kernel once per level, each
+  level keeping the gradient of its planes' sums in float64 (8 bytes per pixel of the pyramid,
+  about 11 per image pixel, for each image differentiated); once the loss is known, the levels'
+  gradients are scaled and added down the pyramid through the pooling's adjoint, and the images'
+  gradient is written once.
 
 ## Catalogue
 """
