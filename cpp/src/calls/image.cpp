@@ -268,15 +268,14 @@ void pool(const T* src, const std::ptrdiff_t* s, std::size_t N, std::size_t C, s
       for (std::size_t q = 0; q < count; ++q) sum += at(in[q], 0);
       out[0] = 0.25 * sum;
     }
-    const std::size_t first = pw, last = Wo;
     if (count == 2 && step == 1) {
       const T *a = in[0], *b = in[1];
-      for (std::size_t jo = first; jo < last; ++jo) {
+      for (std::size_t jo = pw; jo < Wo; ++jo) {
         const std::size_t j = 2 * jo - pw;
         out[jo] = 0.25 * (((double(a[j]) + double(a[j + 1])) + double(b[j])) + double(b[j + 1]));
       }
     } else {
-      for (std::size_t jo = first; jo < last; ++jo) {
+      for (std::size_t jo = pw; jo < Wo; ++jo) {
         const std::size_t j = 2 * jo - pw;
         double sum = 0.0;
         for (std::size_t q = 0; q < count; ++q) sum = (sum + at(in[q], j)) + at(in[q], j + 1);

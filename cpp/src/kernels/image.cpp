@@ -53,12 +53,6 @@ LOSSFN_INLINE Lanes load(const double* p) {
 }
 LOSSFN_INLINE void store(double* p, Lanes v) { __builtin_memcpy(p, &v, sizeof v); }
 LOSSFN_INLINE Lanes splat(double v) { return Lanes{} + v; }
-// 1.0 in the lanes of columns j .. j + 7 below `width`, 0.0 beyond.
-LOSSFN_INLINE Lanes columns_below(std::size_t j, std::size_t width) {
-  Lanes m;
-  for (std::size_t l = 0; l < kLanes; ++l) m[l] = j + l < width ? 1.0 : 0.0;
-  return m;
-}
 LOSSFN_INLINE Lanes lane_sqrt(Lanes v) {
   for (std::size_t l = 0; l < kLanes; ++l) v[l] = __builtin_sqrt(v[l]);
   return v;
@@ -251,6 +245,7 @@ struct SsimBand {
     else full ? vertical_adjoint<true, 3>(r, first, last) : vertical_adjoint<false, 3>(r, first, last);
     const std::size_t pad = win - 1;
     const double* w = job.window;
+    const Block two = fill(2.0);
     load_row(x, r, W, row, xr);
     load_row(y, r, W, row, yr);
     const double *va = adj, *vb = adj + row, *vc = adj + 2 * row, *vay = adj + 3 * row;
@@ -265,17 +260,15 @@ struct SsimBand {
           const std::size_t at = j + pad - t;
           fa += wt * block_at(a + at), fb += wt * block_at(vb + at), fc += wt * block_at(vc + at);
         }
-        put(out + j, fa + two_times(block_at(own + j)) * fb + block_at(other + j) * fc);
+        put(out + j, fa + two * block_at(own + j) * fb + block_at(other + j) * fc);
       }
       if (double* planes = side == 0 ? job.plane_grad : job.plane_grad_y) {
-        double* dst = planes + (plane * job.height + r) * W;
-        for (std::size_t j = 0; j < W; ++j) dst[j] = out[j];
+        __builtin_memcpy(planes + (plane * job.height + r) * W, out, W * sizeof(double));
       } else {
         store_row(side == 0 ? gx : gy, r, W, out);
       }
     }
   }
-  static Block two_times(const Block& v) { return v + v; }
 };
 
 template <class T, std::size_t kWin>
